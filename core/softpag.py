@@ -1,0 +1,136 @@
+"""SoftPAG on an attention output, without ever building an N x N attention map.
+
+Paper (Ahn et al. 2025, Sec. 4.2): for a selected head, A' = (1 - u) A + u I. Since the map acts
+linearly on V, the head's output becomes O' = (1 - u) A V + u V, i.e. ``lerp(O, V, u)``; u = 1
+is PAG (Ahn et al. 2024), where the head's output is V itself. So the backend ComfyUI chose
+computes O as usual and we only touch the selected heads' slices of it.
+
+"Image tokens only" is diffusers' SD3 PAG target: image queries keep attending to text keys,
+but among image keys only to themselves. For an image query i, with text scores s_t and
+self-score s_ii, that softmax splits into two parts we can compute from an N_img x N_txt score
+block (never N x N):  O_i = sigmoid(L - s_ii) * O_txt + sigmoid(s_ii - L) * v_i, where
+L = logsumexp_t(s_t) and O_txt = softmax(s_t) V_txt. Text queries are left unperturbed.
+
+Shapes follow ComfyUI's attention functions: q/k/v are [B, H, N, D] when ``skip_reshape``,
+otherwise [B, N, H*D] (v may also be [B, N, H, D], as SD3 passes it); the output is [B, N, H*D],
+or [B, H, N, D] when ``skip_output_reshape``. Host-free: plain torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class LayerPerturbation:
+    """The heads of one layer to perturb for one group of batch rows, with their u."""
+
+    heads: tuple[int, ...]
+    u: tuple[float, ...]
+    _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @property
+    def identity_only(self) -> bool:
+        return all(u == 1.0 for u in self.u)
+
+    def index(self, device) -> torch.Tensor:
+        key = ("index", device)
+        if key not in self._cache:
+            self._cache[key] = torch.tensor(self.heads, dtype=torch.long, device=device)
+        return self._cache[key]
+
+    def u_tensor(self, device, dtype) -> torch.Tensor:
+        """u per head shaped to broadcast over a [B, N, k, D] slice."""
+        key = ("u", device, dtype)
+        if key not in self._cache:
+            self._cache[key] = torch.tensor(self.u, dtype=dtype, device=device).view(1, 1, -1, 1)
+        return self._cache[key]
+
+
+# A target: rows [start, stop) of the batch get this layer perturbation.
+Target = tuple[int, int, LayerPerturbation]
+
+
+def to_heads(t: torch.Tensor, heads: int, heads_first: bool) -> torch.Tensor:
+    """A [B, N, H, D] view of a q/k/v/output tensor in any of ComfyUI's layouts (no copy)."""
+    if heads_first:
+        return t.transpose(1, 2)
+    if t.ndim == 3:
+        return t.view(t.shape[0], t.shape[1], heads, -1)
+    return t
+
+
+def apply_softpag(
+    out: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    heads: int,
+    targets: list[Target],
+    *,
+    skip_reshape: bool = False,
+    skip_output_reshape: bool = False,
+    image_only: bool = False,
+    text_tokens: int = 0,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Blend the selected heads' outputs toward the identity target, in place; returns ``out``."""
+    out_h = to_heads(out, heads, skip_output_reshape)
+    v_h = to_heads(v, heads, skip_reshape)
+    for start, stop, pert in targets:
+        idx = pert.index(out.device)
+        rows = slice(start, stop)
+        if image_only:
+            q_h = to_heads(q, heads, skip_reshape)
+            k_h = to_heads(k, heads, skip_reshape)
+            tokens = slice(text_tokens, None)
+            target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, text_tokens, _mask_rows(mask, rows, out.shape[0]))
+        else:
+            tokens = slice(None)
+            target = v_h[rows][:, :, idx]
+        view = out_h[rows, tokens]
+        if pert.identity_only:
+            view[:, :, idx] = target.to(out.dtype)
+        else:
+            view[:, :, idx] = torch.lerp(view[:, :, idx], target.to(out.dtype), pert.u_tensor(out.device, out.dtype))
+    return out
+
+
+def _mask_rows(mask, rows: slice, batch: int):
+    if mask is None:
+        return None
+    if mask.dtype == torch.bool:
+        mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill_(~mask, float("-inf"))
+    while mask.ndim < 4:
+        mask = mask.unsqueeze(0)
+    if mask.shape[0] == batch and batch > 1:
+        mask = mask[rows]
+    return mask
+
+
+def _image_only_target(q_h, k_h, v_h, idx, n_txt: int, mask):
+    """diffusers' SD3 PAG map for image queries of the heads ``idx``: [b, N_img, k, D]."""
+    # At least fp32: the softmax split below is computed outside the backend's kernels.
+    dtype = torch.promote_types(q_h.dtype, torch.float32)
+    q_i, k_t, k_i, v_t, v_i = (
+        t[:, tokens, idx].transpose(1, 2).to(dtype)  # [b, k, tokens, D]
+        for t, tokens in ((q_h, slice(n_txt, None)), (k_h, slice(None, n_txt)), (k_h, slice(n_txt, None)),
+                          (v_h, slice(None, n_txt)), (v_h, slice(n_txt, None)))
+    )
+    scale = q_i.shape[-1] ** -0.5
+    s_txt = (q_i @ k_t.transpose(-1, -2)) * scale  # [b, k, Ni, Nt]
+    s_self = (q_i * k_i).sum(-1, keepdim=True) * scale  # [b, k, Ni, 1]
+    if mask is not None:
+        m = mask[:, :, n_txt:, :].to(dtype)
+        if m.shape[1] > 1:
+            m = m[:, idx]
+        s_txt = s_txt + m[..., :n_txt]
+        s_self = s_self + torch.diagonal(m[..., n_txt:], dim1=-2, dim2=-1).unsqueeze(-1)
+    if n_txt == 0:
+        target = v_i
+    else:
+        lse = torch.logsumexp(s_txt, dim=-1, keepdim=True)
+        o_txt = torch.softmax(s_txt, dim=-1) @ v_t
+        target = torch.sigmoid(lse - s_self) * o_txt + torch.sigmoid(s_self - lse) * v_i
+    return target.transpose(1, 2)  # [b, Ni, k, D]

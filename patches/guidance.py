@@ -1,0 +1,90 @@
+"""The perturbed pass and the guidance step, as ModelPatcher sampler hooks.
+
+Two ways to run the perturbed pass, same result up to float rounding:
+
+* sequential (the KSampler path): ComfyUI computes cond and uncond as usual; a post-CFG
+  function runs one more ``calc_cond_batch`` over the positive conditioning with the plan in
+  its options, like core's SkipLayerGuidanceDiT.
+* batched: a ``sampler_calc_cond_batch_function`` runs cond, uncond and perturbed-cond in ONE
+  ``calc_cond_batch``; the plan perturbs only the rows of the third entry. The post-CFG function
+  then uses that prediction. ComfyUI still runs every pre-/post-CFG patch itself.
+"""
+from __future__ import annotations
+
+import logging
+
+import comfy.samplers
+
+from ..core.architectures import ModelLayout
+from ..core.guidance import in_schedule, perturbed_guidance
+from ..core.plan import PerturbationPlan, layer_perturbations
+from .model_patch import with_plan
+
+log = logging.getLogger("HeadHunter")
+
+SEQUENTIAL_ENTRY = 0  # the perturbed pass alone: conds = [positive]
+BATCHED_ENTRY = 2  # conds = [positive, negative, positive(perturbed)]
+
+
+class PerturbedGuidance:
+    def __init__(
+        self,
+        layout: ModelLayout,
+        resolved: list[tuple[int, int, float]],
+        scale: float,
+        sigma_start: float,
+        sigma_end: float,
+        rescale: float = 0.0,
+        image_only: bool = False,
+    ):
+        self.layout = layout
+        self.scale = scale
+        self.sigma_start = sigma_start
+        self.sigma_end = sigma_end
+        self.rescale = rescale
+        per_layer = layer_perturbations(resolved)
+        self.sequential_plan = PerturbationPlan({SEQUENTIAL_ENTRY: per_layer}, image_only=image_only)
+        self.batched_plan = PerturbationPlan({BATCHED_ENTRY: per_layer}, image_only=image_only)
+        self._batched_result = None  # (input tensor, perturbed prediction) of the current step
+
+    @property
+    def is_noop(self) -> bool:
+        return self.scale == 0.0 or not self.sequential_plan.layers
+
+    def active(self, sigma) -> bool:
+        return in_schedule(float(sigma[0]), self.sigma_start, self.sigma_end)
+
+    def patch(self, model_patcher, batched: bool = False):
+        """A clone of ``model_patcher`` guided by this object; the original is untouched."""
+        m = model_patcher.clone()
+        if self.is_noop:
+            return m
+        if batched and "sampler_calc_cond_batch_function" in m.model_options:
+            log.warning("HeadHunter: another node already batches conditions; running the perturbed pass separately.")
+            batched = False
+        if batched:
+            m.set_model_sampler_calc_cond_batch_function(self.calc_cond_batch)
+        m.set_model_sampler_post_cfg_function(self.post_cfg)
+        return m
+
+    def calc_cond_batch(self, args):
+        conds, x, sigma, model = args["conds"], args["input"], args["sigma"], args["model"]
+        if not self.active(sigma):
+            return comfy.samplers.calc_cond_batch(model, conds, x, sigma, args["model_options"])
+        options = with_plan(args["model_options"], self.batched_plan, self.layout)
+        out = comfy.samplers.calc_cond_batch(model, [conds[0], conds[1], conds[0]], x, sigma, options)
+        self._batched_result = (x, out[BATCHED_ENTRY])
+        return out[:BATCHED_ENTRY]
+
+    def post_cfg(self, args):
+        cfg_result, sigma = args["denoised"], args["sigma"]
+        if not self.active(sigma):
+            return cfg_result
+        x = args["input"]
+        if self._batched_result is not None and self._batched_result[0] is x:
+            perturbed = self._batched_result[1]
+        else:
+            options = with_plan(args["model_options"], self.sequential_plan, self.layout)
+            (perturbed,) = comfy.samplers.calc_cond_batch(args["model"], [args["cond"]], x, sigma, options)
+        self._batched_result = None
+        return perturbed_guidance(cfg_result, args["cond_denoised"], perturbed, self.scale, self.rescale)

@@ -1,0 +1,133 @@
+"""SoftPAG on attention outputs against an explicit attention-map reference (host-free).
+
+The reference builds the N x N map A = softmax(QK^T / sqrt(d)), forms A' = (1-u) A + u I (or the
+image-only target) and multiplies by V, exactly as the paper writes it. The code under test never
+builds a map; the two must agree in every layout ComfyUI's attention functions use.
+"""
+import pytest
+import torch
+
+
+def reference(q, k, v, targets, image_only=False, n_txt=0, mask=None):
+    """q, k, v: [B, H, N, D] float64. targets: [(row0, row1, {head: u})]. Returns [B, H, N, D]."""
+    B, H, N, D = q.shape
+    logits = q @ k.transpose(-1, -2) / D**0.5
+    if mask is not None:
+        logits = logits + mask
+    A = torch.softmax(logits, dim=-1)
+    eye = torch.eye(N, dtype=q.dtype).expand(B, H, N, N)
+    if image_only:
+        blocked = torch.full((N, N), float("-inf"), dtype=q.dtype)
+        blocked[:, :n_txt] = 0
+        blocked.fill_diagonal_(0)
+        blocked[:n_txt] = 0  # text rows keep their attention
+        target_map = torch.softmax(logits + blocked, dim=-1)
+    else:
+        target_map = eye
+    A_new = A.clone()
+    for r0, r1, heads in targets:
+        for h, u in heads.items():
+            A_new[r0:r1, h] = (1 - u) * A[r0:r1, h] + u * target_map[r0:r1, h]
+    return A_new @ v
+
+
+def to_layout(t, layout):
+    """[B, H, N, D] -> the layout a ComfyUI caller passes."""
+    B, H, N, D = t.shape
+    if layout == "BHND":
+        return t.contiguous()
+    if layout == "BNHD":
+        return t.transpose(1, 2).contiguous()
+    return t.transpose(1, 2).reshape(B, N, H * D).contiguous()
+
+
+def from_out(out, skip_output_reshape, H):
+    if skip_output_reshape:
+        return out
+    B, N, HD = out.shape
+    return out.view(B, N, H, HD // H).transpose(1, 2)
+
+
+# (q/k layout, v layout, skip_reshape): FLUX, U-Net-style, SD3.
+CONVENTIONS = [("BHND", "BHND", True), ("BNC", "BNC", False), ("BNC", "BNHD", False)]
+
+
+@pytest.fixture
+def qkv():
+    g = torch.Generator().manual_seed(0)
+    B, H, N, D = 4, 5, 13, 8
+    return [torch.randn(B, H, N, D, generator=g, dtype=torch.float64) for _ in range(3)]
+
+
+def run(pack, q, k, v, targets, conv, skip_output_reshape=False, **kw):
+    softpag = pack("core.softpag")
+    qk_layout, v_layout, skip_reshape = conv
+    H = q.shape[1]
+    backend = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=kw.get("mask"))
+    out = backend if skip_output_reshape else to_layout(backend, "BNC")
+    targets = [(r0, r1, softpag.LayerPerturbation(tuple(h), tuple(u))) for r0, r1, h, u in targets]
+    result = softpag.apply_softpag(
+        out, to_layout(q, qk_layout), to_layout(k, qk_layout), to_layout(v, v_layout), H, targets,
+        skip_reshape=skip_reshape, skip_output_reshape=skip_output_reshape, **kw,
+    )
+    assert result is out  # in place
+    return from_out(result, skip_output_reshape, H)
+
+
+@pytest.mark.parametrize("conv", CONVENTIONS, ids=["flux-BHND", "unet-BNC", "sd3-BNC-vBNHD"])
+@pytest.mark.parametrize("u", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("skip_output_reshape", [False, True])
+def test_matches_explicit_map(pack, qkv, conv, u, skip_output_reshape):
+    q, k, v = qkv
+    heads = (1, 3)
+    got = run(pack, q, k, v, [(2, 4, heads, (u, u))], conv, skip_output_reshape)
+    want = reference(q, k, v, [(2, 4, {h: u for h in heads})])
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("conv", CONVENTIONS, ids=["flux-BHND", "unet-BNC", "sd3-BNC-vBNHD"])
+def test_per_head_u_and_several_row_groups(pack, qkv, conv):
+    q, k, v = qkv
+    targets = [(0, 1, (0, 4), (0.25, 1.0)), (3, 4, (2,), (0.5,))]
+    got = run(pack, q, k, v, targets, conv)
+    want = reference(q, k, v, [(0, 1, {0: 0.25, 4: 1.0}), (3, 4, {2: 0.5})])
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+    # Rows and heads outside the targets are the backend's output, untouched.
+    plain = reference(q, k, v, [])
+    torch.testing.assert_close(got[1:3], plain[1:3], rtol=0, atol=1e-12)
+    torch.testing.assert_close(got[0, [1, 2, 3]], plain[0, [1, 2, 3]], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("conv", CONVENTIONS, ids=["flux-BHND", "unet-BNC", "sd3-BNC-vBNHD"])
+@pytest.mark.parametrize("u", [0.0, 0.5, 1.0])
+def test_image_tokens_only(pack, qkv, conv, u):
+    q, k, v = qkv
+    n_txt = 4
+    got = run(pack, q, k, v, [(0, 4, (0, 2), (u, u))], conv, image_only=True, text_tokens=n_txt)
+    want = reference(q, k, v, [(0, 4, {0: u, 2: u})], image_only=True, n_txt=n_txt)
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_image_tokens_only_with_additive_mask(pack, qkv):
+    q, k, v = qkv
+    N = q.shape[2]
+    g = torch.Generator().manual_seed(1)
+    mask = torch.randn(N, N, generator=g, dtype=torch.float64)
+    got = run(pack, q, k, v, [(0, 4, (1,), (1.0,))], CONVENTIONS[0], image_only=True, text_tokens=3, mask=mask)
+    want = reference(q, k, v, [(0, 4, {1: 1.0})], image_only=True, n_txt=3, mask=mask)
+    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+
+
+def test_pag_head_output_is_v(pack, qkv):
+    """u = 1 is PAG: the head's output is its value vectors, exactly."""
+    q, k, v = qkv
+    got = run(pack, q, k, v, [(0, 4, (2,), (1.0,))], CONVENTIONS[0])
+    assert torch.equal(got[:, 2], v[:, 2])
+
+
+def test_half_precision_stays_in_dtype(pack):
+    softpag = pack("core.softpag")
+    q, k, v = (torch.randn(2, 3, 7, 4, dtype=torch.bfloat16) for _ in range(3))
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 7, 12)
+    softpag.apply_softpag(out, q, k, v, 3, [(0, 2, softpag.LayerPerturbation((1,), (0.5,)))], skip_reshape=True)
+    assert out.dtype == torch.bfloat16
