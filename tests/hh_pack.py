@@ -63,3 +63,8 @@ def load_host(path: Path) -> str:
         raise RuntimeError(f"ComfyUI failed to import the pack from {PACK_DIR}; see the log above")
     _HOST_PACKAGE = str(PACK_DIR).replace(".", "_x_")
     return _HOST_PACKAGE
+
+
+if __name__ == "__main__":  # used by tests/run.sh: print the host folder, or nothing
+    found, _ = find_host()
+    print(found or "")

@@ -1,0 +1,244 @@
+"""The engine inside a real ComfyUI: tiny real SD3 / FLUX models, ComfyUI's samplers and nodes.
+
+Head outputs are checked against an independent computation: plain SDPA for heads that must be
+untouched, V for PAG heads, the lerp of both for SoftPAG heads.
+"""
+import copy
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.host
+
+TOKENS_ALL = "all tokens (paper)"
+
+
+@pytest.fixture(scope="module")
+def hh(host):
+    import hh_host
+
+    return hh_host
+
+
+@pytest.fixture(scope="module")
+def sd3(host, hh, tmp_path_factory):
+    return hh.load_with_unet_loader(hh.tiny_sd3_file(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(scope="module")
+def flux(host, hh):
+    return hh.tiny_flux()
+
+
+@pytest.fixture(scope="module")
+def nodes_mod(host):
+    return host("nodes.perturbed_attention"), host("nodes.guider")
+
+
+def patch(host, hh, model, heads, scale=3.0, u=1.0, tokens=TOKENS_ALL, **kw):
+    node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
+    args = dict(model=model, heads=heads, scale=scale, softpag_u=u, start_percent=0.0, end_percent=1.0,
+                rescale=0.0, perturb_tokens=tokens)
+    args.update(kw)
+    return hh.run_node(node, **args)[0]
+
+
+def test_pack_registers_its_nodes(host):
+    import nodes
+
+    for node_id in ("HeadHunterPerturbedAttention", "HeadHunterGuider"):
+        assert node_id in nodes.NODE_CLASS_MAPPINGS, node_id
+
+
+def test_sd3_loaded_by_unet_loader_is_detected(host, sd3):
+    layout = host("patches.model_patch").model_layout(sd3)
+    assert (layout.arch.id, layout.layers, layout.heads) == ("sd3", 3, 3)
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+def test_ksampler_guidance_changes_image_and_scale_zero_is_bitwise_identical(host, hh, sd3, flux, kind):
+    model = sd3 if kind == "sd3" else flux
+    pos, neg = hh.conditioning(kind, seed=1), hh.conditioning(kind, seed=2)
+    before = copy.copy(model.model_options), {k: v for k, v in model.model_options["transformer_options"].items()}
+    plain = hh.ksampler(model, pos, neg)
+    guided = hh.ksampler(patch(host, hh, model, "L1H0, L2H2"), pos, neg)
+    assert torch.isfinite(guided).all()
+    assert not torch.allclose(guided, plain, atol=1e-4)
+    assert torch.equal(hh.ksampler(patch(host, hh, model, "L1H0", scale=0.0), pos, neg), plain)
+    assert torch.equal(hh.ksampler(patch(host, hh, model, ""), pos, neg), plain)
+    # The model the node was given never changed.
+    assert model.model_options == before[0]
+    assert model.model_options["transformer_options"] == before[1]
+    assert torch.equal(hh.ksampler(model, pos, neg), plain)
+
+
+def test_scale_zero_and_empty_heads_run_no_extra_pass(host, hh, sd3):
+    layout = host("patches.model_patch").model_layout(sd3)
+    for kw in ({"heads": "L1H0", "scale": 0.0}, {"heads": ""}):
+        calls = []
+        model = patch(host, hh, hh.with_recorders(sd3, layout, calls), **kw)
+        hh.ksampler(model, hh.conditioning("sd3"), hh.conditioning("sd3", seed=2), steps=2, cfg=2.0)
+        forwards = sum(1 for c in calls if c["layer"] == 0)
+        assert forwards == 2, kw  # one cond+uncond forward per step, nothing more
+
+
+def _heads_view(t, heads, skip_reshape):
+    if skip_reshape:
+        return t.transpose(1, 2)
+    return t.view(t.shape[0], t.shape[1], heads, -1) if t.ndim == 3 else t
+
+
+def _check_calls(calls, expected, heads_per_layer, image_only_text=None):
+    """expected: {layer: {head: u}} for perturbed forwards. Every recorded call is recomputed."""
+    checked = 0
+    for c in calls:
+        a, kw = c["args"], c["kwargs"]
+        q, k, v = a[0], a[1], a[2]
+        heads = a[3] if len(a) > 3 else kw["heads"]
+        skip = kw.get("skip_reshape", False)
+        qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))  # [B, H, N, D]
+        mask = kw.get("mask")
+        plain = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
+        want = plain.clone()
+        joint = c["out"].shape[1] == q.shape[2 if skip else 1] and (c["layer"] in expected) and c["perturbed"]
+        is_attn2 = heads_per_layer is not None and q.shape[2 if skip else 1] != c.get("joint_tokens", q.shape[2 if skip else 1])
+        if c["perturbed"] and c["layer"] in expected and not is_attn2:
+            for h, u in expected[c["layer"]].items():
+                want[:, h] = (1 - u) * plain[:, h] + u * vh[:, h]
+        got = c["out"].double()
+        got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+        checked += joint
+    return checked
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+@pytest.mark.parametrize("u", [1.0, 0.5])
+def test_only_the_selected_heads_change(host, hh, sd3, flux, kind, u):
+    model = sd3 if kind == "sd3" else flux
+    layout = host("patches.model_patch").model_layout(model)
+    calls = []
+    heads = "L1H0, L2H2" if kind == "sd3" else "L1H3, L3H1, L4"  # FLUX: a double and single blocks
+    patched = patch(host, hh, hh.with_recorders(model, layout, calls), heads, u=u)
+    hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0)
+    expected = {1: {0: u}, 2: {2: u}} if kind == "sd3" else {1: {3: u}, 3: {1: u}, 4: {h: u for h in range(4)}}
+    # SD3.5-style attn2 (joint block 1 of the tiny SD3) is recorded too and must be untouched.
+    attn2 = [c for c in calls if c["perturbed"] and c["layer"] == 1 and kind == "sd3"]
+    joint_len = max(c["args"][0].shape[1] for c in attn2) if attn2 else None
+    for c in calls:
+        c["joint_tokens"] = joint_len if (kind == "sd3" and c["layer"] == 1) else None
+    perturbed = [c for c in calls if c["perturbed"]]
+    assert perturbed, "the perturbed pass never ran"
+    for c in calls:
+        if c.get("joint_tokens") and c["args"][0].shape[1] != c["joint_tokens"]:
+            c["perturbed"] = False  # attn2: checked as plain attention below
+    assert _check_calls(calls, expected, heads_per_layer=None) > 0
+    if kind == "sd3":
+        assert any(c["args"][0].shape[1] != joint_len for c in attn2), "attn2 was not exercised"
+
+
+def test_image_tokens_only_keeps_text_rows(host, hh, flux):
+    layout = host("patches.model_patch").model_layout(flux)
+    calls = []
+    patched = patch(host, hh, hh.with_recorders(flux, layout, calls), "L1H0, L3H2", tokens="image tokens only")
+    hh.ksampler(patched, hh.conditioning("flux", tokens=5), hh.conditioning("flux", seed=2, tokens=5), steps=1)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] in (1, 3)]
+    assert len(perturbed) == 2
+    for c in perturbed:
+        q, k, v = (t.double() for t in c["args"][:3])  # FLUX: [B, H, N, D]
+        head = 0 if c["layer"] == 1 else 2
+        n_txt = 5
+        logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+        N = q.shape[2]
+        block = torch.full((N, N), float("-inf"), dtype=q.dtype)
+        block[:, :n_txt] = 0
+        block.fill_diagonal_(0)
+        block[:n_txt] = 0
+        target = torch.softmax(logits + block, -1) @ v
+        plain = torch.softmax(logits, -1) @ v
+        want = plain.clone()
+        want[:, head] = target[:, head]
+        got = c["out"].double().view(q.shape[0], N, q.shape[1], -1).transpose(1, 2)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(got[:, head, :n_txt], plain[:, head, :n_txt], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+def test_guider_batched_equals_sequential_equals_ksampler(host, hh, sd3, flux, kind):
+    model = sd3 if kind == "sd3" else flux
+    guider_node = host("nodes.guider")
+    pos, neg = hh.conditioning(kind, seed=1), hh.conditioning(kind, seed=2)
+    settings = dict(heads="L0H1, L2", scale=2.5, softpag_u=0.75, start_percent=0.0, end_percent=1.0, rescale=0.3,
+                    perturb_tokens=TOKENS_ALL)
+    results = {}
+    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
+        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=model, positive=pos, negative=neg, cfg=2.0,
+                                mode=mode, **settings)
+        results[mode] = hh.custom_advanced(guider)
+    ks = hh.ksampler(patch(host, hh, model, **settings), pos, neg, cfg=2.0)
+    torch.testing.assert_close(results[guider_node.MODE_BATCHED], results[guider_node.MODE_SEQUENTIAL], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], ks, rtol=1e-5, atol=1e-5)
+
+
+def test_batched_guider_runs_one_forward_per_step(host, hh, sd3):
+    guider_node = host("nodes.guider")
+    layout = host("patches.model_patch").model_layout(sd3)
+    calls = []
+    (guider,) = hh.run_node(
+        guider_node.HeadHunterGuider, model=hh.with_recorders(sd3, layout, calls), positive=hh.conditioning("sd3"),
+        negative=hh.conditioning("sd3", seed=2), cfg=2.0, heads="L0H0", scale=3.0, softpag_u=1.0,
+        start_percent=0.0, end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL, mode=guider_node.MODE_BATCHED)
+    hh.custom_advanced(guider, steps=2)
+    layer0 = [c for c in calls if c["layer"] == 0]
+    assert len(layer0) == 2 and all(c["args"][0].shape[0] == 3 for c in layer0)  # cond, uncond, perturbed
+
+
+def test_schedule_window_skips_the_extra_pass(host, hh, sd3):
+    layout = host("patches.model_patch").model_layout(sd3)
+    calls = []
+    model = patch(host, hh, hh.with_recorders(sd3, layout, calls), "L0H0", start_percent=0.5, end_percent=1.0)
+    hh.ksampler(model, hh.conditioning("sd3"), hh.conditioning("sd3", seed=2), steps=4)
+    forwards = sum(1 for c in calls if c["layer"] == 0)
+    assert 4 < forwards < 8  # extra passes only in the second half of the schedule
+
+
+@pytest.mark.parametrize(
+    "heads, message",
+    [
+        ("L30H2", r"L30H2: layer 30 is out of range for SD3: 3 layers .*\(layers 0-2\)"),
+        ("L1H7", r"L1H7: head 7 is out of range .*\(heads 0-2\)"),
+        ("L1X", r"'L1X' is not a head"),
+    ],
+)
+def test_bad_heads_fail_before_sampling_with_the_valid_range(host, hh, sd3, heads, message):
+    with pytest.raises(ValueError, match=message):
+        patch(host, hh, sd3, heads)
+
+
+def test_unsupported_model_names_supported_families(host, hh):
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    config = comfy.supported_models.SD15({"image_size": 32, "use_spatial_transformer": True, "context_dim": 768, "model_channels": 32, "in_channels": 4, "out_channels": 4,
+                                          "num_res_blocks": [1], "transformer_depth_middle": 1, "channel_mult": [1],
+                                          "transformer_depth": [1], "transformer_depth_output": [1, 1],
+                                          "num_head_channels": 8, "use_linear_in_transformer": False,
+                                          "adm_in_channels": None, "use_temporal_attention": False,
+                                          "use_temporal_resblock": False})
+    unet = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="Supported families: SD3, FLUX"):
+        patch(host, hh, unet, "L0H0")
+
+
+def test_chains_an_existing_attention_override(host, hh, sd3):
+    seen = []
+
+    def other(func, *a, **kw):
+        seen.append(1)
+        return func(*a, **kw)
+
+    m = sd3.clone()
+    m.model_options["transformer_options"]["optimized_attention_override"] = other
+    hh.ksampler(patch(host, hh, m, "L1H1"), hh.conditioning("sd3"), hh.conditioning("sd3", seed=2), steps=1)
+    per_forward = 3 + 1  # three joint attentions + the SD3.5-style attn2
+    assert len(seen) == 2 * per_forward  # the normal forward and the perturbed one both went through it
