@@ -15,8 +15,10 @@ Nothing here imports ComfyUI: the calling conventions are ComfyUI's, the code is
 """
 from __future__ import annotations
 
+import torch
+
 from ..core.plan import PerturbationPlan
-from ..core.softpag import Target, apply_softpag
+from ..core.softpag import Target, apply_softpag, to_heads
 
 PLAN_KEY = "headhunter_plan"
 OVERRIDE_KEY = "optimized_attention_override"
@@ -44,15 +46,79 @@ class PerturbedAttention:
         tokens = q.shape[2] if skip_reshape else q.shape[1]
         if tokens != self.joint_tokens:
             return self._call(func, args, kwargs)
-        out = self._call(func, args, kwargs)
+        out = None
+        targets = self.targets
+        if self.previous is None and not self.image_only and kwargs.get("mask") is None and len(args) <= 4:
+            out, targets = _identity_shortcut(func, q, k, v, heads, targets, kwargs)
+        if out is None:
+            out = self._call(func, args, kwargs)
         return apply_softpag(
-            out, q, k, v, heads, self.targets,
+            out, q, k, v, heads, targets,
             skip_reshape=skip_reshape,
             skip_output_reshape=kwargs.get("skip_output_reshape", False),
             image_only=self.image_only,
             text_tokens=self.text_tokens,
             mask=kwargs.get("mask"),
         )
+
+
+def _identity_shortcut(func, q, k, v, heads, targets, kwargs):
+    """Skip attention that PAG throws away (u = 1 makes a head's output V, whatever A is).
+
+    Whole rows whose every head is identity-perturbed (layer-level PAG, or the perturbed rows of
+    a batched forward) are not sent to the backend; and when a single head set covers the whole
+    batch and perturbs at least half the heads, only the other heads are. Returns (out, targets
+    still to apply) or (None, targets) when no shortcut applies.
+    """
+    skip_reshape = kwargs.get("skip_reshape", False)
+    skip_output_reshape = kwargs.get("skip_output_reshape", False)
+    batch = q.shape[0]
+    full = [t for t in targets if t[2].identity_only and len(t[2].heads) == heads]
+    if full:
+        identity_rows = torch.zeros(batch, dtype=torch.bool)
+        for start, stop, _ in full:
+            identity_rows[start:stop] = True
+        keep = (~identity_rows).nonzero().flatten().tolist()
+        if keep and keep != list(range(keep[0], keep[-1] + 1)):
+            return None, targets  # rows to attend are not contiguous: no cheap slicing
+        out = _values_as_output(v, heads, skip_reshape, skip_output_reshape)
+        if keep:
+            rows = slice(keep[0], keep[-1] + 1)
+            call = {**kwargs, "q": q[rows], "k": k[rows], "v": v[rows], "heads": heads}
+            out[rows] = _backend(func, call)
+        return out, [t for t in targets if t not in full]
+
+    if len(targets) == 1 and targets[0][:2] == (0, batch) and targets[0][2].identity_only:
+        perturbed = set(targets[0][2].heads)
+        if 2 * len(perturbed) >= heads:
+            keep = torch.tensor([h for h in range(heads) if h not in perturbed], device=q.device)
+            q_h, k_h, v_h = (to_heads(t, heads, skip_reshape) for t in (q, k, v))
+            tokens = q_h.shape[1]
+            sub = [t[:, :, keep].reshape(batch, tokens, -1) for t in (q_h, k_h, v_h)]
+            call = {**kwargs, "q": sub[0], "k": sub[1], "v": sub[2], "heads": len(keep),
+                    "skip_reshape": False, "skip_output_reshape": False}
+            attended = _backend(func, call).view(batch, tokens, len(keep), -1)
+            out = _values_as_output(v, heads, skip_reshape, skip_output_reshape)
+            to_heads(out, heads, skip_output_reshape)[:, :, keep] = attended.to(out.dtype)
+            return out, []
+    return None, targets
+
+
+def _backend(func, call):
+    call = dict(call)
+    q, k, v, heads = (call.pop(name) for name in _ATTENTION_PARAMS)
+    return func(q, k, v, heads, **call)
+
+
+def _values_as_output(v, heads, skip_reshape, skip_output_reshape):
+    """A fresh tensor holding V in the layout the backend would have returned."""
+    v_h = to_heads(v, heads, skip_reshape)  # [B, N, H, D]
+    batch, tokens, _, dim = v_h.shape
+    if skip_output_reshape:
+        return v_h.new_empty(batch, heads, tokens, dim).copy_(v_h.transpose(1, 2))
+    out = v_h.new_empty(batch, tokens, heads * dim)
+    out.view(batch, tokens, heads, dim).copy_(v_h)
+    return out
 
 
 class PerturbedBlock:

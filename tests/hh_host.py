@@ -131,7 +131,7 @@ class AttentionRecorder:
         def record(func, *a, **kw):
             out = inner(func, *a, **kw) if inner is not None else func(*a, **kw)
             calls.append({"layer": layer, "args": a, "kwargs": dict(kw), "out": out.clone(),
-                          "perturbed": inner is not None})
+                          "perturbed": inner is not None, "cond_or_uncond": options.get("cond_or_uncond")})
             return out
 
         options["optimized_attention_override"] = record
