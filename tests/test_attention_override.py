@@ -26,7 +26,8 @@ def backend(q, k, v, heads, mask=None, skip_reshape=False, skip_output_reshape=F
         ([(4, 6, (0, 1, 2, 3), 1.0)], 4),  # whole layer on the last chunk: rows 0-3 only
         ([(0, 2, (0, 1, 2, 3), 1.0), (2, 4, (1,), 0.5)], 4),  # whole layer + a SoftPAG head
         ([(0, 6, (0, 2, 3), 1.0)], 6),  # 3 of 4 heads over the whole batch: 1 head attended
-        ([(0, 2, (0, 1, 2, 3), 1.0), (4, 6, (0, 1, 2, 3), 1.0)], 6),  # rows 2-3 not contiguous: no shortcut
+        ([(0, 2, (0, 1, 2, 3), 1.0), (4, 6, (0, 1, 2, 3), 1.0)], 2),  # identity rows around rows 2-3
+        ([(2, 4, (0, 1, 2, 3), 1.0)], 6),  # rows to attend not contiguous: no shortcut
         ([(0, 6, (0, 1, 2, 3), 1.0)], None),  # every row identity: no backend call
     ],
 )
