@@ -1,0 +1,87 @@
+"""The head-grid widget reads head text exactly as the nodes do (host-free; needs `node`).
+
+web/js/head_text.js is a port of core/heads.py; here both read the same texts, hand-picked and
+random, and must agree on every head, every u and every error message. The canonical text the
+grid writes back must read, in Python, as the same heads.
+"""
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) not found: the widget's JS is not checked")
+PROBE = Path(__file__).with_name("web_grammar_probe.mjs")
+
+HAND_PICKED = [
+    "L14H13", "L14H13, l0h2;L1H10\nL13H17  L0H23", "L5", "L5H*", "L3-5H0-7", "L2-3", "L14H13@0.5, L0H2",
+    "L5, -L5H3, L6H1, -L6H1", "L5H3, -L5", "L5, -L5H3, -L5", "L5@0.3, -L5H2, L5@0.7", "L5H3@0.2, L5",
+    "L5, -L5H3, L5H3@0.2", "L1H1@.25, L1H2@1e-1", "L1H1@1E-1", "", " , ; ", "L14X3", "H13", "L14H", "L5-3", "L1H7-2",
+    "L1H2@1.5", "-L1H2@0.5", "L30H2", "L3H24", "L0-23H23", "-L5", "L4, L4H2@0.5", "L4H2@0.5, L4, -L4H2, L4",
+    "L1-2, -L1-2H3-4, L2H4", "L0H0@0", "L0H0@1", "L0H0@1.0000001", "L007H01", "L4, -L4H1, L5, L5",
+    "L4, -L4H1, L4H2, -L4, L4H1", "L3H1@0.5, L3, -L3H1, L3@0.2",
+]
+
+
+def random_text(rng: random.Random, layers: int, heads: int) -> str:
+    tokens = []
+    # Half the texts keep to three layers, so that tokens meet and the set algebra is exercised.
+    pool = rng.sample(range(layers), 3) if rng.random() < 0.5 else None
+    for _ in range(rng.randint(1, 7)):
+        l0 = rng.choice(pool) if pool else rng.randrange(layers + 1)  # sometimes one past the end
+        tok = f"L{l0}" + (f"-{min(layers, l0 + rng.randint(0, 2))}" if rng.random() < 0.2 else "")
+        r = rng.random()
+        if r < 0.5:
+            h0 = rng.randrange(heads + (1 if rng.random() < 0.05 else 0))
+            tok += f"H{h0}" + (f"-{h0 + rng.randint(0, 3)}" if rng.random() < 0.3 else "")
+        elif r < 0.6:
+            tok += "H*"
+        neg = rng.random() < 0.3
+        if not neg and rng.random() < 0.3:
+            tok += "@" + rng.choice(["0.5", "0.25", ".75", "1", "0", "0.3", "1e-1"])
+        tokens.append(("-" if neg else "") + tok)
+    return rng.choice([", ", " ", ";", "\n"]).join(tokens)
+
+
+def node_read(layout_payload: dict, texts: list[str]) -> list[dict]:
+    out = subprocess.run([NODE, str(PROBE)], input=json.dumps({"layout": layout_payload, "texts": texts}),
+                         capture_output=True, text=True, check=True, timeout=60)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("family", ["sd3-medium", "sd3.5-large", "flux.1-dev"])
+def test_js_and_python_read_head_text_alike(pack, family):
+    heads_mod = pack("core.heads")
+    arch = pack("core.architectures")
+    payloads = pack("http_api.payloads")
+    arch_id = arch.family_architecture(family).id
+    layout = arch.variant_layout(arch_id, family)
+    rng = random.Random(family)
+    texts = HAND_PICKED + [random_text(rng, layout.layers, layout.heads) for _ in range(600)]
+    js = node_read(payloads.layout_payload(layout, family), texts)
+    agreed_errors = 0
+    for text, got in zip(texts, js):
+        try:
+            want = heads_mod.HeadSet.parse(text).resolve(layout, default_u=None)
+        except heads_mod.HeadSyntaxError as e:
+            assert got.get("kind") == "syntax" and got["error"] == str(e), text
+            agreed_errors += 1
+            continue
+        except heads_mod.HeadRangeError as e:
+            assert got.get("kind") == "range" and got["error"] == str(e), text
+            agreed_errors += 1
+            continue
+        assert "error" not in got, (text, got)
+        assert [tuple(x) for x in got["resolved"]] == want, text
+        # The grid's canonical text reads back, in Python, as the same heads with the same u.
+        back = heads_mod.HeadSet.parse(got["canonical"]).resolve(layout, default_u=None)
+        assert sorted(back) == sorted(want), (text, got["canonical"])
+    assert 0 < agreed_errors < len(texts)  # both kinds of text were exercised
+
+
+def test_widget_fixture_is_the_architecture_table(pack):
+    fixture = Path(__file__).resolve().parents[1] / "web" / "tests" / "fixtures" / "architectures.json"
+    assert json.loads(fixture.read_text()) == pack("http_api.payloads").architectures_payload()

@@ -1,0 +1,139 @@
+// The head grid without the DOM: geometry and hit testing, toggling heads, and the search score
+// heatmap. Layers run left to right (FLUX: double blocks, then single blocks), heads top to bottom,
+// so a 57 x 24 FLUX grid stays short on a node. Selections are Maps "layer,head" -> u|null.
+
+import { headKey, readHeads } from "./head_text.js";
+
+export const GUTTER_LEFT = 22; // head numbers
+export const GUTTER_TOP = 14; // layer numbers; clicking there toggles a whole layer
+export const PAD = 2;
+export const MIN_CELL = 4;
+export const MAX_CELL = 22;
+
+/** Cell size and drawing box for a widget of this width. */
+export function gridGeometry(width, layout) {
+  const usable = Math.max(0, width - GUTTER_LEFT - 2 * PAD);
+  const cell = Math.max(MIN_CELL, Math.min(MAX_CELL, Math.floor(usable / layout.layers)));
+  return {
+    left: GUTTER_LEFT + PAD,
+    top: GUTTER_TOP + PAD,
+    cell,
+    layers: layout.layers,
+    heads: layout.heads,
+    width: GUTTER_LEFT + 2 * PAD + cell * layout.layers,
+    height: GUTTER_TOP + 2 * PAD + cell * layout.heads,
+  };
+}
+
+/**
+ * What is under a point of the canvas: {layer, head} for a cell, {layer, head: null} on the layer
+ * numbers above a column, or null.
+ */
+export function hitTest(geom, x, y) {
+  const layer = Math.floor((x - geom.left) / geom.cell);
+  if (x < geom.left || layer < 0 || layer >= geom.layers) return null;
+  if (y < geom.top && y >= 0) return { layer, head: null };
+  const head = Math.floor((y - geom.top) / geom.cell);
+  if (y < geom.top || head < 0 || head >= geom.heads) return null;
+  return { layer, head };
+}
+
+/** Every cell on the straight line between two cells, so a fast drag leaves no gaps. */
+export function cellsBetween(a, b) {
+  const steps = Math.max(Math.abs(b.layer - a.layer), Math.abs(b.head - a.head));
+  const cells = [];
+  for (let i = 0; i <= steps; i++) {
+    const t = steps === 0 ? 0 : i / steps;
+    cells.push({ layer: Math.round(a.layer + (b.layer - a.layer) * t), head: Math.round(a.head + (b.head - a.head) * t) });
+  }
+  return cells;
+}
+
+/** A copy of the selection with these cells on or off; a head already on keeps its u. */
+export function setCells(selection, cells, on) {
+  const next = new Map(selection);
+  for (const { layer, head } of cells) {
+    const k = headKey(layer, head);
+    if (on && !next.has(k)) next.set(k, null);
+    if (!on) next.delete(k);
+  }
+  return next;
+}
+
+/** Toggle a whole layer: all on unless all were already on. */
+export function toggleLayer(selection, layer, layout) {
+  const cells = Array.from({ length: layout.heads }, (_, head) => ({ layer, head }));
+  const allOn = cells.every(({ layer: l, head: h }) => selection.has(headKey(l, h)));
+  return setCells(selection, cells, !allOn);
+}
+
+/**
+ * Search scores -> heat in [0, 1] per head (min-max over the heads scored; higher = better, as in
+ * HeadSet.meta["scores"]). Accepts [{head: "L14H13", score}] or {"L14H13": score}.
+ */
+export function scoreHeat(scores) {
+  const pairs = Array.isArray(scores) ? scores.map((s) => [s.head, s.score]) : Object.entries(scores ?? {});
+  const parsed = [];
+  for (const [name, score] of pairs) {
+    const m = /^L(\d+)H(\d+)$/i.exec(String(name));
+    if (m && Number.isFinite(score)) parsed.push([headKey(Number(m[1]), Number(m[2])), score]);
+  }
+  if (!parsed.length) return new Map();
+  const values = parsed.map(([, s]) => s);
+  const lo = Math.min(...values);
+  const span = Math.max(...values) - lo;
+  return new Map(parsed.map(([k, s]) => [k, span > 0 ? (s - lo) / span : 1]));
+}
+
+// A perceptually ordered ramp (dark violet -> teal -> yellow, viridis-like) readable on light and
+// dark themes alike.
+const RAMP = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+
+export function heatColor(t, alpha = 1) {
+  const x = Math.max(0, Math.min(1, t)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const f = x - i;
+  const c = RAMP[i].map((v, j) => Math.round(v + (RAMP[i + 1][j] - v) * f));
+  return `rgba(${c[0]}, ${c[1]}, ${c[2]}, ${alpha})`;
+}
+
+/** Head labels from a preset or a head set's meta: [{head, label}] or {"L18H11": "golden hour"}. */
+export function labelMap(labels) {
+  const pairs = Array.isArray(labels) ? labels.map((l) => [l.head, l.label]) : Object.entries(labels ?? {});
+  const out = new Map();
+  for (const [name, label] of pairs) {
+    const m = /^L(\d+)H(\d+)$/i.exec(String(name));
+    if (m && label) out.set(headKey(Number(m[1]), Number(m[2])), String(label));
+  }
+  return out;
+}
+
+/**
+ * The heads of presets drawn as outlined cells, with what to say on hover:
+ * Map "layer,head" -> ["golden hour (SD3 golden hour)", ...]. presets: [{name, heads, labels}] as
+ * served by /headhunter/presets; heads outside the layout are skipped (the text field reports them).
+ */
+export function presetMarks(presets, layout) {
+  const marks = new Map();
+  const add = (k, text) => {
+    if (!marks.has(k)) marks.set(k, []);
+    if (!marks.get(k).includes(text)) marks.get(k).push(text);
+  };
+  for (const preset of presets ?? []) {
+    const labelled = new Set();
+    for (const [token, label] of Object.entries(preset.labels ?? {})) {
+      for (const k of readHeads(token, layout).selection.keys()) {
+        add(k, `${label} (${preset.name})`);
+        labelled.add(k);
+      }
+    }
+    for (const k of readHeads(preset.heads ?? "", layout).selection.keys()) if (!labelled.has(k)) add(k, preset.name);
+  }
+  return marks;
+}

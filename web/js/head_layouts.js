@@ -1,0 +1,75 @@
+// Which layers x heads grid to draw. The layouts themselves come from the server
+// (GET /headhunter/architectures, i.e. core/architectures.py): nothing here knows how many layers a
+// model has. Pure logic: no DOM, no ComfyUI imports.
+
+export const AUTO = "auto";
+
+/** Flat list of layouts from the /headhunter/architectures payload, one per published variant. */
+export function layoutsFromPayload(payload) {
+  const out = [];
+  for (const arch of payload?.architectures ?? []) {
+    for (const v of arch.variants ?? []) out.push(normalizeLayout(v, arch.display_name));
+  }
+  return out;
+}
+
+/** A layout payload (a variant, or the model of the last run) in the shape the grid uses. */
+export function normalizeLayout(v, archName = v.arch_name) {
+  return {
+    id: v.family ? `${v.arch}/${v.family}` : `${v.arch}/model-${v.layers}x${v.heads}`,
+    arch: v.arch,
+    archName: archName ?? v.arch,
+    family: v.family ?? null,
+    layers: v.layers,
+    heads: v.heads,
+    groups: (v.groups ?? []).map((g) => ({ name: g.name, start: g.start, layers: g.layers })),
+    description: v.description,
+  };
+}
+
+export function layoutLabel(layout) {
+  const size = `${layout.layers}\u00d7${layout.heads}`;
+  return layout.family ? `${layout.family} (${size})` : `this model: ${layout.archName} ${size}`;
+}
+
+/** Layer indices where a new block group starts (FLUX: 19, the first single block). */
+export function groupBoundaries(layout) {
+  return layout.groups.filter((g) => g.start > 0 && g.layers > 0).map((g) => g.start);
+}
+
+/** The group a layer belongs to, named for people: "double", "single" (only when there are several). */
+export function groupOf(layout, layer) {
+  if (layout.groups.length < 2) return null;
+  const g = layout.groups.find((g) => layer >= g.start && layer < g.start + g.layers);
+  return g ? g.name.replace(/_block$/, "") : null;
+}
+
+/** A family guessed from a model file name ("flux1-dev.safetensors" -> "flux.1-dev"), or null. */
+export function familyFromModelName(name) {
+  const n = String(name ?? "").toLowerCase();
+  if (n.includes("flux")) return n.includes("schnell") ? "flux.1-schnell" : "flux.1-dev";
+  const sd35 = /sd3\.?5|sd35|stable-diffusion-3\.5/.test(n);
+  if (sd35 && n.includes("large")) return "sd3.5-large";
+  if (sd35) return "sd3.5-medium";
+  if (/sd3|stable-diffusion-3/.test(n)) return "sd3-medium";
+  return null;
+}
+
+/**
+ * The layout to draw and why. choice: AUTO or a layout id picked on the widget. In auto mode the
+ * model of the last run wins (it is what the heads were applied to), then the family of a connected
+ * preset, then a family guessed from the model loader's file name, then the first layout.
+ */
+export function chooseLayout({ choice = AUTO, layouts, executed = null, presetFamily = null, presetName = null, modelName = null }) {
+  const byFamily = (family) => layouts.find((l) => l.family === family) ?? null;
+  if (choice !== AUTO) {
+    const picked = layouts.find((l) => l.id === choice) ?? (executed && executed.id === choice ? executed : null);
+    if (picked) return { layout: picked, reason: "chosen" };
+  }
+  if (executed) return { layout: executed, reason: "the model of the last run" };
+  const fromPreset = presetFamily && byFamily(presetFamily);
+  if (fromPreset) return { layout: fromPreset, reason: presetName ? `preset '${presetName}'` : "the connected preset" };
+  const guessed = familyFromModelName(modelName);
+  if (guessed && byFamily(guessed)) return { layout: byFamily(guessed), reason: `model file '${modelName}'` };
+  return { layout: layouts[0] ?? null, reason: "default" };
+}

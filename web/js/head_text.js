@@ -1,0 +1,240 @@
+// Head text for the head-grid widget: the grammar of core/heads.py, ported line by line so the
+// grid reads typed text exactly as the nodes will (tests/test_web_grammar.py runs both on the same
+// texts), plus the canonical text the grid writes back. Pure logic: no DOM, no ComfyUI imports.
+//
+//   L14H13        one head              L5  or  L5H*   a whole layer (layer-level PAG)
+//   L3-5H0-7      ranges, inclusive     L14H13@0.5     a per-head SoftPAG strength u in [0, 1]
+//   -L5H3         remove heads named earlier (works on whole layers too)
+
+export const SYNTAX_HELP =
+  "write heads as L<layer>H<head> (0-based, e.g. L14H13), L5 or L5H* for a whole layer, " +
+  "ranges like L3-5H0-7, an optional @u in [0, 1] (L14H13@0.5), and -L5H3 to remove heads";
+
+const TOKEN = /^(-)?L(\d+)(?:-(\d+))?(?:H(?:(\*)|(\d+)(?:-(\d+))?))?(?:@(\d*\.?\d+(?:e-?\d+)?))?$/i;
+const SEPARATORS = /[\s,;]+/;
+// Python would happily expand L0-99999999 (and then fail in resolve); a browser tab must not
+// freeze on a typo, and no architecture has more than a few thousand heads.
+const MAX_EXPANSION = 100000;
+
+export class HeadSyntaxError extends Error {}
+export class HeadRangeError extends Error {}
+
+const key = (layer, head) => `${layer},${head}`;
+const unkey = (k) => k.split(",").map(Number);
+
+/** Python's "%g": what the nodes print for a u value. */
+export function formatG(x) {
+  if (x === 0) return "0";
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+  const [mantissa, e] = x.toExponential(5).split("e");
+  const exp = Number(e);
+  if (exp < -4 || exp >= 6) {
+    const m = mantissa.includes(".") ? mantissa.replace(/0+$/, "").replace(/\.$/, "") : mantissa;
+    return `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  }
+  return String(Number(x.toFixed(Math.max(0, 5 - exp))));
+}
+
+/** An ordered head set; entries are [layer, head|null, u|null] as in core/heads.py. */
+export class HeadSet {
+  constructor(entries = [], excluded = new Set()) {
+    this.entries = entries;
+    this.excluded = excluded; // "layer,head" keys removed from whole-layer entries
+  }
+
+  static parse(text) {
+    let result = new HeadSet();
+    for (const token of (text ?? "").trim().split(SEPARATORS)) {
+      if (!token) continue;
+      const m = TOKEN.exec(token);
+      if (m === null) throw new HeadSyntaxError(`'${token}' is not a head: ${SYNTAX_HELP}.`);
+      const [, neg, l0s, l1s, , h0s, h1s, us] = m;
+      const l0 = Number(l0s);
+      const l1 = l1s !== undefined ? Number(l1s) : l0;
+      if (l1 < l0) throw new HeadSyntaxError(`'${token}': layer range ${l0}-${l1} runs backwards; write L${l1}-${l0}.`);
+      let heads = [null];
+      if (h0s !== undefined) {
+        const h0 = Number(h0s);
+        const h1 = h1s !== undefined ? Number(h1s) : h0;
+        if (h1 < h0) throw new HeadSyntaxError(`'${token}': head range ${h0}-${h1} runs backwards; write H${h1}-${h0}.`);
+        if ((h1 - h0 + 1) * (l1 - l0 + 1) > MAX_EXPANSION) throw new HeadSyntaxError(`'${token}': too many heads.`);
+        heads = Array.from({ length: h1 - h0 + 1 }, (_, i) => h0 + i);
+      } else if (l1 - l0 + 1 > MAX_EXPANSION) {
+        throw new HeadSyntaxError(`'${token}': too many layers.`);
+      }
+      let u = null;
+      if (us !== undefined) {
+        if (neg) throw new HeadSyntaxError(`'${token}': a removed head takes no @u.`);
+        u = Number(us);
+        if (!(u >= 0 && u <= 1)) throw new HeadSyntaxError(`'${token}': u=${formatG(u)} is outside [0, 1].`);
+      }
+      const entries = [];
+      for (let layer = l0; layer <= l1; layer++) for (const h of heads) entries.push([layer, h, u]);
+      const piece = new HeadSet(entries);
+      result = neg ? result.difference(piece) : result.union(piece);
+    }
+    return result;
+  }
+
+  layerEntries() {
+    const byLayer = new Map();
+    for (const [layer, head, u] of this.entries) {
+      if (!byLayer.has(layer)) byLayer.set(layer, new Map());
+      byLayer.get(layer).set(head, u);
+    }
+    return byLayer;
+  }
+
+  contains(layer, head) {
+    const heads = this.layerEntries().get(layer) ?? new Map();
+    return heads.has(head) || (heads.has(null) && !this.excluded.has(key(layer, head)));
+  }
+
+  union(other) {
+    const entries = [...this.entries];
+    let excluded = new Set(this.excluded);
+    const mine = this.layerEntries();
+    const mineFor = (layer) => {
+      if (!mine.has(layer)) mine.set(layer, new Map());
+      return mine.get(layer);
+    };
+    for (const [layer, head, u] of other.entries) {
+      const heads = mine.get(layer) ?? new Map();
+      const inLayer = (k) => unkey(k)[0] === layer;
+      if (head === null) {
+        if (heads.has(null)) {
+          // Both whole: a head stays out only if both removed it.
+          excluded = new Set([...excluded].filter((k) => !inLayer(k) || other.excluded.has(k)));
+          continue;
+        }
+        // Whole layer joins: specific heads already listed stay (they may carry a u).
+        excluded = new Set([
+          ...[...excluded].filter((k) => !inLayer(k)),
+          ...[...other.excluded].filter((k) => inLayer(k) && !heads.has(unkey(k)[1])),
+        ]);
+        entries.push([layer, null, u]);
+        mineFor(layer).set(null, u);
+      } else if (heads.has(head)) {
+        continue;
+      } else if (heads.has(null) && !excluded.has(key(layer, head))) {
+        continue;
+      } else {
+        entries.push([layer, head, u]);
+        excluded.delete(key(layer, head));
+        mineFor(layer).set(head, u);
+      }
+    }
+    return new HeadSet(entries, excluded);
+  }
+
+  difference(other) {
+    const entries = [];
+    let excluded = new Set(this.excluded);
+    const theirs = other.layerEntries();
+    for (const [layer, head, u] of this.entries) {
+      const otherHeads = theirs.get(layer) ?? new Map();
+      if (head !== null) {
+        if (!other.contains(layer, head)) entries.push([layer, head, u]);
+        continue;
+      }
+      if (otherHeads.has(null)) {
+        // Whole minus whole: only what the other excluded survives, as single heads.
+        const survivors = [...other.excluded].map(unkey).filter(([l, h]) => l === layer && !this.excluded.has(key(l, h)));
+        survivors.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        for (const [l, h] of survivors) entries.push([l, h, u]);
+        excluded = new Set([...excluded].filter((k) => unkey(k)[0] !== layer));
+        continue;
+      }
+      entries.push([layer, null, u]);
+      for (const h of otherHeads.keys()) if (h !== null) excluded.add(key(layer, h));
+    }
+    return new HeadSet(dedupe(entries), excluded);
+  }
+
+  /**
+   * Concrete, ordered [layer, head, u] triples for a layout ({layers, heads, description});
+   * u stays null where the text gave none unless defaultU is given. Throws HeadRangeError.
+   */
+  resolve(layout, defaultU = null) {
+    const last = layout.layers - 1;
+    const out = [];
+    const seen = new Set();
+    for (const [layer, head, u] of this.entries) {
+      const token = `L${layer}` + (head !== null ? `H${head}` : "");
+      if (layer > last) {
+        throw new HeadRangeError(`${token}: layer ${layer} is out of range for ${layout.description} (layers 0-${last})`);
+      }
+      if (head !== null && head >= layout.heads) {
+        throw new HeadRangeError(`${token}: head ${head} is out of range for ${layout.description} (heads 0-${layout.heads - 1})`);
+      }
+      const heads = head === null ? [...Array(layout.heads).keys()] : [head];
+      for (const h of heads) {
+        const k = key(layer, h);
+        if (seen.has(k) || (head === null && this.excluded.has(k))) continue;
+        seen.add(k);
+        out.push([layer, h, u === null ? defaultU : u]);
+      }
+    }
+    return out;
+  }
+}
+
+function dedupe(entries) {
+  const seen = new Set();
+  return entries.filter(([layer, head]) => {
+    const k = `${layer},${head}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * Read text against a layout: {selection: Map "layer,head" -> u|null, error: string|null}.
+ * On an error the selection holds what could be read (nothing for a syntax error).
+ */
+export function readHeads(text, layout) {
+  try {
+    const resolved = HeadSet.parse(text).resolve(layout);
+    return { selection: new Map(resolved.map(([l, h, u]) => [key(l, h), u])), error: null };
+  } catch (e) {
+    if (e instanceof HeadSyntaxError || e instanceof HeadRangeError) return { selection: new Map(), error: e.message };
+    throw e;
+  }
+}
+
+/**
+ * The text the grid writes: layers in order; a layer whose heads are all selected with one u is
+ * "L5"; otherwise runs of consecutive heads sharing a u, "L5H0-7@0.5". Parsing it gives back the
+ * same selection (core/heads.py reads it the same way).
+ */
+export function canonicalText(selection, layout) {
+  const byLayer = new Map();
+  for (const [k, u] of selection) {
+    const [layer, head] = unkey(k);
+    if (!byLayer.has(layer)) byLayer.set(layer, []);
+    byLayer.get(layer).push([head, u ?? null]);
+  }
+  const suffix = (u) => (u === null ? "" : `@${formatG(u)}`);
+  const tokens = [];
+  for (const layer of [...byLayer.keys()].sort((a, b) => a - b)) {
+    const heads = byLayer.get(layer).sort((a, b) => a[0] - b[0]);
+    if (heads.length === layout.heads && heads.every(([, u]) => u === heads[0][1])) {
+      tokens.push(`L${layer}${suffix(heads[0][1])}`);
+      continue;
+    }
+    for (let i = 0; i < heads.length; ) {
+      let j = i;
+      while (j + 1 < heads.length && heads[j + 1][0] === heads[j][0] + 1 && heads[j + 1][1] === heads[i][1]) j++;
+      const span = j === i ? `H${heads[i][0]}` : `H${heads[i][0]}-${heads[j][0]}`;
+      tokens.push(`L${layer}${span}${suffix(heads[i][1])}`);
+      i = j + 1;
+    }
+  }
+  return tokens.join(", ");
+}
+
+export const headKey = key;
+export const parseKey = unkey;
+/** "L14H13" for a cell. */
+export const headName = (layer, head) => `L${layer}H${head}`;

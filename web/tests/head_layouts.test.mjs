@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { AUTO, chooseLayout, familyFromModelName, groupBoundaries, groupOf, layoutLabel, normalizeLayout } from "../js/head_layouts.js";
+import { FLUX, LAYOUTS, SD3, SD35L } from "./helpers.mjs";
+
+test("the published grids: SD3 24x24, SD3.5-large 38x38, FLUX 57x24", () => {
+  assert.deepEqual([SD3.layers, SD3.heads], [24, 24]);
+  assert.deepEqual([SD35L.layers, SD35L.heads], [38, 38]);
+  assert.deepEqual([FLUX.layers, FLUX.heads], [57, 24]);
+  assert.equal(FLUX.layers * FLUX.heads, 1368);
+});
+
+test("FLUX marks the double/single boundary at layer 19; SD3 has none", () => {
+  assert.deepEqual(groupBoundaries(FLUX), [19]);
+  assert.deepEqual(groupBoundaries(SD3), []);
+  assert.equal(groupOf(FLUX, 18), "double");
+  assert.equal(groupOf(FLUX, 19), "single");
+  assert.equal(groupOf(SD3, 5), null);
+});
+
+test("labels", () => {
+  assert.equal(layoutLabel(FLUX), "flux.1-dev (57\u00d724)");
+  const model = normalizeLayout({ arch: "sd3", arch_name: "SD3", family: null, layers: 3, heads: 3, groups: [], description: "" });
+  assert.equal(layoutLabel(model), "this model: SD3 3\u00d73");
+  assert.equal(model.id, "sd3/model-3x3");
+});
+
+test("families guessed from model file names", () => {
+  assert.equal(familyFromModelName("flux1-dev-fp8.safetensors"), "flux.1-dev");
+  assert.equal(familyFromModelName("FLUX.1-schnell.safetensors"), "flux.1-schnell");
+  assert.equal(familyFromModelName("sd3.5_large.safetensors"), "sd3.5-large");
+  assert.equal(familyFromModelName("sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors"), "sd3.5-medium");
+  assert.equal(familyFromModelName("sd3_medium_incl_clips.safetensors"), "sd3-medium");
+  assert.equal(familyFromModelName("v1-5-pruned.ckpt"), null);
+  assert.equal(familyFromModelName(undefined), null);
+});
+
+test("choosing the grid: picked > last run's model > preset > model file > default", () => {
+  const executed = normalizeLayout({ arch: "flux", family: null, layers: 5, heads: 4, groups: [] });
+  const base = { layouts: LAYOUTS };
+  assert.equal(chooseLayout({ ...base }).layout, SD3);
+  assert.equal(chooseLayout({ ...base }).reason, "default");
+  assert.equal(chooseLayout({ ...base, modelName: "flux1-dev.safetensors" }).layout, FLUX);
+  const preset = chooseLayout({ ...base, modelName: "flux1-dev.safetensors", presetFamily: "sd3.5-large", presetName: "P" });
+  assert.deepEqual([preset.layout, preset.reason], [SD35L, "preset 'P'"]);
+  assert.equal(chooseLayout({ ...base, presetFamily: "sd3.5-large", executed }).layout, executed);
+  assert.equal(chooseLayout({ ...base, choice: FLUX.id, executed }).layout, FLUX);
+  assert.equal(chooseLayout({ ...base, choice: executed.id, executed }).layout, executed);
+  // A picked grid that no longer exists falls back to auto.
+  assert.equal(chooseLayout({ ...base, choice: "gone/x" }).layout, SD3);
+  assert.equal(chooseLayout({ layouts: [], choice: AUTO }).layout, null);
+});

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { HeadSet, HeadRangeError, HeadSyntaxError, canonicalText, formatG, readHeads } from "../js/head_text.js";
+import { FLUX, SD3, names } from "./helpers.mjs";
+
+const pairs = (text, layout = SD3) => HeadSet.parse(text).resolve(layout).map(([l, h]) => [l, h]);
+const range = (n) => [...Array(n).keys()];
+
+test("single heads, case and separators", () => {
+  assert.deepEqual(pairs("L14H13, l0h2;L1H10\nL13H17  L0H23"), [[14, 13], [0, 2], [1, 10], [13, 17], [0, 23]]);
+});
+
+test("whole layers: L5, L5H*, l5h*", () => {
+  for (const text of ["L5", "L5H*", "l5h*"]) assert.deepEqual(pairs(text), range(24).map((h) => [5, h]));
+});
+
+test("ranges of layers and heads", () => {
+  assert.deepEqual(pairs("L3-5H0-7"), [3, 4, 5].flatMap((l) => range(8).map((h) => [l, h])));
+  assert.deepEqual(pairs("L2-3"), [2, 3].flatMap((l) => range(24).map((h) => [l, h])));
+});
+
+test("per-head u and the default u", () => {
+  assert.deepEqual(HeadSet.parse("L14H13@0.5, L0H2").resolve(SD3, 0.75), [[14, 13, 0.5], [0, 2, 0.75]]);
+  assert.deepEqual(HeadSet.parse("L1H1@.25, L1H2@1e-1").resolve(SD3), [[1, 1, 0.25], [1, 2, 0.1]]);
+});
+
+test("removal, from single heads and whole layers", () => {
+  assert.deepEqual(pairs("L5, -L5H3, L6H1, -L6H1"), range(24).filter((h) => h !== 3).map((h) => [5, h]));
+  assert.deepEqual(pairs("L5H3, -L5"), []);
+  assert.deepEqual(pairs("L5, -L5H3, -L5"), []);
+});
+
+test("a whole layer joining keeps the u of heads named before (core/heads.py union)", () => {
+  // Both whole: the earlier u wins for the head that came back.
+  const s = HeadSet.parse("L5@0.3, -L5H2, L5@0.7").resolve(SD3);
+  assert.equal(s.length, 24);
+  assert.ok(s.every(([, , u]) => u === 0.3));
+  assert.deepEqual(HeadSet.parse("L5H3@0.2, L5").resolve(SD3, 1).slice(0, 2), [[5, 3, 0.2], [5, 0, 1]]);
+});
+
+test("empty text", () => {
+  for (const text of ["", "  ", ", ;\n", null, undefined]) assert.deepEqual(HeadSet.parse(text).resolve(SD3), []);
+});
+
+for (const [text, fragment] of [
+  ["L14X3", "'L14X3' is not a head"],
+  ["H13", "'H13' is not a head"],
+  ["L14H", "'L14H' is not a head"],
+  ["banana", "'banana' is not a head"],
+  ["L5-3", "layer range 5-3 runs backwards; write L3-5."],
+  ["L1H7-2", "head range 7-2 runs backwards; write H2-7."],
+  ["L1H2@1.5", "u=1.5 is outside [0, 1]"],
+  ["-L1H2@0.5", "a removed head takes no @u"],
+]) {
+  test(`syntax error names the token: ${text}`, () => {
+    assert.throws(() => HeadSet.parse(`L0H0, ${text}`), (e) => e instanceof HeadSyntaxError && e.message.includes(fragment));
+  });
+}
+
+test("range errors name the head and the valid range", () => {
+  assert.throws(() => HeadSet.parse("L30H2").resolve(SD3), {
+    name: "Error",
+    message: "L30H2: layer 30 is out of range for SD3: 24 layers (double_blocks 0-23) x 24 heads (layers 0-23)",
+  });
+  assert.throws(() => HeadSet.parse("L3H24").resolve(SD3), (e) => e instanceof HeadRangeError && e.message.endsWith("(heads 0-23)"));
+  assert.throws(() => HeadSet.parse("L57").resolve(FLUX), /L57: layer 57 .*single_blocks 19-56.*\(layers 0-56\)/);
+});
+
+test("absurd ranges fail instead of freezing the tab", () => {
+  assert.throws(() => HeadSet.parse("L0-9999999"), /too many layers/);
+});
+
+test("formatG prints u like Python's %g", () => {
+  const cases = [[0.5, "0.5"], [1, "1"], [0, "0"], [0.25, "0.25"], [0.1 + 0.2, "0.3"], [1e-5, "1e-05"],
+    [0.0001, "0.0001"], [123456.7, "123457"], [1234567, "1.23457e+06"], [1.5, "1.5"], [0.333333333, "0.333333"]];
+  for (const [x, want] of cases) assert.equal(formatG(x), want, String(x));
+});
+
+test("readHeads gives a selection, or the error and nothing", () => {
+  const ok = readHeads("L1H2@0.5, L0H0", SD3);
+  assert.equal(ok.error, null);
+  assert.deepEqual(names(ok.selection), ["L0H0", "L1H2@0.5"]);
+  const bad = readHeads("L0H0, L99H0", SD3);
+  assert.match(bad.error, /layer 99 is out of range/);
+  assert.equal(bad.selection.size, 0);
+});
+
+test("canonical text: runs, whole layers, u kept, sorted", () => {
+  const sel = readHeads("L14H13, L3H2-5, L3H7, L0H1@0.5, L0H2@0.5, L0H3, L5, L6H0-22, L6H23@0.5", SD3).selection;
+  assert.equal(canonicalText(sel, SD3), "L0H1-2@0.5, L0H3, L3H2-5, L3H7, L5, L6H0-22, L6H23@0.5, L14H13");
+  assert.equal(canonicalText(readHeads("L2@0.75", SD3).selection, SD3), "L2@0.75");
+  assert.equal(canonicalText(new Map(), SD3), "");
+});
+
+test("canonical text reads back to the same selection (SD3 and FLUX)", () => {
+  for (const [text, layout] of [["L5, -L5H3, L6H1-4@0.5, L0H0", SD3], ["L18H3-5, L19, L56H23@0.1, L34H0", FLUX]]) {
+    const sel = readHeads(text, layout).selection;
+    const back = readHeads(canonicalText(sel, layout), layout).selection;
+    assert.deepEqual(names(back), names(sel));
+  }
+});
