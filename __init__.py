@@ -3,14 +3,21 @@
 ComfyUI imports this file under a mangled module name, so everything below uses relative
 imports, and the pack's own ``nodes/`` folder is never put on sys.path.
 """
+import sys
+
 from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
+from .http_api.routes import register_with_comfyui
 from .nodes.guider import HeadHunterGuider
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
 
 WEB_DIRECTORY = "./web"
+
+# The head-grid widget's routes (/headhunter/...), when ComfyUI runs its server: main.py imports
+# ComfyUI's ``server`` module and creates the PromptServer before it loads custom nodes.
+register_with_comfyui(sys.modules.get("server"))
 
 
 class HeadHunterExtension(ComfyExtension):

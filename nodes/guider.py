@@ -3,7 +3,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from .perturbation_inputs import build_guidance, perturbation_inputs, validate_heads_text
+from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
 
 MODE_BATCHED = "batched (one forward)"
 MODE_SEQUENTIAL = "sequential (like KSampler)"
@@ -49,4 +49,4 @@ class HeadHunterGuider(io.ComfyNode):
         guider = comfy.samplers.CFGGuider(guidance.patch(model, batched=mode == MODE_BATCHED))
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)
-        return io.NodeOutput(guider)
+        return io.NodeOutput(guider, ui=head_grid_ui(guidance.layout, head_set))

@@ -10,6 +10,7 @@ from comfy_api.latest import io
 
 from ..core.architectures import family_architecture
 from ..core.heads import HeadSet
+from ..http_api.payloads import layout_payload
 from ..patches.guidance import PerturbedGuidance
 from ..patches.model_patch import model_layout
 from .types import HeadSetType
@@ -96,6 +97,22 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
         rescale=rescale,
         image_only=perturb_tokens == TOKENS_IMAGE,
     )
+
+
+def head_grid_ui(layout, head_set: HeadSet | None) -> dict:
+    """The node's UI message for the head-grid widget (web/js/headhunter.js, ``onExecuted``).
+
+    ``headhunter_layout``: the grid of the model the heads were applied to. ``headhunter_scores``:
+    a search result's per-head scores (``HeadSet.meta["scores"]``, higher = better), drawn as a
+    heatmap. ``headhunter_labels``: what the heads of an incoming preset do, shown on hover.
+    ComfyUI wants every UI value to be a list.
+    """
+    meta = head_set.meta if head_set is not None else {}
+    return {
+        "headhunter_layout": [layout_payload(layout)],
+        "headhunter_scores": [{"head": h, "score": float(s)} for h, s in (meta.get("scores") or {}).items()],
+        "headhunter_labels": [{"head": h, "label": str(label)} for h, label in (meta.get("labels") or {}).items()],
+    }
 
 
 def check_architecture(selection: HeadSet, layout) -> None:

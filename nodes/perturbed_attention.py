@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .perturbation_inputs import build_guidance, perturbation_inputs, validate_heads_text
+from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
 
 
 class HeadHunterPerturbedAttention(io.ComfyNode):
@@ -32,4 +32,4 @@ class HeadHunterPerturbedAttention(io.ComfyNode):
                 head_set=None) -> io.NodeOutput:
         guidance = build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, rescale,
                                   perturb_tokens, head_set)
-        return io.NodeOutput(guidance.patch(model, batched=False))
+        return io.NodeOutput(guidance.patch(model, batched=False), ui=head_grid_ui(guidance.layout, head_set))

@@ -1,0 +1,138 @@
+"""The head-grid widget's server side: route payloads (host-free), the routes on a real aiohttp
+server, and the UI message the engine nodes send (host)."""
+import asyncio
+
+import pytest
+
+
+@pytest.fixture
+def payloads(pack):
+    return pack("http_api.payloads")
+
+
+def test_architectures_list_every_variant_with_groups(payloads):
+    archs = {a["id"]: a for a in payloads.architectures_payload()["architectures"]}
+    flux = {v["family"]: v for v in archs["flux"]["variants"]}["flux.1-dev"]
+    assert (flux["layers"], flux["heads"]) == (57, 24)
+    assert flux["groups"] == [{"name": "double_block", "start": 0, "layers": 19},
+                              {"name": "single_block", "start": 19, "layers": 38}]
+    sd35 = {v["family"]: v for v in archs["sd3"]["variants"]}["sd3.5-large"]
+    assert (sd35["layers"], sd35["heads"], len(sd35["groups"])) == (38, 38, 1)
+
+
+def test_parse_reads_like_the_nodes(payloads):
+    out = payloads.parse_payload("L14H13@0.5, L5, -L5H3", "sd3", None)
+    assert out["valid"] and out["count"] == 24 and out["layout"]["family"] == "sd3-medium"
+    assert out["heads"][0] == [14, 13, 0.5] and [5, 3, None] not in out["heads"]
+    assert payloads.parse_payload("L56H23", None, "flux.1-dev")["count"] == 1
+
+
+@pytest.mark.parametrize(
+    "text, arch, family, status, fragment",
+    [
+        ("L1H1", None, None, 400, "give arch"),
+        (None, "sd3", None, 400, "missing 'text'"),
+        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux)"),
+        ("L1H1", None, "sd4", 400, "unknown family 'sd4' (known: sd3-medium"),
+        ("L1H1", "sd3", "flux.1-dev", 400, "family 'flux.1-dev' is flux, not 'sd3'"),
+        ("L1X", "sd3", None, 422, "'L1X' is not a head"),
+        ("L30H2", "sd3", None, 422, "layer 30 is out of range for SD3"),
+        ("L37H37", None, "sd3-medium", 422, "(layers 0-23)"),
+    ],
+)
+def test_parse_rejects_bad_requests_with_a_message(payloads, text, arch, family, status, fragment):
+    with pytest.raises(payloads.BadRequest) as e:
+        payloads.parse_payload(text, arch, family)
+    assert e.value.status == status and fragment in str(e.value)
+
+
+class FakePreset:
+    """Only what ``preset_payload`` reads, per the preset contract in COMMON.md."""
+
+    def __init__(self, pack):
+        self.id, self.name, self.description = "style/golden", "SD3 golden hour", "Warm light."
+        self.family, self.arch, self.recommended, self.tags, self.shipped = "sd3-medium", "sd3", {"scale": 3.0}, ["style"], True
+        self._heads = pack("core.heads").HeadSet.parse("L18H11, L0H17@0.5", name=self.name, arch="sd3", family="sd3-medium",
+                                                      meta={"labels": {"L18H11": "golden hour"}})
+
+    def head_set(self):
+        return self._heads
+
+
+def test_presets_payload_follows_the_contract(pack, payloads):
+    out = payloads.presets_payload([FakePreset(pack)], ["broken.json: not JSON"])
+    assert out["errors"] == ["broken.json: not JSON"]
+    assert out["presets"] == [{
+        "id": "style/golden", "name": "SD3 golden hour", "description": "Warm light.", "family": "sd3-medium",
+        "architecture": "sd3", "heads": "L18H11, L0H17@0.5", "labels": {"L18H11": "golden hour"},
+        "recommended": {"scale": 3.0}, "tags": ["style"], "shipped": True,
+    }]
+
+
+# ---- host: the routes on a real aiohttp server, the nodes' UI message --------------------------
+
+@pytest.mark.host
+def test_routes_answer_json_and_4xx_json_errors(host):
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    routes_mod = host("http_api.routes")
+
+    async def run():
+        routes = web.RouteTableDef()
+        routes_mod.register_routes(routes)
+        app = web.Application()
+        app.add_routes(routes)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            r = await client.get("/headhunter/architectures")
+            archs = await r.json()
+            ok = await client.get("/headhunter/parse", params={"text": "L3-5H0-7", "family": "flux.1-dev"})
+            bad = await client.get("/headhunter/parse", params={"text": "L1H99", "arch": "sd3"})
+            nothing = await client.get("/headhunter/parse")
+            return r.status, archs, ok.status, await ok.json(), bad.status, await bad.json(), nothing.status, await nothing.json()
+
+    status, archs, ok_status, ok, bad_status, bad, none_status, none = asyncio.run(run())
+    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux"]
+    assert ok_status == 200 and ok["count"] == 24
+    assert bad_status == 422 and bad == {"error": "L1H99: head 99 is out of range for SD3: 24 layers "
+                                         "(double_blocks 0-23) x 24 heads (heads 0-23)"}
+    assert none_status == 400 and "missing 'text'" in none["error"]
+
+
+@pytest.mark.host
+def test_routes_register_only_with_a_server(host):
+    import types
+
+    from aiohttp import web
+
+    routes_mod = host("http_api.routes")
+    assert routes_mod.register_with_comfyui(None) is False
+    assert routes_mod.register_with_comfyui(types.SimpleNamespace(PromptServer=object)) is False
+    server = types.SimpleNamespace(routes=web.RouteTableDef())
+    assert routes_mod.register_with_comfyui(types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=server)))
+    assert {r.path for r in server.routes} == {"/headhunter/architectures", "/headhunter/presets", "/headhunter/parse"}
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("node_name", ["HeadHunterPerturbedAttention", "HeadHunterGuider"])
+def test_engine_nodes_send_scores_labels_and_layout_to_the_widget(host, tmp_path_factory, node_name):
+    import hh_host
+    import nodes
+
+    model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(tmp_path_factory.mktemp("m")))
+    head_set = host("core.heads").HeadSet.parse(
+        "L1H2, L0H0", meta={"scores": {"L1H2": 0.75, "L0H0": 0.25}, "labels": {"L1H2": "golden hour"}})
+    inputs = dict(model=model, heads="L2H1", scale=3.0, softpag_u=1.0, start_percent=0.0, end_percent=1.0, rescale=0.0,
+                  perturb_tokens="all tokens (paper)", head_set=head_set)
+    if node_name == "HeadHunterGuider":
+        inputs.update(positive=hh_host.conditioning("sd3"), negative=hh_host.conditioning("sd3", seed=2), cfg=2.0,
+                      mode="batched (one forward)")
+    out = nodes.NODE_CLASS_MAPPINGS[node_name].PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(**inputs)
+    assert out.ui["headhunter_scores"] == [{"head": "L1H2", "score": 0.75}, {"head": "L0H0", "score": 0.25}]
+    assert out.ui["headhunter_labels"] == [{"head": "L1H2", "label": "golden hour"}]
+    (layout,) = out.ui["headhunter_layout"]
+    assert (layout["arch"], layout["layers"], layout["heads"], layout["family"]) == ("sd3", 3, 3, None)
+    # Typed heads alone: no scores, no labels, still the layout.
+    inputs.pop("head_set")
+    out = nodes.NODE_CLASS_MAPPINGS[node_name].PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(**inputs)
+    assert out.ui["headhunter_scores"] == [] and out.ui["headhunter_labels"] == []
