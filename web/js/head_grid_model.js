@@ -6,6 +6,7 @@ import { headKey, readHeads } from "./head_text.js";
 
 export const GUTTER_LEFT = 22; // head numbers
 export const GUTTER_TOP = 14; // layer numbers; clicking there toggles a whole layer
+export const GUTTER_BOTTOM = 13; // block-group names (FLUX: double | single), only with several groups
 export const PAD = 2;
 export const MIN_CELL = 4;
 export const MAX_CELL = 22;
@@ -14,6 +15,7 @@ export const MAX_CELL = 22;
 export function gridGeometry(width, layout) {
   const usable = Math.max(0, width - GUTTER_LEFT - 2 * PAD);
   const cell = Math.max(MIN_CELL, Math.min(MAX_CELL, Math.floor(usable / layout.layers)));
+  const bottom = layout.groups.length > 1 ? GUTTER_BOTTOM : 0;
   return {
     left: GUTTER_LEFT + PAD,
     top: GUTTER_TOP + PAD,
@@ -21,7 +23,7 @@ export function gridGeometry(width, layout) {
     layers: layout.layers,
     heads: layout.heads,
     width: GUTTER_LEFT + 2 * PAD + cell * layout.layers,
-    height: GUTTER_TOP + 2 * PAD + cell * layout.heads,
+    height: GUTTER_TOP + 2 * PAD + cell * layout.heads + bottom,
   };
 }
 
@@ -67,22 +69,24 @@ export function toggleLayer(selection, layer, layout) {
   return setCells(selection, cells, !allOn);
 }
 
-/**
- * Search scores -> heat in [0, 1] per head (min-max over the heads scored; higher = better, as in
- * HeadSet.meta["scores"]). Accepts [{head: "L14H13", score}] or {"L14H13": score}.
- */
-export function scoreHeat(scores) {
-  const pairs = Array.isArray(scores) ? scores.map((s) => [s.head, s.score]) : Object.entries(scores ?? {});
-  const parsed = [];
+/** Search scores per head: Map "layer,head" -> score, from [{head: "L14H13", score}] or {"L14H13": score}. */
+export function scoreMap(scores) {
+  const pairs = Array.isArray(scores) ? scores.map((s) => [s?.head, s?.score]) : Object.entries(scores ?? {});
+  const out = new Map();
   for (const [name, score] of pairs) {
     const m = /^L(\d+)H(\d+)$/i.exec(String(name));
-    if (m && Number.isFinite(score)) parsed.push([headKey(Number(m[1]), Number(m[2])), score]);
+    if (m && Number.isFinite(score)) out.set(headKey(Number(m[1]), Number(m[2])), score);
   }
-  if (!parsed.length) return new Map();
-  const values = parsed.map(([, s]) => s);
-  const lo = Math.min(...values);
-  const span = Math.max(...values) - lo;
-  return new Map(parsed.map(([k, s]) => [k, span > 0 ? (s - lo) / span : 1]));
+  return out;
+}
+
+/** Scores -> heat in [0, 1] (min-max over the heads scored; higher = better, as HeadSet.meta["scores"]). */
+export function scoreHeat(scores) {
+  const values = scoreMap(scores);
+  if (!values.size) return new Map();
+  const lo = Math.min(...values.values());
+  const span = Math.max(...values.values()) - lo;
+  return new Map([...values].map(([k, s]) => [k, span > 0 ? (s - lo) / span : 1]));
 }
 
 // A perceptually ordered ramp (dark violet -> teal -> yellow, viridis-like) readable on light and

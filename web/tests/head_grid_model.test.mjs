@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  GUTTER_LEFT, GUTTER_TOP, MAX_CELL, MIN_CELL, PAD, cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks,
+  GUTTER_BOTTOM, GUTTER_LEFT, GUTTER_TOP, MAX_CELL, MIN_CELL, PAD, cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks,
   scoreHeat, setCells, toggleLayer,
 } from "../js/head_grid_model.js";
 import { canonicalText, readHeads } from "../js/head_text.js";
@@ -12,7 +12,8 @@ test("geometry fits the width, within the cell size limits", () => {
   const g = gridGeometry(400, FLUX);
   assert.equal(g.cell, Math.floor((400 - GUTTER_LEFT - 2 * PAD) / 57));
   assert.ok(g.width <= 400);
-  assert.equal(g.height, GUTTER_TOP + 2 * PAD + 24 * g.cell);
+  assert.equal(g.height, GUTTER_TOP + 2 * PAD + 24 * g.cell + GUTTER_BOTTOM); // room to name double | single
+  assert.equal(gridGeometry(400, SD3).height, GUTTER_TOP + 2 * PAD + 24 * gridGeometry(400, SD3).cell);
   assert.equal(gridGeometry(10000, SD3).cell, MAX_CELL);
   assert.equal(gridGeometry(50, SD35L).cell, MIN_CELL);
 });

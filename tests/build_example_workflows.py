@@ -1,0 +1,125 @@
+"""Writes example_workflows/*.json (the editor's format) from the node definitions of a real ComfyUI.
+
+    COMFYUI_PATH=/path/to/ComfyUI python tests/build_example_workflows.py [name ...]
+
+Widget order, defaults, sockets and types come from the host's /object_info data, so a workflow
+cannot name an input a node does not have. tests/test_example_workflows.py checks the files and
+runs them; tests/test_browser.py loads them in the editor. Run this again after changing a node's
+inputs. Settings follow the paper (arXiv 2506.10978) where it gives them.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hh_pack import find_host, load_host  # noqa: E402
+
+SD3_CHECKPOINT = "sd3_medium_incl_clips_t5xxlfp8.safetensors"
+PROMPT = "a cozy wooden cabin at the edge of a pine forest, photograph"
+
+
+def sd3_perturbed_attention_ksampler(hw):
+    w = hw.Workflow()
+    w.note(
+        "## HeadHunter on SD3 with KSampler\n"
+        f"Needs **{SD3_CHECKPOINT}** (SD3-medium with its text encoders) in `models/checkpoints`.\n\n"
+        "**HeadHunter Perturbed Attention** adds one extra pass per step in which the chosen heads' "
+        "attention maps become the identity, and steers away from it. The heads here are the paper's "
+        "*sunlit, warm glow, golden hour* style heads (L18H11, L0H17, L2H3; style-search rounds on SD3-medium).\n\n"
+        "Click heads in the grid to try others; hover a cell to see its name. The paper pairs CFG 3 with "
+        "HeadHunter scale 3 (Table 1) and lowers **softpag_u** to 0.75 or 0.5 when colours oversaturate.",
+        pos=(40, 40), size=(360, 300),
+    )
+    ckpt = w.add("CheckpointLoaderSimple", pos=(40, 380), size=(360, 100), ckpt_name=SD3_CHECKPOINT)
+    positive = w.add("CLIPTextEncode", pos=(440, 40), size=(400, 160), title="Positive", text=PROMPT, clip=ckpt["CLIP"])
+    negative = w.add("CLIPTextEncode", pos=(440, 240), size=(400, 120), title="Negative", text="", clip=ckpt["CLIP"])
+    latent = w.add("EmptySD3LatentImage", pos=(440, 400), size=(320, 110), width=1024, height=1024, batch_size=1)
+    guided = w.add(
+        "HeadHunterPerturbedAttention", pos=(880, 40), size=(440, 780), title="HeadHunter: golden-hour heads",
+        model=ckpt["MODEL"], heads="L18H11, L0H17, L2H3", scale=3.0, softpag_u=0.75,
+    )
+    sampled = w.add(
+        "KSampler", pos=(1360, 40), size=(320, 270), model=guided["MODEL"], positive=positive["CONDITIONING"],
+        negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=42, steps=28, cfg=3.0,
+        sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
+    )
+    decoded = w.add("VAEDecode", pos=(1360, 350), size=(220, 50), samples=sampled["LATENT"], vae=ckpt["VAE"])
+    w.add("SaveImage", pos=(1720, 40), size=(420, 470), images=decoded["IMAGE"], filename_prefix="headhunter_sd3")
+    return w
+
+
+def flux_guider_sampler_custom_advanced(hw):
+    w = hw.Workflow()
+    w.note(
+        "## HeadHunter on FLUX.1-dev with SamplerCustomAdvanced\n"
+        "Needs **flux1-dev.safetensors** (`models/diffusion_models`), **t5xxl_fp16.safetensors** and "
+        "**clip_l.safetensors** (`models/text_encoders`), **ae.safetensors** (`models/vae`).\n\n"
+        "**HeadHunter Guider** is CFG plus head-level perturbed-attention guidance as one GUIDER. FLUX-dev is "
+        "guidance-distilled: keep cfg at 1 (the negative prompt is then unused) and set the look with FluxGuidance. "
+        "FLUX layers 0-18 are double blocks, 19-56 single blocks (the line in the grid); every FLUX head the "
+        "paper names sits in a single block (L34 and up).\n\n"
+        "The paper searched FLUX heads at scale 8 without CFG; next to FluxGuidance start lower.",
+        pos=(40, 40), size=(380, 320),
+    )
+    unet = w.add("UNETLoader", pos=(40, 400), size=(380, 90), unet_name="flux1-dev.safetensors", weight_dtype="default")
+    clip = w.add("DualCLIPLoader", pos=(40, 530), size=(380, 130), clip_name1="t5xxl_fp16.safetensors",
+                 clip_name2="clip_l.safetensors", type="flux")
+    vae = w.add("VAELoader", pos=(40, 700), size=(380, 60), vae_name="ae.safetensors")
+    positive = w.add("CLIPTextEncode", pos=(460, 40), size=(400, 160), title="Positive", text=PROMPT, clip=clip["CLIP"])
+    flux_guidance = w.add("FluxGuidance", pos=(460, 240), size=(320, 60), conditioning=positive["CONDITIONING"], guidance=3.5)
+    negative = w.add("CLIPTextEncode", pos=(460, 340), size=(400, 100), title="Negative (unused at cfg 1)", text="",
+                     clip=clip["CLIP"])
+    guider = w.add(
+        "HeadHunterGuider", pos=(900, 40), size=(460, 690), title="HeadHunter Guider: FLUX single-block heads",
+        model=unet["MODEL"], positive=flux_guidance["CONDITIONING"], negative=negative["CONDITIONING"], cfg=1.0,
+        heads="L35H8, L38H18, L52H12", scale=4.0, softpag_u=0.75,
+    )
+    sampler = w.add("KSamplerSelect", pos=(1400, 40), size=(300, 60), sampler_name="euler")
+    sigmas = w.add("BasicScheduler", pos=(1400, 140), size=(300, 110), model=unet["MODEL"], scheduler="simple",
+                   steps=20, denoise=1.0)
+    noise = w.add("RandomNoise", pos=(1400, 290), size=(300, 90), noise_seed=42)
+    latent = w.add("EmptySD3LatentImage", pos=(1400, 420), size=(300, 110), width=1024, height=1024, batch_size=1)
+    sampled = w.add("SamplerCustomAdvanced", pos=(1740, 40), size=(280, 110), noise=noise["NOISE"],
+                    guider=guider["GUIDER"], sampler=sampler["SAMPLER"], sigmas=sigmas["SIGMAS"],
+                    latent_image=latent["LATENT"])
+    decoded = w.add("VAEDecode", pos=(1740, 200), size=(220, 50), samples=sampled[0], vae=vae["VAE"])
+    w.add("SaveImage", pos=(2060, 40), size=(420, 470), images=decoded["IMAGE"], filename_prefix="headhunter_flux")
+    return w
+
+
+EXAMPLES = {
+    "sd3_perturbed_attention_ksampler": sd3_perturbed_attention_ksampler,
+    "flux_guider_sampler_custom_advanced": flux_guider_sampler_custom_advanced,
+}
+
+
+def main(names: list[str]) -> None:
+    host, how = find_host()
+    if host is None:
+        sys.exit(how)
+    package = load_host(host)
+    import hh_workflows as hw
+
+    # ComfyUI-Manager's missing-node lookup reads node_list.json as {node id: description}
+    # (its scanner iterates .items()); the pack registers its nodes through comfy_entrypoint,
+    # which the scanner's NODE_CLASS_MAPPINGS pattern cannot see.
+    node_list = hw.pack_node_list(package)
+    (hw.PACK_DIR / "node_list.json").write_text(json.dumps(node_list, indent=2) + "\n")
+    print(f"wrote node_list.json ({len(node_list)} nodes)")
+
+    hw.EXAMPLES_DIR.mkdir(exist_ok=True)
+    for name in names or EXAMPLES:
+        workflow = EXAMPLES[name](hw).to_json()
+        problems = hw.check_workflow(workflow)
+        if problems:
+            sys.exit(f"{name}: " + "; ".join(problems))
+        path = hw.EXAMPLES_DIR / f"{name}.json"
+        path.write_text(json.dumps(workflow, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

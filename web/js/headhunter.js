@@ -1,0 +1,75 @@
+// HeadHunter's frontend extension: puts the head grid on every HeadHunter node that has a "heads"
+// text field (HeadHunterPerturbedAttention, HeadHunterGuider, HeadHunterHeads, and nodes to come),
+// and passes each run's UI message (model grid, search scores, head labels) to it.
+
+import { app } from "../../../scripts/app.js";
+import { api } from "../../../scripts/api.js";
+
+import { attachHeadGrid } from "./head_grid_widget.js";
+import { layoutsFromPayload } from "./head_layouts.js";
+
+const NODE_PREFIX = "HeadHunter";
+const HEADS_INPUT = "heads";
+
+async function getJson(route) {
+  const response = await api.fetchApi(route, { cache: "no-store" });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.error ?? `${route}: HTTP ${response.status}`);
+  return body;
+}
+
+let layouts = null;
+let presets = null;
+const services = {
+  app,
+  get layouts() {
+    layouts ??= getJson("/headhunter/architectures").then(layoutsFromPayload);
+    return layouts;
+  },
+  presets() {
+    presets ??= getJson("/headhunter/presets").then((body) => body.presets ?? []);
+    return presets;
+  },
+};
+
+function chain(proto, name, after) {
+  const before = proto[name];
+  proto[name] = function (...args) {
+    const result = before?.apply(this, args);
+    after.apply(this, args);
+    return result;
+  };
+}
+
+function takesHeadText(nodeData) {
+  if (!nodeData?.name?.startsWith(NODE_PREFIX)) return false;
+  const spec = nodeData.input?.required?.[HEADS_INPUT] ?? nodeData.input?.optional?.[HEADS_INPUT];
+  return spec?.[0] === "STRING";
+}
+
+app.registerExtension({
+  name: "HeadHunter.HeadGrid",
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (!takesHeadText(nodeData)) return;
+    chain(nodeType.prototype, "onNodeCreated", function () {
+      attachHeadGrid(this, services);
+    });
+    chain(nodeType.prototype, "onExecuted", function (output) {
+      this.headhunterGrid?.onExecuted(output);
+    });
+    chain(nodeType.prototype, "onConnectionsChange", function () {
+      this.headhunterGrid?.refresh();
+    });
+  },
+  async refreshComboInNodes() {
+    // ComfyUI's "refresh node definitions" (R): presets may have been saved since.
+    presets = null;
+    const list = await services.presets().catch(() => []);
+    for (const node of app.graph?.nodes ?? []) {
+      if (node.headhunterGrid) {
+        node.headhunterGrid.state.presets = list;
+        node.headhunterGrid.refresh();
+      }
+    }
+  },
+});
