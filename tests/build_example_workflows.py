@@ -47,7 +47,7 @@ def sd3_perturbed_attention_ksampler(hw):
         sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
     )
     decoded = w.add("VAEDecode", pos=(1360, 350), size=(220, 50), samples=sampled["LATENT"], vae=ckpt["VAE"])
-    w.add("SaveImage", pos=(1720, 40), size=(420, 470), images=decoded["IMAGE"], filename_prefix="headhunter_sd3")
+    w.add("SaveImage", pos=(1360, 450), size=(360, 370), images=decoded["IMAGE"], filename_prefix="headhunter_sd3")
     return w
 
 
@@ -68,25 +68,25 @@ def flux_guider_sampler_custom_advanced(hw):
     clip = w.add("DualCLIPLoader", pos=(40, 530), size=(380, 130), clip_name1="t5xxl_fp16.safetensors",
                  clip_name2="clip_l.safetensors", type="flux")
     vae = w.add("VAELoader", pos=(40, 700), size=(380, 60), vae_name="ae.safetensors")
-    positive = w.add("CLIPTextEncode", pos=(460, 40), size=(400, 160), title="Positive", text=PROMPT, clip=clip["CLIP"])
-    flux_guidance = w.add("FluxGuidance", pos=(460, 240), size=(320, 60), conditioning=positive["CONDITIONING"], guidance=3.5)
-    negative = w.add("CLIPTextEncode", pos=(460, 340), size=(400, 100), title="Negative (unused at cfg 1)", text="",
+    positive = w.add("CLIPTextEncode", pos=(460, 40), size=(380, 150), title="Positive", text=PROMPT, clip=clip["CLIP"])
+    flux_guidance = w.add("FluxGuidance", pos=(460, 230), size=(380, 60), conditioning=positive["CONDITIONING"], guidance=3.5)
+    negative = w.add("CLIPTextEncode", pos=(460, 330), size=(380, 100), title="Negative (unused at cfg 1)", text="",
                      clip=clip["CLIP"])
     guider = w.add(
-        "HeadHunterGuider", pos=(900, 40), size=(460, 690), title="HeadHunter Guider: FLUX single-block heads",
+        "HeadHunterGuider", pos=(880, 40), size=(580, 700), title="HeadHunter Guider: FLUX single-block heads",
         model=unet["MODEL"], positive=flux_guidance["CONDITIONING"], negative=negative["CONDITIONING"], cfg=1.0,
         heads="L35H8, L38H18, L52H12", scale=4.0, softpag_u=0.75,
     )
-    sampler = w.add("KSamplerSelect", pos=(1400, 40), size=(300, 60), sampler_name="euler")
-    sigmas = w.add("BasicScheduler", pos=(1400, 140), size=(300, 110), model=unet["MODEL"], scheduler="simple",
+    sampler = w.add("KSamplerSelect", pos=(460, 480), size=(380, 60), sampler_name="euler")
+    sigmas = w.add("BasicScheduler", pos=(460, 580), size=(380, 110), model=unet["MODEL"], scheduler="simple",
                    steps=20, denoise=1.0)
-    noise = w.add("RandomNoise", pos=(1400, 290), size=(300, 90), noise_seed=42)
-    latent = w.add("EmptySD3LatentImage", pos=(1400, 420), size=(300, 110), width=1024, height=1024, batch_size=1)
-    sampled = w.add("SamplerCustomAdvanced", pos=(1740, 40), size=(280, 110), noise=noise["NOISE"],
+    noise = w.add("RandomNoise", pos=(460, 730), size=(380, 90), noise_seed=42)
+    latent = w.add("EmptySD3LatentImage", pos=(460, 860), size=(380, 110), width=1024, height=1024, batch_size=1)
+    sampled = w.add("SamplerCustomAdvanced", pos=(1500, 40), size=(300, 110), noise=noise["NOISE"],
                     guider=guider["GUIDER"], sampler=sampler["SAMPLER"], sigmas=sigmas["SIGMAS"],
                     latent_image=latent["LATENT"])
-    decoded = w.add("VAEDecode", pos=(1740, 200), size=(220, 50), samples=sampled[0], vae=vae["VAE"])
-    w.add("SaveImage", pos=(2060, 40), size=(420, 470), images=decoded["IMAGE"], filename_prefix="headhunter_flux")
+    decoded = w.add("VAEDecode", pos=(1500, 200), size=(220, 50), samples=sampled[0], vae=vae["VAE"])
+    w.add("SaveImage", pos=(1500, 300), size=(360, 370), images=decoded["IMAGE"], filename_prefix="headhunter_flux")
     return w
 
 

@@ -128,12 +128,15 @@ NODE_CLASS_MAPPINGS = {
 }
 
 
-def substitute(prompt: dict, fold_heads) -> tuple[dict, list[str]]:
-    """An API prompt with the stand-ins above; returns it and one line per substitution made.
+def fold_heads(head_set_cls, text: str, layers: int, heads: int) -> str:
+    """Heads of a full-size model folded into a tiny one's range (layer % layers, head % heads),
+    read and written by the pack's own ``HeadSet`` class."""
+    s = head_set_cls.parse(text)
+    return head_set_cls.from_pairs([(l % layers, None if h is None else h % heads, u) for l, h, u in s.entries]).to_text()
 
-    ``fold_heads(text, family_layers, family_heads) -> text`` maps a workflow's heads into the tiny
-    SD3 model's range (the pack's own HeadSet does the reading).
-    """
+
+def substitute(prompt: dict, head_set_cls) -> tuple[dict, list[str]]:
+    """An API prompt with the stand-ins above; returns it and one line per substitution made."""
     out = {k: {**v, "inputs": dict(v["inputs"])} for k, v in prompt.items()}
     notes = []
     uses_tiny_sd3 = False
@@ -167,6 +170,6 @@ def substitute(prompt: dict, fold_heads) -> tuple[dict, list[str]]:
         for node_id, node in out.items():
             heads = node["inputs"].get("heads")
             if node["class_type"].startswith("HeadHunter") and isinstance(heads, str) and heads.strip():
-                node["inputs"]["heads"] = fold_heads(heads, TINY_SD3_HEADS, TINY_SD3_HEADS)
+                node["inputs"]["heads"] = fold_heads(head_set_cls, heads, TINY_SD3_HEADS, TINY_SD3_HEADS)
                 notes.append(f"#{node_id} heads '{heads}' folded into 3x3: '{node['inputs']['heads']}'")
     return out, notes

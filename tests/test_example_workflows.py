@@ -101,16 +101,6 @@ def tiny_models(host, tmp_path_factory):
     folder_paths.set_output_directory(previous_output)
 
 
-def fold_heads(host):
-    heads = host("core.heads")
-
-    def fold(text, layers, n_heads):
-        s = heads.HeadSet.parse(text)
-        return heads.HeadSet.from_pairs([(l % layers, None if h is None else h % n_heads, u) for l, h, u in s.entries]).to_text()
-
-    return fold
-
-
 @pytest.mark.parametrize("name", example_names())
 def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, name):
     import execution
@@ -118,7 +108,7 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
     import numpy as np
     from PIL import Image
 
-    prompt, notes = hh_substitutes.substitute(hw.ui_to_api(examples[name]), fold_heads(host))
+    prompt, notes = hh_substitutes.substitute(hw.ui_to_api(examples[name]), host("core.heads").HeadSet)
     print(f"\n{name}: substituted\n  " + "\n  ".join(notes))
     prompt_id = str(uuid.uuid4())
     valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt(prompt_id, prompt, None))

@@ -10,8 +10,8 @@ import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, 
 export const GRID_WIDGET = "heads_grid";
 export const PROPERTY = "headhunter_grid"; // node property: AUTO or the id of the grid picked
 const TOOLBAR_HEIGHT = 24;
-const MESSAGE_HEIGHT = 16;
-const MARGIN = 10; // ComfyUI's DOM widget margin, each side
+const MESSAGE_HEIGHT = 26; // two lines: range errors name the model's layout
+const MARGIN = 8; // the DOM widget's margin, each side (ComfyUI sizes the element height - 2 margins)
 const PRESET_MARK = "#f0a030"; // amber: visible on light and dark themes and on the heatmap
 const HEAD_SET_TYPE = "HEADHUNTER_HEAD_SET";
 const MODEL_FILE_WIDGETS = ["unet_name", "ckpt_name", "model_name"];
@@ -28,8 +28,8 @@ const STYLE = `
 .hh-grid .hh-status { flex: 1; min-width: 0; color: var(--descrip-text); overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; }
 .hh-grid canvas { display: block; touch-action: none; cursor: crosshair; border-radius: 4px; }
-.hh-grid .hh-message { height: ${MESSAGE_HEIGHT}px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
-  color: var(--descrip-text); }
+.hh-grid .hh-message { height: ${MESSAGE_HEIGHT}px; overflow: hidden; line-height: 13px; color: var(--descrip-text);
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; }
 .hh-grid .hh-message.hh-error { color: var(--error-text, #ff4444); }
 .hh-grid .hh-tip { position: absolute; z-index: 10; pointer-events: none; display: none; max-width: 320px;
   background: var(--comfy-menu-bg); color: var(--fg-color); border: 1px solid var(--border-color); border-radius: 4px;
@@ -106,11 +106,12 @@ export function attachHeadGrid(node, services) {
   };
 
   const geometry = () => state.layout && gridGeometry(Math.max(0, (state.width || node.size[0] - 2 * MARGIN)), state.layout);
-  const widgetHeight = () => TOOLBAR_HEIGHT + (geometry()?.height ?? 40) + MESSAGE_HEIGHT + 6;
+  const widgetHeight = () => TOOLBAR_HEIGHT + (geometry()?.height ?? 40) + MESSAGE_HEIGHT + 6 + 2 * MARGIN;
 
   const widget = node.addDOMWidget(GRID_WIDGET, "headhunter_grid", root, {
     serialize: false, // the text field is the value; the grid is a view of it
     hideOnZoom: false,
+    margin: MARGIN,
     getMinHeight: widgetHeight,
     getMaxHeight: widgetHeight,
   });
@@ -278,7 +279,7 @@ export function attachHeadGrid(node, services) {
     const g = geometry();
     const count = state.selection.size;
     status.textContent = state.layout
-      ? `${count} head${count === 1 ? "" : "s"} \u00b7 ${state.layout.layers}\u00d7${state.layout.heads}` +
+      ? `${state.error ? "text not read" : `${count} head${count === 1 ? "" : "s"}`} \u00b7 ${state.layout.layers}\u00d7${state.layout.heads}` +
         (state.heat.size ? " \u00b7 search scores" : "")
       : "loading grids\u2026";
     status.title = state.layout ? `${state.layout.description}\ngrid chosen by: ${state.reason}` : "";
@@ -307,16 +308,23 @@ export function attachHeadGrid(node, services) {
     for (const [k, t] of state.heat) {
       const [l, h] = k.split(",").map(Number);
       if (l < layers && h < heads) {
-        ctx.fillStyle = heatColor(t, 0.9);
+        ctx.fillStyle = heatColor(t);
         ctx.fillRect(left + l * cell, top + h * cell, cell, cell);
       }
     }
-    const inset = state.heat.size ? Math.max(1, Math.round(cell * 0.22)) : cell > 6 ? 1 : 0;
-    ctx.fillStyle = c.fg;
+    const inset = cell > 6 ? 1 : 0;
     for (const [k, u] of state.selection) {
       const [l, h] = k.split(",").map(Number);
+      ctx.fillStyle = c.fg;
       ctx.globalAlpha = u === null ? 1 : 0.3 + 0.7 * u;
       ctx.fillRect(left + l * cell + inset, top + h * cell + inset, cell - 2 * inset, cell - 2 * inset);
+      if (state.heat.has(k) && cell >= 7) {
+        // Keep the score readable under a selected head: its heat colour as a centre dot.
+        const d = Math.max(2, Math.round(cell * 0.3));
+        ctx.globalAlpha = 1;
+        ctx.fillStyle = heatColor(state.heat.get(k));
+        ctx.fillRect(left + l * cell + (cell - d) / 2, top + h * cell + (cell - d) / 2, d, d);
+      }
     }
     ctx.globalAlpha = 1;
     if (state.marks.size && cell >= 5) {
@@ -470,6 +478,9 @@ export function attachHeadGrid(node, services) {
     if (w && w !== state.width) {
       state.width = w;
       render();
+      // Wider cells make the grid taller: grow the node if it no longer fits.
+      const needed = node.computeSize?.()[1];
+      if (needed > node.size[1]) resizeNode();
     }
   }).observe(root);
 
@@ -479,6 +490,15 @@ export function attachHeadGrid(node, services) {
     widget,
     state,
     readText,
+    geometry,
+    /** Page coordinates of a cell's centre (head null: its layer number), for tests and tours. */
+    cellCenter(layer, head) {
+      const g = geometry();
+      const r = canvas.getBoundingClientRect();
+      const s = canvas.clientWidth ? r.width / canvas.clientWidth : 1;
+      const y = head === null ? g.top / 2 : g.top + (head + 0.5) * g.cell;
+      return { x: r.left + (g.left + (layer + 0.5) * g.cell) * s, y: r.top + y * s };
+    },
     refresh: () => {
       state.sources = "";
       syncSources();
