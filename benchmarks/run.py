@@ -70,7 +70,7 @@ def step_cost(args, pkg, device):
     import hh_host
 
     depth, size = (4, 16) if args.quick else (8, 48)
-    path = hh_host.tiny_sd3_file(Path(args.workdir), depth=depth, self_attn_layers=())
+    path = hh_host.tiny_sd3_file(Path(args.workdir), depth=depth, self_attn_layers=(), max_size=size // 2)
     model = hh_host.load_with_unet_loader(path)
     pos, neg = hh_host.conditioning("sd3", tokens=77), hh_host.conditioning("sd3", seed=2, tokens=77)
     steps = 4
@@ -243,7 +243,7 @@ def layer_pag_forward(args, pkg, device):
     import nodes
 
     depth, size = (4, 16) if args.quick else (8, 48)
-    model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(Path(args.workdir), depth=depth, self_attn_layers=()))
+    model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(Path(args.workdir), depth=depth, self_attn_layers=(), max_size=size // 2))
     node = pack_module("nodes.perturbed_attention", pkg).HeadHunterPerturbedAttention
     pos = hh_host.conditioning("sd3", tokens=77)
     layers = f"L0-{depth // 2 - 1}"
