@@ -376,6 +376,13 @@ def combine(a: HeadSet, b: HeadSet, operation: str) -> HeadSet:
                    meta=meta)
 
 
+def with_default_u(head_set: HeadSet, u: float) -> HeadSet:
+    """Give every head without its own u the strength ``u`` (in [0, 1])."""
+    if not 0.0 <= u <= 1.0:
+        raise ValueError(f"u={u:g} is outside [0, 1]")
+    return replace(head_set, entries=tuple((l, h, u if v is None else v) for l, h, v in head_set.entries))
+
+
 def check_against_layout(selection: HeadSet, layout: ModelLayout) -> list[str]:
     """Check a head set against a loaded model before sampling.
 
