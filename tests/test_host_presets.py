@@ -13,23 +13,6 @@ TOKENS_ALL = "all tokens (paper)"
 NODE_IDS = ("HeadHunterPreset", "HeadHunterHeads", "HeadHunterCombine", "HeadHunterSavePreset")
 
 
-@pytest.fixture(scope="module")
-def hh(host):
-    import hh_host
-
-    return hh_host
-
-
-@pytest.fixture(scope="module")
-def sd3(host, hh, tmp_path_factory):
-    return hh.load_with_unet_loader(hh.tiny_sd3_file(tmp_path_factory.mktemp("models")))
-
-
-@pytest.fixture(scope="module")
-def flux(host, hh):
-    return hh.tiny_flux()
-
-
 @pytest.fixture
 def user_dir(host, tmp_path, monkeypatch):
     """The user preset folder, pointed at a tmp dir the way extra_model_paths.yaml would."""
