@@ -397,6 +397,8 @@ def check_against_layout(selection: HeadSet, layout: ModelLayout) -> list[str]:
     try:
         replace(selection, name="").resolve(layout)
     except HeadRangeError as e:
+        if not (selection.name or selection.arch):
+            raise  # typed heads: the message already names the head and the valid range
         origin = f", made for {_origin(selection)}," if selection.arch else ""
         raise PresetError(f"{label}{origin} has heads outside this model: {e}") from None
     family_arch = family_architecture(selection.family) if selection.family else None

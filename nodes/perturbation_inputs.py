@@ -82,9 +82,12 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
                    head_set=None) -> PerturbedGuidance:
     if end_percent < start_percent:
         raise ValueError(f"end_percent ({end_percent}) is before start_percent ({start_percent}).")
-    selection = parse_heads(heads, head_set)
     layout = model_layout(model)
-    check_architecture(selection, layout)
+    # Checked apart, so that an error names the preset only when the preset is at fault.
+    check_architecture(HeadSet.parse(heads or ""), layout)
+    if head_set is not None:
+        check_architecture(head_set, layout)
+    selection = parse_heads(heads, head_set)
     resolved = selection.resolve(layout, default_u=softpag_u)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")

@@ -100,6 +100,14 @@ def test_preset_heads_join_the_typed_heads(host, hh, sd3, nodes_, user_dir):
     assert torch.equal(joined, hh.ksampler(perturb(hh, nodes_, sd3, heads="L1H0, L2H2"), pos, neg))
 
 
+def test_a_bad_typed_head_beside_a_good_preset_is_not_blamed_on_the_preset(host, hh, sd3, nodes_, user_dir):
+    write_preset(user_dir, "fits", "sd3-medium", [{"head": "L1H0"}])
+    (head_set, *_) = hh.run_node(nodes_.presets.HeadHunterPreset, preset="fits")
+    with pytest.raises(ValueError) as error:
+        perturb(hh, nodes_, sd3, heads="L9H0", head_set=head_set)
+    assert str(error.value).startswith("L9H0: layer 9 is out of range for SD3: 3 layers") and "fits" not in str(error.value)
+
+
 def test_a_flux_preset_on_sd3_fails_naming_preset_and_both_architectures(host, hh, sd3, nodes_, user_dir):
     (flux_set, *_) = hh.run_node(nodes_.presets.HeadHunterPreset, preset="flux.1-dev/heads/golden-hour-L38H18")
     with pytest.raises(ValueError, match=r"preset 'FLUX golden hour \(L38H18\)' was made for FLUX \(flux.1-dev\) but "

@@ -276,6 +276,8 @@ def test_other_family_same_architecture_warns_but_applies(presets, heads, arch):
     assert warning.startswith("preset 'mine' was found on sd3-medium (24 layers x 24 heads); this model is SD3: 3 layers")
     assert presets.check_against_layout(hs, arch.variant_layout("sd3", "sd3-medium")) == []
     assert presets.check_against_layout(heads.HeadSet.parse("L1H2"), tiny) == []  # typed heads: nothing to compare
+    with pytest.raises(heads.HeadRangeError, match=r"^L1H5: head 5 is out of range for SD3: 3 layers .*\(heads 0-2\)$"):
+        presets.check_against_layout(heads.HeadSet.parse("L1H5"), tiny)
 
 
 # ---- files: loading, broken files, saving -----------------------------------------------------
