@@ -160,7 +160,8 @@ def test_every_shipped_preset_loads_and_fits_its_family(presets, arch, shipped):
 def test_shipped_files_are_written_in_the_canonical_layout(presets, shipped):
     # Hand edits stay reviewable: each file is exactly what dumps_preset writes for it.
     for p in shipped.values():
-        assert p.path.read_text(encoding="utf-8") == presets.dumps_preset(p), p.id
+        assert p.path.read_text(encoding="utf-8") == presets.dumps_preset(p), (
+            f"{p.id}: rewrite it with core.presets.dumps_preset (one line per head, two-space indents)")
 
 
 @pytest.mark.parametrize("pid, heads_text, family", [
