@@ -8,7 +8,9 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .nodes.guider import HeadHunterGuider
+from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
+from .nodes.presets import HeadHunterPreset, HeadHunterSavePreset
 
 WEB_DIRECTORY = "./web"
 
@@ -16,7 +18,14 @@ WEB_DIRECTORY = "./web"
 class HeadHunterExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [HeadHunterPerturbedAttention, HeadHunterGuider]
+        return [
+            HeadHunterPerturbedAttention,
+            HeadHunterGuider,
+            HeadHunterPreset,
+            HeadHunterHeads,
+            HeadHunterCombine,
+            HeadHunterSavePreset,
+        ]
 
 
 async def comfy_entrypoint() -> HeadHunterExtension:

@@ -3,6 +3,7 @@ classes and nodes; import it only inside host tests (after the ``host`` fixture 
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -108,7 +109,15 @@ def custom_advanced(guider, steps=3, seed=0, sampler="euler", scheduler="simple"
 
 def run_node(node_cls, **inputs):
     """Run a V3 node the way ComfyUI's executor does: validate_inputs, then a class clone's execute."""
-    check = node_cls.validate_inputs(**inputs) if hasattr(node_cls, "validate_inputs") else True
+    from comfy_api.internal import first_real_override
+
+    # As ComfyUI's executor: only a validate_inputs the node defines runs (the base one raises), and
+    # it receives the inputs it names (all of them if it takes **kwargs).
+    validate = first_real_override(node_cls, "validate_inputs")
+    check = True
+    if validate is not None:
+        spec = inspect.getfullargspec(validate)
+        check = validate(**{k: v for k, v in inputs.items() if spec.varkw or k in spec.args})
     if check is not True:
         raise ValueError(check)
     return node_cls.PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(**inputs).result

@@ -14,23 +14,6 @@ TOKENS_ALL = "all tokens (paper)"
 
 
 @pytest.fixture(scope="module")
-def hh(host):
-    import hh_host
-
-    return hh_host
-
-
-@pytest.fixture(scope="module")
-def sd3(host, hh, tmp_path_factory):
-    return hh.load_with_unet_loader(hh.tiny_sd3_file(tmp_path_factory.mktemp("models")))
-
-
-@pytest.fixture(scope="module")
-def flux(host, hh):
-    return hh.tiny_flux()
-
-
-@pytest.fixture(scope="module")
 def nodes_mod(host):
     return host("nodes.perturbed_attention"), host("nodes.guider")
 
