@@ -11,7 +11,9 @@ from comfy_api.latest import ComfyExtension, io
 
 from .http_api.routes import register_with_comfyui
 from .nodes.guider import HeadHunterGuider
+from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
+from .nodes.presets import HeadHunterPreset, HeadHunterSavePreset
 
 WEB_DIRECTORY = "./web"
 
@@ -23,7 +25,14 @@ register_with_comfyui(sys.modules.get("server"))
 class HeadHunterExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [HeadHunterPerturbedAttention, HeadHunterGuider]
+        return [
+            HeadHunterPerturbedAttention,
+            HeadHunterGuider,
+            HeadHunterPreset,
+            HeadHunterHeads,
+            HeadHunterCombine,
+            HeadHunterSavePreset,
+        ]
 
 
 async def comfy_entrypoint() -> HeadHunterExtension:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 
 from aiohttp import web
 
+from ..nodes import preset_store
 from .payloads import BadRequest, architectures_payload, parse_payload, presets_payload
 
 log = logging.getLogger("HeadHunter")
-
-PACK_DIR = Path(__file__).resolve().parents[1]
-USER_PRESETS_KEY = "headhunter_presets"  # the folder_paths key of the preset contract
 
 
 def _json_errors(handler):
@@ -34,16 +31,6 @@ def _json_errors(handler):
     return wrapped
 
 
-def preset_roots() -> list[tuple[Path, bool]]:
-    """Shipped presets (the pack's presets/ folder), then the user's preset folders."""
-    roots = [(PACK_DIR / "presets", True)]
-    import folder_paths
-
-    if USER_PRESETS_KEY in folder_paths.folder_names_and_paths:
-        roots += [(Path(p), False) for p in folder_paths.get_folder_paths(USER_PRESETS_KEY)]
-    return roots
-
-
 def register_routes(routes: web.RouteTableDef) -> None:
     @routes.get("/headhunter/architectures")
     @_json_errors
@@ -53,9 +40,8 @@ def register_routes(routes: web.RouteTableDef) -> None:
     @routes.get("/headhunter/presets")
     @_json_errors
     async def presets(request):
-        from ..core.presets import load_presets
-
-        return presets_payload(*load_presets(preset_roots()))
+        # Shipped and user presets, read fresh: a preset saved a minute ago is listed.
+        return presets_payload(*preset_store.load_all())
 
     @routes.get("/headhunter/parse")
     @_json_errors

@@ -1,6 +1,7 @@
 """The head-grid widget's server side: route payloads (host-free), the routes on a real aiohttp
 server, and the UI message the engine nodes send (host)."""
 import asyncio
+import json
 
 import pytest
 
@@ -46,27 +47,20 @@ def test_parse_rejects_bad_requests_with_a_message(payloads, text, arch, family,
     assert e.value.status == status and fragment in str(e.value)
 
 
-class FakePreset:
-    """Only what ``preset_payload`` reads, per the preset contract in COMMON.md."""
-
-    def __init__(self, pack):
-        self.id, self.name, self.description = "style/golden", "SD3 golden hour", "Warm light."
-        self.family, self.arch, self.recommended, self.tags, self.shipped = "sd3-medium", "sd3", {"scale": 3.0}, ["style"], True
-        self._heads = pack("core.heads").HeadSet.parse("L18H11, L0H17@0.5", name=self.name, arch="sd3", family="sd3-medium",
-                                                      meta={"labels": {"L18H11": "golden hour"}})
-
-    def head_set(self):
-        return self._heads
-
-
 def test_presets_payload_follows_the_contract(pack, payloads):
-    out = payloads.presets_payload([FakePreset(pack)], ["broken.json: not JSON"])
-    assert out["errors"] == ["broken.json: not JSON"]
-    assert out["presets"] == [{
-        "id": "style/golden", "name": "SD3 golden hour", "description": "Warm light.", "family": "sd3-medium",
-        "architecture": "sd3", "heads": "L18H11, L0H17@0.5", "labels": {"L18H11": "golden hour"},
-        "recommended": {"scale": 3.0}, "tags": ["style"], "shipped": True,
-    }]
+    presets_mod = pack("core.presets")
+    presets, errors = presets_mod.load_presets([(presets_mod.SHIPPED_DIR, True)])
+    out = payloads.presets_payload(presets, ["broken.json: not JSON"])
+    assert errors == [] and out["errors"] == ["broken.json: not JSON"]
+    by_id = {p["id"]: p for p in out["presets"]}
+    golden = by_id["sd3-medium/styles/golden-hour-round3"]
+    assert {k: golden[k] for k in ("name", "family", "architecture", "heads", "shipped")} == {
+        "name": "SD3 golden hour (round-3 heads)", "family": "sd3-medium", "architecture": "sd3",
+        "heads": "L18H11, L0H17, L2H3", "shipped": True}
+    assert golden["labels"] == {h: "golden hour (round 3)" for h in ("L18H11", "L0H17", "L2H3")}
+    assert set(golden) == {"id", "name", "description", "family", "architecture", "heads", "labels", "recommended",
+                           "tags", "shipped"}
+    assert json.loads(json.dumps(out)) == out  # plain JSON
 
 
 # ---- host: the routes on a real aiohttp server, the nodes' UI message --------------------------
@@ -89,9 +83,12 @@ def test_routes_answer_json_and_4xx_json_errors(host):
             ok = await client.get("/headhunter/parse", params={"text": "L3-5H0-7", "family": "flux.1-dev"})
             bad = await client.get("/headhunter/parse", params={"text": "L1H99", "arch": "sd3"})
             nothing = await client.get("/headhunter/parse")
-            return r.status, archs, ok.status, await ok.json(), bad.status, await bad.json(), nothing.status, await nothing.json()
+            presets = await client.get("/headhunter/presets")
+            return (r.status, archs, ok.status, await ok.json(), bad.status, await bad.json(), nothing.status,
+                    await nothing.json(), presets.status, await presets.json())
 
-    status, archs, ok_status, ok, bad_status, bad, none_status, none = asyncio.run(run())
+    status, archs, ok_status, ok, bad_status, bad, none_status, none, presets_status, presets = asyncio.run(run())
+    assert presets_status == 200 and any(p["id"] == "flux.1-dev/heads/golden-hour-L38H18" for p in presets["presets"])
     assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux"]
     assert ok_status == 200 and ok["count"] == 24
     assert bad_status == 422 and bad == {"error": "L1H99: head 99 is out of range for SD3: 24 layers "
