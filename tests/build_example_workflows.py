@@ -27,10 +27,11 @@ def sd3_perturbed_attention_ksampler(hw):
         "## HeadHunter on SD3 with KSampler\n"
         f"Needs **{SD3_CHECKPOINT}** (SD3-medium with its text encoders) in `models/checkpoints`.\n\n"
         "**HeadHunter Perturbed Attention** adds one extra pass per step in which the chosen heads' "
-        "attention maps become the identity, and steers away from it. The heads here are the paper's "
-        "*sunlit, warm glow, golden hour* style heads (L18H11, L0H17, L2H3; style-search rounds on SD3-medium).\n\n"
-        "Click heads in the grid to try others; hover a cell to see its name. The paper pairs CFG 3 with "
-        "HeadHunter scale 3 (Table 1) and lowers **softpag_u** to 0.75 or 0.5 when colours oversaturate.",
+        "attention maps become the identity, and steers away from it. L14H7 is a head the paper shows "
+        "amplifying *high resolution, fine detail* on SD3-medium (Fig. 32; label confidence medium).\n\n"
+        "Click heads in the grid to try others (hover a cell for its name): L1H10 darker lighting, L0H23 blue, "
+        "L14H17 rainbow neon, or the style presets. The paper pairs CFG 3 with HeadHunter scale 3 (Table 1); "
+        "its single-head figures use scale 5. Lower **softpag_u** to 0.75 or 0.5 when colours oversaturate.",
         pos=(40, 40), size=(360, 300),
     )
     ckpt = w.add("CheckpointLoaderSimple", pos=(40, 380), size=(360, 100), ckpt_name=SD3_CHECKPOINT)
@@ -38,8 +39,8 @@ def sd3_perturbed_attention_ksampler(hw):
     negative = w.add("CLIPTextEncode", pos=(440, 240), size=(400, 120), title="Negative", text="", clip=ckpt["CLIP"])
     latent = w.add("EmptySD3LatentImage", pos=(440, 400), size=(320, 110), width=1024, height=1024, batch_size=1)
     guided = w.add(
-        "HeadHunterPerturbedAttention", pos=(880, 40), size=(440, 780), title="HeadHunter: golden-hour heads",
-        model=ckpt["MODEL"], heads="L18H11, L0H17, L2H3", scale=3.0, softpag_u=0.75,
+        "HeadHunterPerturbedAttention", pos=(880, 40), size=(440, 780), title="HeadHunter: high-res detail head",
+        model=ckpt["MODEL"], heads="L14H7", scale=3.0, softpag_u=1.0,
     )
     sampled = w.add(
         "KSampler", pos=(1360, 40), size=(320, 270), model=guided["MODEL"], positive=positive["CONDITIONING"],
@@ -60,8 +61,9 @@ def flux_guider_sampler_custom_advanced(hw):
         "**HeadHunter Guider** is CFG plus head-level perturbed-attention guidance as one GUIDER. FLUX-dev is "
         "guidance-distilled: keep cfg at 1 (the negative prompt is then unused) and set the look with FluxGuidance. "
         "FLUX layers 0-18 are double blocks, 19-56 single blocks (the line in the grid); every FLUX head the "
-        "paper names sits in a single block (L34 and up).\n\n"
-        "The paper searched FLUX heads at scale 8 without CFG; next to FluxGuidance start lower.",
+        "paper names sits in a single block (L34 and up). L35H8 is its *natural light, photorealistic* head "
+        "(Figs. 33/35; label confidence medium).\n\n"
+        "Scale 8 is the paper's FLUX head-level setting; lower **softpag_u** to 0.75-0.5 if it oversaturates.",
         pos=(40, 40), size=(380, 320),
     )
     unet = w.add("UNETLoader", pos=(40, 400), size=(380, 90), unet_name="flux1-dev.safetensors", weight_dtype="default")
@@ -73,9 +75,9 @@ def flux_guider_sampler_custom_advanced(hw):
     negative = w.add("CLIPTextEncode", pos=(460, 330), size=(380, 100), title="Negative (unused at cfg 1)", text="",
                      clip=clip["CLIP"])
     guider = w.add(
-        "HeadHunterGuider", pos=(880, 40), size=(580, 700), title="HeadHunter Guider: FLUX single-block heads",
+        "HeadHunterGuider", pos=(880, 40), size=(580, 700), title="HeadHunter Guider: natural-light head",
         model=unet["MODEL"], positive=flux_guidance["CONDITIONING"], negative=negative["CONDITIONING"], cfg=1.0,
-        heads="L35H8, L38H18, L52H12", scale=4.0, softpag_u=0.75,
+        heads="L35H8", scale=8.0, softpag_u=1.0,
     )
     sampler = w.add("KSamplerSelect", pos=(460, 480), size=(380, 60), sampler_name="euler")
     sigmas = w.add("BasicScheduler", pos=(460, 580), size=(380, 110), model=unet["MODEL"], scheduler="simple",
@@ -90,9 +92,54 @@ def flux_guider_sampler_custom_advanced(hw):
     return w
 
 
+def two_style_presets_combined(hw):
+    """Paper Fig. 35: FLUX's golden-hour head and its green-filter head together."""
+    w = hw.Workflow()
+    w.note(
+        "## Two style presets combined\n"
+        "Two **HeadHunter Preset** nodes, each one head the paper labels on FLUX.1-dev: *golden hour* (L38H18) "
+        "and *green filter* (L52H12), both label confidence high. **HeadHunter Combine** joins them (union), and "
+        "the guidance node perturbs both: head effects compose (the paper's Fig. 35 shows exactly this pair).\n\n"
+        "Swap either preset from its list, or set the operation to *difference* to remove heads. The outlined "
+        "cells in the grid are the presets' heads; hover them for their labels. Heads typed into the guidance "
+        "node's own field are added to the presets'.\n\n"
+        "Models as in the FLUX example: flux1-dev, t5xxl_fp16 + clip_l, ae.",
+        pos=(40, 40), size=(380, 330),
+    )
+    unet = w.add("UNETLoader", pos=(40, 410), size=(380, 90), unet_name="flux1-dev.safetensors", weight_dtype="default")
+    clip = w.add("DualCLIPLoader", pos=(40, 540), size=(380, 130), clip_name1="t5xxl_fp16.safetensors",
+                 clip_name2="clip_l.safetensors", type="flux")
+    vae = w.add("VAELoader", pos=(40, 710), size=(380, 60), vae_name="ae.safetensors")
+    golden = w.add("HeadHunterPreset", pos=(460, 40), size=(380, 200), title="Preset: golden hour",
+                   preset="flux.1-dev/heads/golden-hour-L38H18")
+    green = w.add("HeadHunterPreset", pos=(460, 280), size=(380, 200), title="Preset: green filter",
+                  preset="flux.1-dev/heads/green-filter-L52H12")
+    combined = w.add("HeadHunterCombine", pos=(460, 520), size=(380, 80), a=golden[0], b=green[0],
+                     operation="union (a + b)")
+    positive = w.add("CLIPTextEncode", pos=(460, 640), size=(380, 150), title="Positive", text=PROMPT, clip=clip["CLIP"])
+    flux_guidance = w.add("FluxGuidance", pos=(460, 830), size=(380, 60), conditioning=positive["CONDITIONING"],
+                          guidance=3.5)
+    guided = w.add(
+        "HeadHunterPerturbedAttention", pos=(880, 40), size=(580, 640), title="HeadHunter: preset heads",
+        model=unet["MODEL"], head_set=combined[0], heads="", scale=8.0, softpag_u=1.0,
+    )
+    negative = w.add("CLIPTextEncode", pos=(880, 720), size=(380, 100), title="Negative (unused at cfg 1)", text="",
+                     clip=clip["CLIP"])
+    latent = w.add("EmptySD3LatentImage", pos=(880, 860), size=(380, 110), width=1024, height=1024, batch_size=1)
+    sampled = w.add(
+        "KSampler", pos=(1500, 40), size=(320, 270), model=guided["MODEL"], positive=flux_guidance["CONDITIONING"],
+        negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=42, steps=20, cfg=1.0,
+        sampler_name="euler", scheduler="simple", denoise=1.0,
+    )
+    decoded = w.add("VAEDecode", pos=(1500, 350), size=(220, 50), samples=sampled["LATENT"], vae=vae["VAE"])
+    w.add("SaveImage", pos=(1500, 450), size=(360, 370), images=decoded["IMAGE"], filename_prefix="headhunter_presets")
+    return w
+
+
 EXAMPLES = {
     "sd3_perturbed_attention_ksampler": sd3_perturbed_attention_ksampler,
     "flux_guider_sampler_custom_advanced": flux_guider_sampler_custom_advanced,
+    "flux_two_style_presets_combined": two_style_presets_combined,
 }
 
 

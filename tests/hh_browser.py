@@ -80,7 +80,9 @@ class ComfyServer:
             "--output-directory", str(self.base / "output"), "--database-url", "sqlite:///:memory:",
             "--disable-auto-launch", "--preview-method", "none",
         ]
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "NO_PROXY": "127.0.0.1,localhost"}
+        # One torch thread: the tiny stand-in models gain nothing from more, and on a shared CPU
+        # OpenMP's spinning threads made them many times slower.
+        env = {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONDONTWRITEBYTECODE": "1", "NO_PROXY": "127.0.0.1,localhost"}
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(cmd, cwd=self.host_dir, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
@@ -213,10 +215,11 @@ class Browser:
             await self.mouse("mouseMoved", x, y, buttons=1, button="left")
         await self.mouse("mouseReleased", *points[-1], button="left")
 
-    async def screenshot(self, path: Path, fmt: str = "png", clip: dict | None = None, quality: int = 85) -> None:
+    async def screenshot(self, path: Path, fmt: str = "png", clip: dict | None = None, quality: int = 85,
+                         scale: float = 1.0) -> None:
         params = {"format": fmt, **({"quality": quality} if fmt == "jpeg" else {})}
-        if clip:
-            params["clip"] = {**clip, "scale": 1}
+        if clip or scale != 1.0:
+            params["clip"] = {**(clip or {"x": 0, "y": 0, "width": self.width, "height": self.height}), "scale": scale}
         data = await self.send("Page.captureScreenshot", **params)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data["data"]))

@@ -209,28 +209,28 @@ def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page,
     run(loop, page.screenshot(shot))
     keep(shot, DOCS_IMAGES / shot.name)
     thumb = ARTIFACTS / f"{name}.jpg"
-    run(loop, page.screenshot(thumb, fmt="jpeg"))
+    run(loop, page.screenshot(thumb, fmt="jpeg", scale=0.4))  # the template browser's thumbnail
     keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
 
     state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, n: grid.state.selection.size, error: grid.state.error};")))
-    assert state == {"layout": "sd3/sd3-medium", "n": 3, "error": None}
+    assert state == {"layout": "sd3/sd3-medium", "n": 1, "error": None}
 
     # Close-up, then real clicks: a click adds a head, the text follows in canonical form.
     box = run(loop, fit_view(page, node, scale=1.0))
     run(loop, page.click(*run(loop, cell(page, node, 14, 13))))
-    assert run(loop, heads_text(page, node)) == "L0H17, L2H3, L14H13, L18H11"
+    assert run(loop, heads_text(page, node)) == "L14H7, L14H13"
     # A drag paints a run of heads (the pointer passes over the cells in between).
     start, end = run(loop, cell(page, node, 5, 0)), run(loop, cell(page, node, 5, 3))
     run(loop, page.drag([start, ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2), end]))
-    assert run(loop, heads_text(page, node)) == "L0H17, L2H3, L5H0-3, L14H13, L18H11"
+    assert run(loop, heads_text(page, node)) == "L5H0-3, L14H7, L14H13"
     # Clicking a selected head removes it; a layer number toggles the whole layer.
     run(loop, page.click(*run(loop, cell(page, node, 14, 13))))
     run(loop, page.click(*run(loop, cell(page, node, 7, None))))
-    assert run(loop, heads_text(page, node)) == "L0H17, L2H3, L5H0-3, L7, L18H11"
+    assert run(loop, heads_text(page, node)) == "L5H0-3, L7, L14H7"
     # Hovering names the head.
-    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 18, 11))))
+    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 14, 7))))
     tip = run(loop, page.evaluate(grid_js(node, "const t = grid.widget.element.querySelector('.hh-tip'); return [t.style.display, t.textContent];")))
-    assert tip[0] == "block" and tip[1].startswith("L18H11") and "on" in tip[1]
+    assert tip[0] == "block" and tip[1].startswith("L14H7") and "on" in tip[1]
     closeup = ARTIFACTS / "head_grid_sd3.png"
     run(loop, page.screenshot(closeup, clip=box))
     keep(closeup, DOCS_IMAGES / closeup.name)
@@ -248,14 +248,14 @@ def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page,
     error_shot = ARTIFACTS / "head_grid_error.png"
     run(loop, page.screenshot(error_shot, clip=box))
     keep(error_shot, DOCS_IMAGES / error_shot.name)
-    run(loop, type_heads(page, node, "L18H11, L0H17, L2H3, L14H13"))
+    run(loop, type_heads(page, node, "L14H7, L14H13, L1H10"))
 
     # Queue it: the frontend's prompt is what the Python conversion gives (the grid adds nothing).
     result = run(loop, queue_and_wait(page, stand_ins(host)))
     expected = python_prompt(name)
     for node_id in expected:
         if expected[node_id]["class_type"] == node:
-            expected[node_id]["inputs"]["heads"] = "L18H11, L0H17, L2H3, L14H13"
+            expected[node_id]["inputs"]["heads"] = "L14H7, L14H13, L1H10"
     assert_same_prompt(result["prompt"], expected)
     assert result["kind"] == "success", result
     # The run told the grid the real (tiny, 3 x 3) model; the 24 x 24 heads now do not fit it.
@@ -273,7 +273,7 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
     run(loop, page.screenshot(shot))
     keep(shot, DOCS_IMAGES / shot.name)
     thumb = ARTIFACTS / f"{name}.jpg"
-    run(loop, page.screenshot(thumb, fmt="jpeg"))
+    run(loop, page.screenshot(thumb, fmt="jpeg", scale=0.4))  # the template browser's thumbnail
     keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
 
     state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, reason: grid.state.reason, cells: grid.state.layout.layers * grid.state.layout.heads, canvases: grid.widget.element.querySelectorAll('canvas').length, nodes: grid.widget.element.querySelectorAll('*').length};")))
@@ -284,7 +284,7 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
     box = run(loop, fit_view(page, node, scale=1.0))
     run(loop, page.click(*run(loop, cell(page, node, 19, 0))))  # the first single block
     run(loop, page.click(*run(loop, cell(page, node, 18, 23))))  # the last double block
-    assert run(loop, heads_text(page, node)) == "L18H23, L19H0, L35H8, L38H18, L52H12"
+    assert run(loop, heads_text(page, node)) == "L18H23, L19H0, L35H8"
     run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 19, 0))))
     tip = run(loop, page.evaluate(grid_js(node, "return grid.widget.element.querySelector('.hh-tip').textContent;")))
     assert "single block 0" in tip
@@ -296,12 +296,49 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
     expected = python_prompt(name)
     for node_id in expected:
         if expected[node_id]["class_type"] == node:
-            expected[node_id]["inputs"]["heads"] = "L18H23, L19H0, L35H8, L38H18, L52H12"
+            expected[node_id]["inputs"]["heads"] = "L18H23, L19H0, L35H8"
     assert_same_prompt(result["prompt"], expected)
     assert result["kind"] == "success", result
     after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && [grid.state.layout.layers, grid.state.layout.heads, grid.state.error];"),
                                     what="the executed message"))
     assert after == [57, 24, None]
+
+
+def test_presets_combined_are_outlined_with_their_labels_and_run(host, server, page, loop):
+    node = "HeadHunterPerturbedAttention"
+    name = "flux_two_style_presets_combined"
+    run(loop, load_workflow(page, name))
+    run(loop, page.wait_for(grid_js(node, "return grid.state.marks.size === 2;"), what="the presets' heads outlined"))
+    shot = ARTIFACTS / f"workflow_{name}.png"
+    run(loop, page.screenshot(shot))
+    keep(shot, DOCS_IMAGES / shot.name)
+    thumb = ARTIFACTS / f"{name}.jpg"
+    run(loop, page.screenshot(thumb, fmt="jpeg", scale=0.4))  # the template browser's thumbnail
+    keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
+
+    # The grid comes from the connected presets' family (served by /headhunter/presets).
+    state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, reason: grid.state.reason, marks: [...grid.state.marks.keys()].sort(), n: grid.state.selection.size};")))
+    assert state["layout"] == "flux/flux.1-dev" and state["reason"].startswith("preset '")
+    assert state["marks"] == ["38,18", "52,12"] and state["n"] == 0
+    box = run(loop, fit_view(page, node, scale=1.0))
+    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 38, 18))))
+    tip = run(loop, page.evaluate(grid_js(node, "return grid.widget.element.querySelector('.hh-tip').textContent;")))
+    assert "golden hour" in tip
+    closeup = ARTIFACTS / "head_grid_presets.png"
+    run(loop, page.screenshot(closeup, clip=box))
+    keep(closeup, DOCS_IMAGES / closeup.name)
+    # Another preset picked upstream: the outline follows without touching this node.
+    run(loop, page.evaluate("""(() => { const p = app.graph.nodes.find(n => n.title === 'Preset: green filter');
+        p.widgets.find(w => w.name === 'preset').value = 'flux.1-dev/heads/vintage-film-L51H23';
+        app.canvas.setDirty(true, true); return true; })()"""))
+    run(loop, page.wait_for(grid_js(node, "return grid.state.marks.has('51,23') && !grid.state.marks.has('52,12');"),
+                            what="the outline to follow the preset"))
+
+    result = run(loop, queue_and_wait(page, stand_ins(host)))
+    assert result["kind"] == "success", result
+    after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && {labels: [...grid.state.runLabels.values()].sort(), error: grid.state.error};"),
+                                    what="the executed message"))
+    assert after["error"] is None and any("golden hour" in label for label in after["labels"])
 
 
 PIXELS = """

@@ -133,3 +133,19 @@ def test_engine_nodes_send_scores_labels_and_layout_to_the_widget(host, tmp_path
     inputs.pop("head_set")
     out = nodes.NODE_CLASS_MAPPINGS[node_name].PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(**inputs)
     assert out.ui["headhunter_scores"] == [] and out.ui["headhunter_labels"] == []
+
+
+@pytest.mark.host
+def test_every_node_has_a_help_page_naming_each_input(host):
+    """web/docs/<NodeId>.md is what ComfyUI's help panel shows for a custom node."""
+    import hh_workflows
+
+    docs = hh_workflows.PACK_DIR / "web" / "docs"
+    node_ids = json.loads((hh_workflows.PACK_DIR / "node_list.json").read_text())
+    assert node_ids
+    for node_id in node_ids:
+        page = docs / f"{node_id}.md"
+        assert page.is_file(), f"no help page {page}"
+        text = page.read_text()
+        for name, _, _ in hh_workflows.input_specs(hh_workflows.object_info(node_id)):
+            assert f"**{name}**" in text, f"{page.name} does not explain input '{name}'"

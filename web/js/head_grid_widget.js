@@ -304,7 +304,7 @@ export function attachHeadGrid(node, services) {
     ctx.fillStyle = c.bg;
     ctx.fillRect(left, top, layers * cell, heads * cell);
 
-    // Heatmap, then selected heads (opacity = u where the text sets one), then preset outlines.
+    // Heatmap, then selected heads (opacity = u where the text sets one).
     for (const [k, t] of state.heat) {
       const [l, h] = k.split(",").map(Number);
       if (l < layers && h < heads) {
@@ -327,15 +327,6 @@ export function attachHeadGrid(node, services) {
       }
     }
     ctx.globalAlpha = 1;
-    if (state.marks.size && cell >= 5) {
-      ctx.strokeStyle = PRESET_MARK;
-      ctx.lineWidth = cell >= 10 ? 2 : 1;
-      for (const k of state.marks.keys()) {
-        const [l, h] = k.split(",").map(Number);
-        const o = ctx.lineWidth / 2;
-        ctx.strokeRect(left + l * cell + o, top + h * cell + o, cell - 2 * o, cell - 2 * o);
-      }
-    }
 
     // Grid lines every cell when cells are large, every 4 heads / layers otherwise.
     ctx.strokeStyle = c.border;
@@ -352,6 +343,17 @@ export function attachHeadGrid(node, services) {
     }
     ctx.stroke();
     ctx.strokeRect(left + 0.5, top + 0.5, layers * cell, heads * cell);
+
+    // Preset heads: an amber frame over everything else, so it shows on the heatmap and on selected heads.
+    if (state.marks.size) {
+      ctx.strokeStyle = PRESET_MARK;
+      ctx.lineWidth = cell >= 8 ? 2 : 1;
+      const o = ctx.lineWidth / 2;
+      for (const k of state.marks.keys()) {
+        const [l, h] = k.split(",").map(Number);
+        if (l < layers && h < heads) ctx.strokeRect(left + l * cell - o, top + h * cell - o, cell + 2 * o, cell + 2 * o);
+      }
+    }
 
     // FLUX: the double | single boundary, named under the grid.
     ctx.font = "9px sans-serif";
