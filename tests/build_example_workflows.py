@@ -21,6 +21,20 @@ SD3_CHECKPOINT = "sd3_medium_incl_clips_t5xxlfp8.safetensors"
 PROMPT = "a cozy wooden cabin at the edge of a pine forest, photograph"
 
 
+def flux_loaders(w, top: int):
+    """FLUX.1-dev's three files, stacked in the left column from `top`."""
+    unet = w.add("UNETLoader", pos=(40, top), size=(380, 90), unet_name="flux1-dev.safetensors", weight_dtype="default")
+    clip = w.add("DualCLIPLoader", pos=(40, top + 130), size=(380, 130), clip_name1="t5xxl_fp16.safetensors",
+                 clip_name2="clip_l.safetensors", type="flux")
+    vae = w.add("VAELoader", pos=(40, top + 300), size=(380, 60), vae_name="ae.safetensors")
+    return unet, clip, vae
+
+
+def decode_and_save(w, samples, vae, left: int, top: int, prefix: str) -> None:
+    decoded = w.add("VAEDecode", pos=(left, top), size=(220, 50), samples=samples, vae=vae["VAE"])
+    w.add("SaveImage", pos=(left, top + 100), size=(360, 370), images=decoded["IMAGE"], filename_prefix=prefix)
+
+
 def sd3_perturbed_attention_ksampler(hw):
     w = hw.Workflow()
     w.note(
@@ -47,8 +61,7 @@ def sd3_perturbed_attention_ksampler(hw):
         negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=42, steps=28, cfg=3.0,
         sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
     )
-    decoded = w.add("VAEDecode", pos=(1360, 350), size=(220, 50), samples=sampled["LATENT"], vae=ckpt["VAE"])
-    w.add("SaveImage", pos=(1360, 450), size=(360, 370), images=decoded["IMAGE"], filename_prefix="headhunter_sd3")
+    decode_and_save(w, sampled["LATENT"], ckpt, 1360, 350, "headhunter_sd3")
     return w
 
 
@@ -66,10 +79,7 @@ def flux_guider_sampler_custom_advanced(hw):
         "Scale 8 is the paper's FLUX head-level setting; lower **softpag_u** to 0.75-0.5 if it oversaturates.",
         pos=(40, 40), size=(380, 320),
     )
-    unet = w.add("UNETLoader", pos=(40, 400), size=(380, 90), unet_name="flux1-dev.safetensors", weight_dtype="default")
-    clip = w.add("DualCLIPLoader", pos=(40, 530), size=(380, 130), clip_name1="t5xxl_fp16.safetensors",
-                 clip_name2="clip_l.safetensors", type="flux")
-    vae = w.add("VAELoader", pos=(40, 700), size=(380, 60), vae_name="ae.safetensors")
+    unet, clip, vae = flux_loaders(w, 400)
     positive = w.add("CLIPTextEncode", pos=(460, 40), size=(380, 150), title="Positive", text=PROMPT, clip=clip["CLIP"])
     flux_guidance = w.add("FluxGuidance", pos=(460, 230), size=(380, 60), conditioning=positive["CONDITIONING"], guidance=3.5)
     negative = w.add("CLIPTextEncode", pos=(460, 330), size=(380, 100), title="Negative (unused at cfg 1)", text="",
@@ -87,8 +97,7 @@ def flux_guider_sampler_custom_advanced(hw):
     sampled = w.add("SamplerCustomAdvanced", pos=(1500, 40), size=(300, 110), noise=noise["NOISE"],
                     guider=guider["GUIDER"], sampler=sampler["SAMPLER"], sigmas=sigmas["SIGMAS"],
                     latent_image=latent["LATENT"])
-    decoded = w.add("VAEDecode", pos=(1500, 200), size=(220, 50), samples=sampled[0], vae=vae["VAE"])
-    w.add("SaveImage", pos=(1500, 300), size=(360, 370), images=decoded["IMAGE"], filename_prefix="headhunter_flux")
+    decode_and_save(w, sampled[0], vae, 1500, 200, "headhunter_flux")
     return w
 
 
@@ -106,10 +115,7 @@ def two_style_presets_combined(hw):
         "Models as in the FLUX example: flux1-dev, t5xxl_fp16 + clip_l, ae.",
         pos=(40, 40), size=(380, 330),
     )
-    unet = w.add("UNETLoader", pos=(40, 410), size=(380, 90), unet_name="flux1-dev.safetensors", weight_dtype="default")
-    clip = w.add("DualCLIPLoader", pos=(40, 540), size=(380, 130), clip_name1="t5xxl_fp16.safetensors",
-                 clip_name2="clip_l.safetensors", type="flux")
-    vae = w.add("VAELoader", pos=(40, 710), size=(380, 60), vae_name="ae.safetensors")
+    unet, clip, vae = flux_loaders(w, 410)
     golden = w.add("HeadHunterPreset", pos=(460, 40), size=(380, 200), title="Preset: golden hour",
                    preset="flux.1-dev/heads/golden-hour-L38H18")
     green = w.add("HeadHunterPreset", pos=(460, 280), size=(380, 200), title="Preset: green filter",
@@ -131,8 +137,7 @@ def two_style_presets_combined(hw):
         negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=42, steps=20, cfg=1.0,
         sampler_name="euler", scheduler="simple", denoise=1.0,
     )
-    decoded = w.add("VAEDecode", pos=(1500, 350), size=(220, 50), samples=sampled["LATENT"], vae=vae["VAE"])
-    w.add("SaveImage", pos=(1500, 450), size=(360, 370), images=decoded["IMAGE"], filename_prefix="headhunter_presets")
+    decode_and_save(w, sampled["LATENT"], vae, 1500, 350, "headhunter_presets")
     return w
 
 

@@ -182,6 +182,46 @@ def test_routes_and_help_pages_are_served_by_the_real_server(page, loop):
     assert out["helpStatus"] == 200 and "HeadHunter Guider" in out["help"]
 
 
+async def open_example(page, name: str, ready: str | None = None) -> None:
+    """Load an example in the editor and, once `ready` (JS) holds, photograph it for the docs and
+    the template thumbnail."""
+    await load_workflow(page, name)
+    if ready:
+        await page.wait_for(ready, what=f"{name}: {ready}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"workflow_{name}.png"
+    await page.screenshot(shot)
+    keep(shot, DOCS_IMAGES / shot.name)
+    thumb = ARTIFACTS / f"{name}.jpg"
+    await page.screenshot(thumb, fmt="jpeg", scale=0.4)  # the template browser's thumbnail
+    keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
+
+
+async def photograph(page, box: dict, name: str) -> None:
+    shot = ARTIFACTS / name
+    await page.screenshot(shot, clip=box)
+    keep(shot, DOCS_IMAGES / name)
+
+
+async def tooltip(page, node_type: str, layer: int, head) -> str:
+    await page.mouse("mouseMoved", *await cell(page, node_type, layer, head))
+    return await page.evaluate(grid_js(node_type, "const t = grid.widget.element.querySelector('.hh-tip'); "
+                                                  "return t.style.display === 'block' ? t.textContent : '';"))
+
+
+def queue_example(host, page, loop, name: str, node_type: str | None = None, heads: str | None = None) -> dict:
+    """Queue the open example; the frontend's prompt must be the Python conversion of the file
+    (with `heads` typed into `node_type`): the grid adds nothing to what is sent."""
+    result = run(loop, queue_and_wait(page, stand_ins(host)))
+    expected = python_prompt(name)
+    for v in expected.values():
+        if v["class_type"] == node_type:
+            v["inputs"]["heads"] = heads
+    assert_same_prompt(result["prompt"], expected)
+    assert result["kind"] == "success", result
+    return result
+
+
 def python_prompt(name):
     import hh_workflows
 
@@ -203,15 +243,7 @@ def assert_same_prompt(frontend: dict, ours: dict):
 def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page, loop):
     node = "HeadHunterPerturbedAttention"
     name = "sd3_perturbed_attention_ksampler"
-    run(loop, load_workflow(page, name))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / f"workflow_{name}.png"
-    run(loop, page.screenshot(shot))
-    keep(shot, DOCS_IMAGES / shot.name)
-    thumb = ARTIFACTS / f"{name}.jpg"
-    run(loop, page.screenshot(thumb, fmt="jpeg", scale=0.4))  # the template browser's thumbnail
-    keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
-
+    run(loop, open_example(page, name))
     state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, n: grid.state.selection.size, error: grid.state.error};")))
     assert state == {"layout": "sd3/sd3-medium", "n": 1, "error": None}
 
@@ -228,12 +260,9 @@ def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page,
     run(loop, page.click(*run(loop, cell(page, node, 7, None))))
     assert run(loop, heads_text(page, node)) == "L5H0-3, L7, L14H7"
     # Hovering names the head.
-    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 14, 7))))
-    tip = run(loop, page.evaluate(grid_js(node, "const t = grid.widget.element.querySelector('.hh-tip'); return [t.style.display, t.textContent];")))
-    assert tip[0] == "block" and tip[1].startswith("L14H7") and "on" in tip[1]
-    closeup = ARTIFACTS / "head_grid_sd3.png"
-    run(loop, page.screenshot(closeup, clip=box))
-    keep(closeup, DOCS_IMAGES / closeup.name)
+    tip = run(loop, tooltip(page, node, 14, 7))
+    assert tip.startswith("L14H7") and "on" in tip
+    run(loop, photograph(page, box, "head_grid_sd3.png"))
 
     # Typing updates the grid: ranges, whole layers, removals, u.
     run(loop, type_heads(page, node, "L3-4H0-1, L10, -L10H5, L20H2@0.5"))
@@ -245,19 +274,10 @@ def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page,
     state = run(loop, page.evaluate(grid_js(node, "return {text: text(), message: grid.widget.element.querySelector('.hh-message').textContent};")))
     assert state["text"] == "L14H13, L30H2"
     assert "L30H2: layer 30 is out of range for SD3" in state["message"]
-    error_shot = ARTIFACTS / "head_grid_error.png"
-    run(loop, page.screenshot(error_shot, clip=box))
-    keep(error_shot, DOCS_IMAGES / error_shot.name)
+    run(loop, photograph(page, box, "head_grid_error.png"))
     run(loop, type_heads(page, node, "L14H7, L14H13, L1H10"))
 
-    # Queue it: the frontend's prompt is what the Python conversion gives (the grid adds nothing).
-    result = run(loop, queue_and_wait(page, stand_ins(host)))
-    expected = python_prompt(name)
-    for node_id in expected:
-        if expected[node_id]["class_type"] == node:
-            expected[node_id]["inputs"]["heads"] = "L14H7, L14H13, L1H10"
-    assert_same_prompt(result["prompt"], expected)
-    assert result["kind"] == "success", result
+    queue_example(host, page, loop, name, node, "L14H7, L14H13, L1H10")
     # The run told the grid the real (tiny, 3 x 3) model; the 24 x 24 heads now do not fit it.
     after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && {layout: grid.state.layout.id, reason: grid.state.reason, error: grid.state.error};"),
                                     what="the executed message"))
@@ -268,14 +288,7 @@ def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page,
 def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page, loop):
     node = "HeadHunterGuider"
     name = "flux_guider_sampler_custom_advanced"
-    run(loop, load_workflow(page, name))
-    shot = ARTIFACTS / f"workflow_{name}.png"
-    run(loop, page.screenshot(shot))
-    keep(shot, DOCS_IMAGES / shot.name)
-    thumb = ARTIFACTS / f"{name}.jpg"
-    run(loop, page.screenshot(thumb, fmt="jpeg", scale=0.4))  # the template browser's thumbnail
-    keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
-
+    run(loop, open_example(page, name))
     state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, reason: grid.state.reason, cells: grid.state.layout.layers * grid.state.layout.heads, canvases: grid.widget.element.querySelectorAll('canvas').length, nodes: grid.widget.element.querySelectorAll('*').length};")))
     # Picked from the UNETLoader's file name; 1368 heads drawn on one canvas, not 1368 elements.
     assert state["layout"] == "flux/flux.1-dev" and state["reason"].startswith("model file")
@@ -285,20 +298,10 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
     run(loop, page.click(*run(loop, cell(page, node, 19, 0))))  # the first single block
     run(loop, page.click(*run(loop, cell(page, node, 18, 23))))  # the last double block
     assert run(loop, heads_text(page, node)) == "L18H23, L19H0, L35H8"
-    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 19, 0))))
-    tip = run(loop, page.evaluate(grid_js(node, "return grid.widget.element.querySelector('.hh-tip').textContent;")))
-    assert "single block 0" in tip
-    closeup = ARTIFACTS / "head_grid_flux.png"
-    run(loop, page.screenshot(closeup, clip=box))
-    keep(closeup, DOCS_IMAGES / closeup.name)
+    assert "single block 0" in run(loop, tooltip(page, node, 19, 0))
+    run(loop, photograph(page, box, "head_grid_flux.png"))
 
-    result = run(loop, queue_and_wait(page, stand_ins(host)))
-    expected = python_prompt(name)
-    for node_id in expected:
-        if expected[node_id]["class_type"] == node:
-            expected[node_id]["inputs"]["heads"] = "L18H23, L19H0, L35H8"
-    assert_same_prompt(result["prompt"], expected)
-    assert result["kind"] == "success", result
+    queue_example(host, page, loop, name, node, "L18H23, L19H0, L35H8")
     after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && [grid.state.layout.layers, grid.state.layout.heads, grid.state.error];"),
                                     what="the executed message"))
     assert after == [57, 24, None]
@@ -307,35 +310,26 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
 def test_presets_combined_are_outlined_with_their_labels_and_run(host, server, page, loop):
     node = "HeadHunterPerturbedAttention"
     name = "flux_two_style_presets_combined"
-    run(loop, load_workflow(page, name))
-    run(loop, page.wait_for(grid_js(node, "return grid.state.marks.size === 2;"), what="the presets' heads outlined"))
-    shot = ARTIFACTS / f"workflow_{name}.png"
-    run(loop, page.screenshot(shot))
-    keep(shot, DOCS_IMAGES / shot.name)
-    thumb = ARTIFACTS / f"{name}.jpg"
-    run(loop, page.screenshot(thumb, fmt="jpeg", scale=0.4))  # the template browser's thumbnail
-    keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
+    run(loop, open_example(page, name, ready=grid_js(node, "return grid.state.marks.size === 2;")))
 
     # The grid comes from the connected presets' family (served by /headhunter/presets).
     state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, reason: grid.state.reason, marks: [...grid.state.marks.keys()].sort(), n: grid.state.selection.size};")))
     assert state["layout"] == "flux/flux.1-dev" and state["reason"].startswith("preset '")
     assert state["marks"] == ["38,18", "52,12"] and state["n"] == 0
     box = run(loop, fit_view(page, node, scale=1.0))
-    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 38, 18))))
-    tip = run(loop, page.evaluate(grid_js(node, "return grid.widget.element.querySelector('.hh-tip').textContent;")))
-    assert "golden hour" in tip
-    closeup = ARTIFACTS / "head_grid_presets.png"
-    run(loop, page.screenshot(closeup, clip=box))
-    keep(closeup, DOCS_IMAGES / closeup.name)
+    assert "golden hour" in run(loop, tooltip(page, node, 38, 18))
+    run(loop, photograph(page, box, "head_grid_presets.png"))
     # Another preset picked upstream: the outline follows without touching this node.
-    run(loop, page.evaluate("""(() => { const p = app.graph.nodes.find(n => n.title === 'Preset: green filter');
-        p.widgets.find(w => w.name === 'preset').value = 'flux.1-dev/heads/vintage-film-L51H23';
-        app.canvas.setDirty(true, true); return true; })()"""))
+    pick = """(() => {{ const p = app.graph.nodes.find(n => n.title === 'Preset: green filter');
+        p.widgets.find(w => w.name === 'preset').value = 'flux.1-dev/heads/{}';
+        app.canvas.setDirty(true, true); return true; }})()"""
+    run(loop, page.evaluate(pick.format("vintage-film-L51H23")))
     run(loop, page.wait_for(grid_js(node, "return grid.state.marks.has('51,23') && !grid.state.marks.has('52,12');"),
                             what="the outline to follow the preset"))
+    run(loop, page.evaluate(pick.format("green-filter-L52H12")))
+    run(loop, page.wait_for(grid_js(node, "return grid.state.marks.has('52,12');"), what="the outline to come back"))
 
-    result = run(loop, queue_and_wait(page, stand_ins(host)))
-    assert result["kind"] == "success", result
+    queue_example(host, page, loop, name, node, "")
     after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && {labels: [...grid.state.runLabels.values()].sort(), error: grid.state.error};"),
                                     what="the executed message"))
     assert after["error"] is None and any("golden hour" in label for label in after["labels"])
@@ -369,20 +363,15 @@ def test_search_scores_draw_a_heatmap_with_labels_in_both_themes(page, loop):
     assert out["empty"] == out["bg"]  # an unscored, unselected head shows the theme's input background
     assert out["best"] == [253, 231, 37]  # the top score is the ramp's bright end
     assert out["selected"] == out["fg"]  # a selected head is filled with the theme's text colour
-    run(loop, page.mouse("mouseMoved", *run(loop, cell(page, node, 52, 12))))
-    tip = run(loop, page.evaluate(grid_js(node, "return grid.widget.element.querySelector('.hh-tip').textContent;")))
+    tip = run(loop, tooltip(page, node, 52, 12))
     assert "search score" in tip and "golden hour" in tip
-    shot = ARTIFACTS / "head_grid_heatmap.png"
-    run(loop, page.screenshot(shot, clip=box))
-    keep(shot, DOCS_IMAGES / shot.name)
+    run(loop, photograph(page, box, "head_grid_heatmap.png"))
 
     run(loop, page.evaluate("app.extensionManager.setting.set('Comfy.ColorPalette', 'light')"))
     run(loop, asyncio.sleep(0.8))
     light = run(loop, page.evaluate(grid_js(node, PIXELS + "grid.refresh(); return {empty: at(3, 1), bg: theme('--comfy-input-bg'), selected: at(35, 8), fg: theme('--fg-color')};")))
     assert light["bg"] != out["bg"] and light["empty"] == light["bg"] and light["selected"] == light["fg"]
-    shot = ARTIFACTS / "head_grid_light.png"
-    run(loop, page.screenshot(shot, clip=box))
-    keep(shot, DOCS_IMAGES / shot.name)
+    run(loop, photograph(page, box, "head_grid_light.png"))
     run(loop, page.evaluate("app.extensionManager.setting.set('Comfy.ColorPalette', 'dark')"))
 
 

@@ -91,6 +91,7 @@ export function attachHeadGrid(node, services) {
     layout: null,
     reason: "",
     selection: new Map(),
+    text: "", // the heads text the selection was read from
     error: null,
     executed: null, // layout of the model of the last run (node UI message)
     heat: new Map(),
@@ -125,7 +126,8 @@ export function attachHeadGrid(node, services) {
 
   function readText() {
     if (!state.layout) return;
-    const { selection, error } = readHeads(headsWidget.value ?? "", state.layout);
+    state.text = headsWidget.value ?? "";
+    const { selection, error } = readHeads(state.text, state.layout);
     state.selection = selection;
     state.error = error;
     render();
@@ -224,6 +226,9 @@ export function attachHeadGrid(node, services) {
 
   function syncSources() {
     if (!state.layouts.length) return;
+    // A single-line text widget (e.g. HeadHunter Sweep's range) is edited in a dialog, with no
+    // event for us: notice the new value when the node is drawn.
+    if ((headsWidget.value ?? "") !== state.text) readText();
     const sig = sourcesSignature();
     if (sig !== state.sources) {
       state.sources = sig;
