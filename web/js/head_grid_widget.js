@@ -480,7 +480,7 @@ export function attachHeadGrid(node, services) {
     services.app.canvas?.processMouseWheel?.(e);
   });
 
-  new ResizeObserver(() => {
+  const resizeObserver = new ResizeObserver(() => {
     const w = root.clientWidth;
     if (w && w !== state.width) {
       state.width = w;
@@ -489,7 +489,13 @@ export function attachHeadGrid(node, services) {
       const needed = node.computeSize?.()[1];
       if (needed > node.size[1]) resizeNode();
     }
-  }).observe(root);
+  });
+  resizeObserver.observe(root);
+  const onRemoved = node.onRemoved;
+  node.onRemoved = function (...args) {
+    resizeObserver.disconnect();
+    return onRemoved?.apply(this, args);
+  };
 
   // ---- data from the server and from runs ----------------------------------------------------
   const controller = {

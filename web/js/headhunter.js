@@ -22,12 +22,19 @@ let layouts = null;
 let presets = null;
 const services = {
   app,
+  // Fetched once per page; a failed fetch is forgotten so that the next grid asks again.
   get layouts() {
-    layouts ??= getJson("/headhunter/architectures").then(layoutsFromPayload);
+    layouts ??= getJson("/headhunter/architectures").then(layoutsFromPayload).catch((e) => {
+      layouts = null;
+      throw e;
+    });
     return layouts;
   },
   presets() {
-    presets ??= getJson("/headhunter/presets").then((body) => body.presets ?? []);
+    presets ??= getJson("/headhunter/presets").then((body) => body.presets ?? []).catch((e) => {
+      presets = null;
+      throw e;
+    });
     return presets;
   },
 };
