@@ -3,8 +3,8 @@
     python benchmarks/run.py --comfyui /path/to/ComfyUI [--device cpu|cuda] [--dtype fp32|bf16] [--quick]
 
 Run it with the Python that runs your ComfyUI (or the test environment of tests/run.sh). Variants
-are interleaved round by round and each figure is a median, so a noisy shared machine slows every
-variant alike. Nothing here asserts a time: it prints a table, with the machine it ran on.
+are interleaved round by round and each figure is the best of its rounds, so a noisy shared
+machine disturbs every variant alike and as little as possible. Nothing here asserts a time: it prints a table, with the machine it ran on.
 
 1. Step cost: CFG + HeadHunter (k heads) vs plain CFG, on a small real SD3 (MMDiT from ComfyUI's
    own classes), for the KSampler path, the batched and sequential guider, and ComfyUI core's
@@ -22,7 +22,6 @@ import builtins
 import functools
 import gc
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -47,7 +46,8 @@ def sync(device):
 
 
 def interleaved(variants: dict, rounds: int, device) -> dict:
-    """Median seconds per variant, running the variants round-robin."""
+    """Best-of-rounds seconds per variant, running the variants round-robin. The minimum is the
+    figure least disturbed by other work on a shared machine (as timeit recommends)."""
     times = {name: [] for name in variants}
     for fn in variants.values():  # warm-up
         fn()
@@ -58,7 +58,7 @@ def interleaved(variants: dict, rounds: int, device) -> dict:
             fn()
             sync(device)
             times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return {name: min(ts) for name, ts in times.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def main():
     device = torch.device(args.device)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     print(flush=True)
-    print(f"HeadHunter benchmarks on {machine(device)}, {args.dtype}, {args.rounds} interleaved rounds, medians")
+    print(f"HeadHunter benchmarks on {machine(device)}, {args.dtype}, {args.rounds} interleaved rounds, best of rounds")
     only = set(args.only or ["step", "attention", "forward"])
     if "step" in only:
         print_table(*step_cost(args, pkg, device))
