@@ -8,7 +8,10 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .nodes.guider import HeadHunterGuider
+from .nodes.objectives import HeadHunterObjectiveCombine, HeadHunterObjectiveLoader
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
+from .nodes.search import HeadHunterSearch
+from .nodes.sweep import HeadHunterSweep
 
 WEB_DIRECTORY = "./web"
 
@@ -16,7 +19,14 @@ WEB_DIRECTORY = "./web"
 class HeadHunterExtension(ComfyExtension):
     @override
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return [HeadHunterPerturbedAttention, HeadHunterGuider]
+        return [
+            HeadHunterPerturbedAttention,
+            HeadHunterGuider,
+            HeadHunterSearch,
+            HeadHunterSweep,
+            HeadHunterObjectiveLoader,
+            HeadHunterObjectiveCombine,
+        ]
 
 
 async def comfy_entrypoint() -> HeadHunterExtension:

@@ -108,6 +108,7 @@ class CandidateRenderer:
     def images_per_candidate(self) -> int:
         return len(self.seeds)
 
+    @torch.no_grad()
     def latents(self, candidates: list[Resolved]) -> torch.Tensor:
         """[C, M, channels, h, w] sampled latents, one batched sampling run per prompt group."""
         count, m = len(candidates), len(self.seeds)
@@ -125,6 +126,7 @@ class CandidateRenderer:
             out[:, indices] = samples.float().view((count, len(indices)) + self.latent_shape)
         return out
 
+    @torch.no_grad()
     def images(self, candidates: list[Resolved]) -> torch.Tensor:
         """[C, M, H, W, 3] decoded images."""
         latents = self.latents(candidates)

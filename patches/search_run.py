@@ -112,8 +112,8 @@ class RoundImages:
     def put(self, key: str, images: torch.Tensor, scores: torch.Tensor) -> None:
         from safetensors.torch import save
 
-        self.images[key] = (images.clamp(0, 1) * 255).round().to(torch.uint8)
-        self.images[f"{key}.scores"] = scores.float()
+        self.images[key] = (images.clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
+        self.images[f"{key}.scores"] = scores.float().contiguous()
         atomic_write_bytes(self.path, save(self.images))
 
     def grid(self, key: str, stage: str, columns: int) -> torch.Tensor:

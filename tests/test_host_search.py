@@ -52,7 +52,7 @@ def prompts(host):
 
 def settings(host, **kw):
     gen = host("patches.search_generation")
-    args = dict(steps=STEPS, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0, width=SIZE, height=SIZE)
+    args = dict(steps=1, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0, width=SIZE, height=SIZE)
     args.update(kw)
     return gen.SamplingSettings(**args)
 
@@ -60,16 +60,16 @@ def settings(host, **kw):
 def renderer(host, hs, sd3, vae, prompts, **kw):
     gen = host("patches.search_generation")
     return gen.CandidateRenderer(sd3, vae, hs.prompt_conditionings(len(prompts)), [p.seed for p in prompts],
-                                 settings(host, **kw))
+                                 settings(host, steps=STEPS, **kw))
 
 
-def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.0, cfg=1.0):
+def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.0, cfg=1.0, steps=STEPS):
     """KSampler + HeadHunter Perturbed Attention (the engine's sequential path), one image."""
     if heads:
         node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
         model = hh.run_node(node, model=model, heads=heads, scale=scale, softpag_u=u, start_percent=0.0,
                             end_percent=1.0, rescale=0.0, perturb_tokens="all tokens (paper)")[0]
-    return hh.ksampler(model, conditioning, conditioning, steps=STEPS, cfg=cfg, seed=seed)
+    return hh.ksampler(model, conditioning, conditioning, steps=steps, cfg=cfg, seed=seed)
 
 
 def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, vae, prompts):
@@ -84,3 +84,155 @@ def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, vae, pro
             want = reference_latent(host, hh, sd3, conds[m], p.seed, text)
             torch.testing.assert_close(latents[c, m], want[0], rtol=1e-4, atol=1e-4)
     assert not torch.allclose(latents[0], latents[1], atol=1e-3)
+
+
+def test_pack_registers_search_nodes(host):
+    import nodes
+
+    for node_id in ("HeadHunterSearch", "HeadHunterSweep", "HeadHunterObjectiveLoader", "HeadHunterObjectiveCombine"):
+        assert node_id in nodes.NODE_CLASS_MAPPINGS, node_id
+
+
+class TargetObjective:
+    """Synthetic objective with a known optimum: minus the distance to the nearest target image of
+    the image's prompt. Targets are rendered independently (KSampler + the engine's node)."""
+
+    name = "target"
+
+    def __init__(self, targets, fail_on_call=None):
+        self.targets = targets  # seed -> [images [H, W, 3]]
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def score(self, images, prompts):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt("interrupted mid-round")
+        return torch.stack([-min(((im - t) ** 2).mean() for t in self.targets[p.seed]) for im, p in zip(images, prompts)])
+
+    def describe(self):
+        return {"name": self.name}
+
+    def release(self):
+        pass
+
+
+def job(host, hs, sd3, vae, prompts, objective, tmp_path, **kw):
+    run = host("patches.search_run")
+    args = dict(model=sd3, vae=vae, objective=objective, prompts=prompts,
+                conditionings=hs.prompt_conditionings(len(prompts)), settings=settings(host), softpag_u=1.0,
+                k=1, rounds=2, candidates="L1-2", batch_candidates=4, run_name="run",
+                runs_root=tmp_path / "runs", presets_folder=tmp_path / "presets")
+    args.update(kw)
+    return run.SearchJob(**args)
+
+
+def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, hh, hs, sd3, vae, prompts, tmp_path):
+    from safetensors.torch import load_file
+
+    conds = hs.prompt_conditionings(len(prompts))
+    decode = lambda latent: vae.decode(latent)[0].float().detach()
+    targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
+                        for heads in ("L2H1", "L2H1, L1H0")] for m, p in enumerate(prompts)}
+    result = host("patches.search_run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
+    assert result.state.selected == [[(2, 1)], [(1, 0)]]
+    assert result.head_set.to_text() == "L2H1, L1H0"
+    scores = result.head_set.meta["scores"]
+    # The targets are met up to the float noise of batched vs one-image forwards (the random decoder
+    # amplifies it); every other candidate is orders of magnitude further away.
+    assert set(scores) == {"L2H1", "L1H0"} and all(-1e-4 < s <= 0 for s in scores.values())
+    assert max(v for n, v in result.state.rounds[0].items() if n != "L2H1") < -1e-3
+    assert max(v for n, v in result.state.rounds[1].items() if n != "L1H0") < -1e-3
+
+    # Outputs load back: score map, preset, pictures.
+    saved = load_file(str(result.run_dir / "scores.safetensors"))
+    assert saved["scores"].shape == (2, 3, 3)
+    assert torch.isnan(saved["scores"][:, 0]).all()  # layer 0 was not a candidate
+    assert torch.isnan(saved["scores"][1, 2, 1]) and saved["selected_round"][1, 0] == 1
+    torch.testing.assert_close(saved["scores"][0, 2, 1], torch.tensor(scores["L2H1"], dtype=torch.float32))
+    preset = json.loads(result.preset_path.read_text())
+    assert result.preset_path == tmp_path / "presets" / "search" / "run.json"
+    assert preset["format"] == "headhunter-preset" and preset["version"] == 1
+    assert [h["head"] for h in preset["heads"]] == ["L2H1", "L1H0"] and preset["architecture"] == "sd3"
+    prov = preset["provenance"]
+    assert prov["source"] == "search" and prov["parameters"]["k"] == 1
+    assert prov["parameters"]["prompts"] == [["a cat", "golden hour", 0], ["a dog", "golden hour", 1]]
+    assert [r["chosen"] for r in prov["rounds"]] == [["L2H1"], ["L1H0"]]
+    assert result.heatmaps.shape[0] == 2 and result.heatmaps.shape[-1] == 3
+    assert result.round_grids.shape[0] == 3  # baseline + 2 rounds
+    assert (result.run_dir / "heatmap_round1.png").is_file() and (result.run_dir / "images_round_1.png").is_file()
+    presets = _presets_module(host)
+    if presets is not None:
+        loaded = presets.read_preset(result.preset_path, "search/run")
+        assert loaded.head_set().to_text() == "L2H1, L1H0"
+
+
+def _presets_module(host):
+    try:
+        return host("core.presets")
+    except ImportError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def pickscore(host, clip_folder):
+    return host("patches.objectives").load_objective("PickScore", str(clip_folder))
+
+
+@pytest.fixture(scope="module")
+def reference(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory):
+    """An uninterrupted PickScore search, two candidates per forward."""
+    run = host("patches.search_run")
+    return run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory.mktemp("reference"),
+                              batch_candidates=2, run_name="ref"))
+
+
+def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
+    run = host("patches.search_run")
+    one = run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, batch_candidates=1, run_name="one"))
+    many = reference
+    for a, b in zip(one.state.rounds, many.state.rounds):
+        assert a.keys() == b.keys()
+        for name in a:
+            assert b[name] == pytest.approx(a[name], rel=1e-5, abs=1e-5), name
+    assert one.state.final == many.state.final
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
+    run = host("patches.search_run")
+
+    class Flaky(TargetObjective):
+        def __init__(self, fail_on_call):
+            super().__init__({}, fail_on_call)
+
+        def score(self, images, prompts):
+            self.calls += 1
+            if self.calls == self.fail_on_call:
+                raise KeyboardInterrupt("interrupted mid-round")
+            return pickscore.score(images, prompts)
+
+        def describe(self):
+            return pickscore.describe()
+
+    # Scoring calls: the baseline, 3 batches of round 1 (6 heads by 2), its summary, 3 batches of round 2
+    # (5 heads), its summary. Interrupt in round 1's 2nd batch, then (resumed) in round 2's 2nd batch.
+    for fail_on in (3, 5):
+        with pytest.raises(KeyboardInterrupt):
+            run.run_search(job(host, hs, sd3, vae, prompts, Flaky(fail_on), tmp_path, run_name="flaky", batch_candidates=2))
+    saved = json.loads((tmp_path / "runs" / "flaky" / "checkpoint.json").read_text())
+    assert len(saved["rounds"]) == 2 and len(saved["rounds"][1]) == 2  # one batch of round 2 was kept
+    resumed_objective = Flaky(None)
+    resumed = run.run_search(job(host, hs, sd3, vae, prompts, resumed_objective, tmp_path, run_name="flaky",
+                                 batch_candidates=2))
+    assert resumed_objective.calls == 2 + 1  # the two missing batches of round 2 and its summary
+    assert resumed.state.rounds == reference.state.rounds  # bit for bit
+    assert resumed.state.summaries == reference.state.summaries and resumed.state.baseline == reference.state.baseline
+    assert resumed.head_set.to_text() == reference.head_set.to_text()
+    torch.testing.assert_close(resumed.scores, reference.scores, equal_nan=True, rtol=0, atol=0)
+    torch.testing.assert_close(resumed.round_grids, reference.round_grids, rtol=0, atol=0)
+
+    with pytest.raises(run.CheckpointMismatch, match=r"k: checkpoint 1 vs now 2.*another run name"):
+        run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, run_name="flaky", k=2))
+    with pytest.raises(run.CheckpointMismatch, match="sampling"):
+        run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, run_name="flaky",
+                           settings=settings(host, scale=2.0)))
