@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from comfy_api.latest import io
 
 from ..core.objectives import COMBINE_HARMONIC, COMBINE_SUM, CombinedObjective
@@ -40,6 +42,13 @@ class HeadHunterObjectiveLoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, path="", **kwargs) -> bool | str:
+        path = (path or "").strip()
+        if path and not Path(path).expanduser().is_absolute():
+            return f"path '{path}' is not absolute; give a full path, or pick a folder in model_folder"
+        return True
+
+    @classmethod
     def execute(cls, kind, model_folder, path="", template="") -> io.NodeOutput:
         return io.NodeOutput(load_objective(kind, (path or "").strip() or model_folder, template))
 
@@ -67,6 +76,12 @@ class HeadHunterObjectiveCombine(io.ComfyNode):
             ],
             outputs=[ObjectiveType.Output("objective", tooltip="For HeadHunter Search.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, weight_a=1.0, weight_b=1.0, **kwargs) -> bool | str:
+        if weight_a + weight_b <= 0:
+            return "weight_a and weight_b are both 0: give at least one objective a positive weight"
+        return True
 
     @classmethod
     def execute(cls, objective_a, objective_b, weight_a, weight_b, mode) -> io.NodeOutput:

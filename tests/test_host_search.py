@@ -236,3 +236,87 @@ def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, 
     with pytest.raises(run.CheckpointMismatch, match="sampling"):
         run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, run_name="flaky",
                            settings=settings(host, scale=2.0)))
+
+
+def test_objective_folder_errors_name_the_folder(host, tmp_path):
+    objectives = host("patches.objectives")
+    with pytest.raises(FileNotFoundError, match=r"No objective model 'PickScore_v1'.*headhunter_objectives.*save_pretrained"):
+        objectives.load_objective("PickScore")
+    empty = tmp_path / "half"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"half lacks model weights.*preprocessor_config.json"):
+        objectives.load_objective("CLIPScore", str(empty))
+
+
+def test_objective_loader_node_and_scores_against_transformers(host, hh, clip_folder, prompts):
+    from transformers import CLIPModel, CLIPProcessor
+
+    node = host("nodes.objectives").HeadHunterObjectiveLoader
+    pick = hh.run_node(node, kind="PickScore", model_folder="PickScore_v1", path=str(clip_folder), template="")[0]
+    clip_score = hh.run_node(node, kind="CLIPScore", model_folder="PickScore_v1", path=str(clip_folder), template="")[0]
+    images = torch.rand(2, 40, 48, 3, generator=torch.Generator().manual_seed(0))
+    got_pick, got_clip = pick.score(images, prompts), clip_score.score(images, prompts)
+
+    # Independently: the CLIP model's own logits_per_image for each (image, its prompt) pair.
+    model = CLIPModel.from_pretrained(str(clip_folder), local_files_only=True).eval()
+    processor = CLIPProcessor.from_pretrained(str(clip_folder), local_files_only=True)
+    pixels = list((images * 255).round().to(torch.uint8).numpy())
+    for template, got, to_score in (("{prompt}", got_pick, lambda logits, scale: logits),
+                                    ("A photo depicts {prompt}", got_clip,
+                                     lambda logits, scale: 100 * (logits / scale).clamp_min(0))):
+        texts = [template.replace("{prompt}", f"{p.style}, {p.content}") for p in prompts]
+        with torch.no_grad():
+            out = model(**processor(text=texts, images=pixels, return_tensors="pt", padding=True))
+        want = to_score(out.logits_per_image.diagonal(), model.logit_scale.exp())
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert ((got_clip >= 0) & (got_clip <= 100)).all()
+
+    combine = host("nodes.objectives").HeadHunterObjectiveCombine
+    both = hh.run_node(combine, objective_a=pick, objective_b=clip_score, weight_a=1.0, weight_b=0.5,
+                       mode="weighted sum")[0]
+    torch.testing.assert_close(both.score(images, prompts), got_pick + 0.5 * got_clip)
+
+
+def test_search_node_runs_and_outputs_load_back(host, hh, hs, sd3, vae, pickscore, tmp_path, monkeypatch):
+    import folder_paths
+    from safetensors.torch import load_file
+
+    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
+    node = host("nodes.search").HeadHunterSearch
+    out = hh.run_node(
+        node, model=sd3, vae=vae, objective=pickscore, positive=hs.prompt_conditionings(1)[0],
+        prompts="a cat\na dog", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple",
+        scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE, batch_candidates=3, candidates="L2",
+        run_name="node run", family="auto")
+    head_set, heads, heatmaps, round_images, preset_path = out
+    assert heads == head_set.to_text() and len(head_set.resolve(host("patches.model_patch").model_layout(sd3))) == 1
+    assert head_set.arch == "sd3" and set(head_set.meta["scores"]) == {heads}
+    assert heatmaps.ndim == 4 and heatmaps.shape[0] == 1 and round_images.shape[0] == 2
+    assert preset_path == str(tmp_path / "presets" / "search" / "node run.json")
+    scores = load_file(str(tmp_path / "output" / "headhunter_search" / "node run" / "scores.safetensors"))["scores"]
+    assert scores.shape == (1, 3, 3) and (~torch.isnan(scores)).sum() == 3
+    with pytest.raises(ValueError, match="run name"):
+        hh.run_node(node, model=sd3, vae=vae, objective=pickscore, prompts="a", style="", seeds="", k=1, rounds=1,
+                    steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE,
+                    height=SIZE, batch_candidates=1, candidates="", run_name="../escape", family="auto")
+
+
+def test_sweep_node_one_labelled_image_per_head(host, hh, hs, sd3, vae):
+    node = host("nodes.sweep").HeadHunterSweep
+    conditioning = hs.prompt_conditionings(1)[0]
+    grid, images = hh.run_node(
+        node, model=sd3, vae=vae, positive=conditioning, prompt="", seed=5, heads="L1H0-2, L2H1", mode="per head",
+        steps=STEPS, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE,
+        batch_candidates=2, include_baseline=True, columns=3)
+    assert images.shape == (5, SIZE, SIZE, 3) and grid.shape == (1, 2 * SIZE + 4, 3 * SIZE + 8, 3)
+    # Image 2 is L1H1 alone; below its label it is KSampler + the engine's node with that head.
+    want = vae.decode(reference_latent(host, hh, sd3, conditioning, 5, "L1H1"))[0].float()
+    torch.testing.assert_close(images[2, SIZE // 2:], want[SIZE // 2:], rtol=0, atol=1e-3)
+    assert not torch.allclose(images[2, SIZE // 2:], images[3, SIZE // 2:], atol=1e-3)
+    per_layer = hh.run_node(
+        node, model=sd3, vae=vae, positive=conditioning, prompt="", seed=5, heads="L0-2", mode="per layer",
+        steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE,
+        batch_candidates=4, include_baseline=False, columns=8)[1]
+    assert per_layer.shape[0] == 3
