@@ -11,15 +11,17 @@ def encode_text(clip, text: str):
     return clip.encode_from_tokens_scheduled(clip.tokenize(text))
 
 
-def prompt_conditionings(prompts: list[SearchPrompt], clip=None, positive=None) -> list:
+def prompt_conditionings(prompts: list[SearchPrompt], clip=None, positive=None, extras: dict | None = None) -> list:
     """One conditioning per prompt. With a CLIP, each "{style}, {content}" text is encoded (once per
     distinct text); a connected ``positive`` then only lends its extra settings (e.g. FLUX
-    guidance from FluxGuidance). Without a CLIP, ``positive`` is used for every image."""
+    guidance from FluxGuidance), as does ``extras``. Without a CLIP, ``positive`` is used for
+    every image."""
     if clip is None:
         if positive is None:
             raise ValueError("connect a CLIP (to encode the prompts) or a positive conditioning.")
         return [positive for _ in prompts]
-    extras = {k: v for k, v in positive[0][1].items() if not torch.is_tensor(v)} if positive else {}
+    extras = {**({k: v for k, v in positive[0][1].items() if not torch.is_tensor(v)} if positive else {}),
+              **(extras or {})}
     cache = {}
     out = []
     for p in prompts:

@@ -193,9 +193,9 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
     stages = [("baseline", "base")] + [(f"round_{r}", f"R{r + 1}") for r in range(job.rounds)]
     round_grids = torch.stack([round_images.grid(key, stage, columns) for key, stage in stages])
     for r, page in enumerate(heatmaps):
-        _save_png(run_dir / f"heatmap_round{r + 1}.png", page)
+        save_png(run_dir / f"heatmap_round{r + 1}.png", page)
     for (key, _), grid in zip(stages, round_grids):
-        _save_png(run_dir / f"images_{key}.png", grid)
+        save_png(run_dir / f"images_{key}.png", grid)
 
     family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, job.family)
     styles = sorted({p.style for p in job.prompts if p.style})
@@ -221,7 +221,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
     return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)
 
 
-def _save_png(path: Path, image: torch.Tensor) -> None:
+def save_png(path: Path, image: torch.Tensor) -> None:
     import io
 
     from PIL import Image
