@@ -320,3 +320,23 @@ def test_sweep_node_one_labelled_image_per_head(host, hh, hs, sd3, vae):
         steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE,
         batch_candidates=4, include_baseline=False, columns=8)[1]
     assert per_layer.shape[0] == 3
+
+
+def test_command_line_loads_comfyui_and_names_missing_models(host, clip_folder, tmp_path):
+    import subprocess
+    import sys
+
+    from hh_pack import PACK_DIR, find_host
+
+    comfyui, _ = find_host()
+
+    cli = [sys.executable, str(PACK_DIR / "headhunter_cli.py"), "--comfyui", str(comfyui), "--cpu",
+           "--output-dir", str(tmp_path)]
+    done = subprocess.run(cli + ["search", "--unet", "not_there.safetensors", "--clip", "x.safetensors", "--vae",
+                                 "y.safetensors", "--prompt", "a cat", "--objective-model", str(clip_folder)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "'not_there.safetensors' is not in ComfyUI's diffusion_models folders" in done.stderr
+    done = subprocess.run(cli + ["search", "--unet", "u", "--prompt", "a", "--run-name", "../x"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "run name '../x'" in done.stderr
