@@ -57,12 +57,6 @@ def settings(host, **kw):
     return gen.SamplingSettings(**args)
 
 
-def renderer(host, hs, sd3, vae, prompts, **kw):
-    gen = host("patches.search_generation")
-    return gen.CandidateRenderer(sd3, vae, hs.prompt_conditionings(len(prompts)), [p.seed for p in prompts],
-                                 settings(host, steps=STEPS, **kw))
-
-
 def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.0, cfg=1.0, steps=STEPS):
     """KSampler + HeadHunter Perturbed Attention (the engine's sequential path), one image."""
     if heads:
@@ -72,16 +66,20 @@ def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.
     return hh.ksampler(model, conditioning, conditioning, steps=steps, cfg=cfg, seed=seed)
 
 
-def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, vae, prompts):
-    r = renderer(host, hs, sd3, vae, prompts)
-    candidates = [[(1, 0, 1.0)], [], [(1, 0, 1.0), (2, 2, 0.5)]]
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, vae, prompts, kind):
+    gen = host("patches.search_generation")
+    model = sd3 if kind == "sd3" else hh.tiny_flux()
+    conds = hs.prompt_conditionings(len(prompts), kind)
+    r = gen.CandidateRenderer(model, vae, conds, [p.seed for p in prompts], settings(host, steps=STEPS))
+    # FLUX: layer 1 is a double block, layer 3 a single block.
+    candidates = [[(1, 0, 1.0)], [], [(1, 0, 1.0), (2 if kind == "sd3" else 3, 2, 0.5)]]
     latents = r.latents(candidates)
     assert latents.shape == (3, 2, 16, 16, 16)
-    conds = hs.prompt_conditionings(len(prompts))
-    texts = ["L1H0", "", "L1H0, L2H2@0.5"]
+    texts = ["L1H0", "", "L1H0, L2H2@0.5" if kind == "sd3" else "L1H0, L3H2@0.5"]
     for c, text in enumerate(texts):
         for m, p in enumerate(prompts):
-            want = reference_latent(host, hh, sd3, conds[m], p.seed, text)
+            want = reference_latent(host, hh, model, conds[m], p.seed, text)
             torch.testing.assert_close(latents[c, m], want[0], rtol=1e-4, atol=1e-4)
     assert not torch.allclose(latents[0], latents[1], atol=1e-3)
 

@@ -197,3 +197,23 @@ def test_prompt_grid_follows_the_paper(pack):
     assert [(p.text, p.seed) for p in obj.prompt_grid(["x"], [], obj.parse_seeds("3, 5"))] == [("x", 3), ("x", 5)]
     with pytest.raises(ValueError, match="seed 'a'"):
         obj.parse_seeds("1, a")
+
+
+def test_heatmap_and_grid_pictures(pack):
+    import torch
+
+    images = pack("core.search_images")
+    scores = torch.full((2, 3, 4), float("nan"))
+    scores[0, 1, 2], scores[0, 0, 0], scores[1, 2, 3] = 1.0, -1.0, 0.0
+    chosen = torch.full((3, 4), -1)
+    chosen[1, 2] = 0
+    pages = images.heatmap(scores, chosen, title="run")
+    assert pages.ndim == 4 and pages.shape[0] == 2 and pages.shape[-1] == 3
+    assert 0.0 <= pages.min() and pages.max() <= 1.0
+    colours = images.colormap(torch.tensor([float("nan"), -1.0, 1.0]), -1.0, 1.0)
+    torch.testing.assert_close(colours[0], torch.tensor([0.35, 0.35, 0.35]))  # not evaluated: grey
+    assert colours[2].sum() > colours[1].sum()  # viridis: high scores bright
+    grid = images.image_grid(torch.zeros(5, 8, 10, 3), columns=3, labels=None, gap=2)
+    assert grid.shape == (1, 2 * 8 + 2, 3 * 10 + 4, 3)
+    labelled = images.label_image(torch.zeros(40, 60, 3), "L1H2")
+    assert labelled.shape == (40, 60, 3) and labelled[:10, :20].max() > 0.5 and labelled[30:].max() == 0
