@@ -12,7 +12,7 @@ import torch
 pytestmark = pytest.mark.host
 
 STEPS = 2
-SIZE = 128  # 16 x 16 latents
+SIZE = 64  # 8 x 8 latents: the random TAESD decoder dominates the cost at larger sizes
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,11 @@ def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.
         node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
         model = hh.run_node(node, model=model, heads=heads, scale=scale, softpag_u=u, start_percent=0.0,
                             end_percent=1.0, rescale=0.0, perturb_tokens="all tokens (paper)")[0]
-    return hh.ksampler(model, conditioning, conditioning, steps=steps, cfg=cfg, seed=seed)
+    import nodes
+
+    (out,) = nodes.common_ksampler(model, seed, steps, cfg, "euler", "simple", conditioning, conditioning,
+                                   hh.latent(size=SIZE // 8))
+    return out["samples"]
 
 
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
@@ -75,7 +79,7 @@ def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, vae, pro
     # FLUX: layer 1 is a double block, layer 3 a single block.
     candidates = [[(1, 0, 1.0)], [], [(1, 0, 1.0), (2 if kind == "sd3" else 3, 2, 0.5)]]
     latents = r.latents(candidates)
-    assert latents.shape == (3, 2, 16, 16, 16)
+    assert latents.shape == (3, 2, 16, 8, 8)
     texts = ["L1H0", "", "L1H0, L2H2@0.5" if kind == "sd3" else "L1H0, L3H2@0.5"]
     for c, text in enumerate(texts):
         for m, p in enumerate(prompts):
@@ -335,6 +339,3 @@ def test_command_line_loads_comfyui_and_names_missing_models(host, clip_folder, 
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "'not_there.safetensors' is not in ComfyUI's diffusion_models folders" in done.stderr
-    done = subprocess.run(cli + ["search", "--unet", "u", "--prompt", "a", "--run-name", "../x"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2 and "run name '../x'" in done.stderr
