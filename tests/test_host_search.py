@@ -203,27 +203,40 @@ def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prom
 def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
     run = host("patches.search_run")
 
+    import comfy.model_management
+
     class Flaky(TargetObjective):
-        def __init__(self, fail_on_call):
-            super().__init__({}, fail_on_call)
+        """PickScore that raises on one call, or presses ComfyUI's Cancel during one call."""
+
+        def __init__(self, fail_on=None, cancel_on=None):
+            super().__init__({}, fail_on)
+            self.cancel_on = cancel_on
 
         def score(self, images, prompts):
             self.calls += 1
             if self.calls == self.fail_on_call:
                 raise KeyboardInterrupt("interrupted mid-round")
+            if self.calls == self.cancel_on:
+                comfy.model_management.interrupt_current_processing(True)
             return pickscore.score(images, prompts)
 
         def describe(self):
             return pickscore.describe()
 
     # Scoring calls: the baseline, 3 batches of round 1 (6 heads by 2), its summary, 3 batches of round 2
-    # (5 heads), its summary. Interrupt in round 1's 2nd batch, then (resumed) in round 2's 2nd batch.
-    for fail_on in (3, 5):
-        with pytest.raises(KeyboardInterrupt):
-            run.run_search(job(host, hs, sd3, vae, prompts, Flaky(fail_on), tmp_path, run_name="flaky", batch_candidates=2))
+    # (5 heads), its summary. Cancel during round 1's 2nd batch: ComfyUI stops the next sampling step.
+    with pytest.raises(comfy.model_management.InterruptProcessingException):
+        run.run_search(job(host, hs, sd3, vae, prompts, Flaky(cancel_on=3), tmp_path, run_name="flaky",
+                           batch_candidates=2))
+    saved = json.loads((tmp_path / "runs" / "flaky" / "checkpoint.json").read_text())
+    assert len(saved["rounds"]) == 1 and len(saved["rounds"][0]) == 4
+    # Resumed, then a crash in round 2's 2nd batch (call 4: round 1's last batch, its summary, round 2's 1st).
+    with pytest.raises(KeyboardInterrupt):
+        run.run_search(job(host, hs, sd3, vae, prompts, Flaky(fail_on=4), tmp_path, run_name="flaky",
+                           batch_candidates=2))
     saved = json.loads((tmp_path / "runs" / "flaky" / "checkpoint.json").read_text())
     assert len(saved["rounds"]) == 2 and len(saved["rounds"][1]) == 2  # one batch of round 2 was kept
-    resumed_objective = Flaky(None)
+    resumed_objective = Flaky()
     resumed = run.run_search(job(host, hs, sd3, vae, prompts, resumed_objective, tmp_path, run_name="flaky",
                                  batch_candidates=2))
     assert resumed_objective.calls == 2 + 1  # the two missing batches of round 2 and its summary
