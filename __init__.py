@@ -8,8 +8,10 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .nodes.guider import HeadHunterGuider
+from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads
 from .nodes.objectives import HeadHunterObjectiveCombine, HeadHunterObjectiveLoader
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
+from .nodes.presets import HeadHunterPreset, HeadHunterSavePreset
 from .nodes.search import HeadHunterSearch
 from .nodes.sweep import HeadHunterSweep
 
@@ -22,6 +24,10 @@ class HeadHunterExtension(ComfyExtension):
         return [
             HeadHunterPerturbedAttention,
             HeadHunterGuider,
+            HeadHunterPreset,
+            HeadHunterHeads,
+            HeadHunterCombine,
+            HeadHunterSavePreset,
             HeadHunterSearch,
             HeadHunterSweep,
             HeadHunterObjectiveLoader,

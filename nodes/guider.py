@@ -38,7 +38,8 @@ class HeadHunterGuider(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, heads="", **kwargs) -> bool | str:
+    def validate_inputs(cls, heads="") -> bool | str:
+        # Naming only `heads` keeps ComfyUI's own range and option checks on every other input.
         return validate_heads_text(heads)
 
     @classmethod

@@ -8,8 +8,8 @@ import logging
 
 from comfy_api.latest import io
 
-from ..core.architectures import family_architecture
 from ..core.heads import HeadSet
+from ..core.presets import check_against_layout
 from ..patches.guidance import PerturbedGuidance
 from ..patches.model_patch import model_layout
 from .types import HeadSetType
@@ -82,9 +82,12 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
                    head_set=None) -> PerturbedGuidance:
     if end_percent < start_percent:
         raise ValueError(f"end_percent ({end_percent}) is before start_percent ({start_percent}).")
-    selection = parse_heads(heads, head_set)
     layout = model_layout(model)
-    check_architecture(selection, layout)
+    # Checked apart, so that an error names the preset only when the preset is at fault.
+    check_architecture(HeadSet.parse(heads or ""), layout)
+    if head_set is not None:
+        check_architecture(head_set, layout)
+    selection = parse_heads(heads, head_set)
     resolved = selection.resolve(layout, default_u=softpag_u)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")
@@ -99,18 +102,7 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
 
 
 def check_architecture(selection: HeadSet, layout) -> None:
-    """A head set found on another architecture fails; another family of the same one warns."""
-    label = f"preset '{selection.name}'" if selection.name else "the head set"
-    if selection.arch and selection.arch != layout.arch.id:
-        raise ValueError(
-            f"{label} was made for {selection.arch.upper()} ({selection.family or 'unknown family'}) "
-            f"but the model is {layout.describe()}."
-        )
-    family_arch = family_architecture(selection.family) if selection.family else None
-    if family_arch is not None and family_arch.id == layout.arch.id:
-        expected = family_arch.variants[selection.family]
-        if expected != (layout.layers, layout.heads):
-            log.warning(
-                "HeadHunter: %s was found on %s (%d layers x %d heads); this model is %s. Applying it anyway.",
-                label, selection.family, expected[0], expected[1], layout.describe(),
-            )
+    """A head set made for another architecture, or with heads outside the model, fails before sampling;
+    one found on another family of the same architecture is applied with a warning in the log."""
+    for warning in check_against_layout(selection, layout):
+        log.warning("HeadHunter: %s", warning)

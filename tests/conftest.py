@@ -31,3 +31,24 @@ def host():
 def pack():
     """The pack's host-free modules: ``pack("core.heads")``."""
     return pack_module
+
+
+# Tiny real models for host tests, built once per session (nodes clone them; tests check they never change).
+@pytest.fixture(scope="session")
+def hh(host):
+    """tests/hh_host.py, importable only once ComfyUI is loaded."""
+    import hh_host
+
+    return hh_host
+
+
+@pytest.fixture(scope="session")
+def sd3(host, hh, tmp_path_factory):
+    """A 3-layer, 3-head SD3 loaded from a safetensors file by ComfyUI's UNETLoader."""
+    return hh.load_with_unet_loader(hh.tiny_sd3_file(tmp_path_factory.mktemp("models")))
+
+
+@pytest.fixture(scope="session")
+def flux(host, hh):
+    """A tiny FLUX: 2 double blocks + 3 single blocks (layers 0-4), 4 heads."""
+    return hh.tiny_flux()

@@ -3,6 +3,7 @@ classes and nodes; import it only inside host tests (after the ``host`` fixture 
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -22,11 +23,12 @@ def randomize(module: torch.nn.Module, seed: int, std: float = 0.08) -> None:
                 b.copy_(torch.randn(b.shape, generator=g) * std)
 
 
-def tiny_sd3_file(folder: Path, depth: int = 3, self_attn_layers=(1,), seed: int = 0) -> Path:
+def tiny_sd3_file(folder: Path, depth: int = 3, self_attn_layers=(1,), seed: int = 0, max_size: int = 16) -> Path:
     """A random SD3/SD3.5-style MMDiT state dict saved with safetensors, as a checkpoint would be.
 
     ComfyUI detects it from its keys: width 64*depth, depth heads; ``self_attn_layers`` gives those
     joint blocks SD3.5's extra image self-attention (attn2), which must never be perturbed.
+    ``max_size`` is the largest latent side in patches (positional-embedding table size).
     """
     import comfy.ops
     from comfy.ldm.modules.diffusionmodules.mmdit import MMDiT
@@ -35,11 +37,11 @@ def tiny_sd3_file(folder: Path, depth: int = 3, self_attn_layers=(1,), seed: int
     model = MMDiT(
         input_size=None, patch_size=2, in_channels=16, out_channels=16, depth=depth, adm_in_channels=2048,
         context_embedder_config={"target": "torch.nn.Linear", "params": {"in_features": 4096, "out_features": 64 * depth}},
-        pos_embed_max_size=16, num_patches=256, qk_norm="rms", x_block_self_attn_layers=list(self_attn_layers),
+        pos_embed_max_size=max_size, num_patches=max_size**2, qk_norm="rms", x_block_self_attn_layers=list(self_attn_layers),
         dtype=torch.float32, device="cpu", operations=comfy.ops.disable_weight_init,
     )
     randomize(model, seed)
-    path = Path(folder) / f"tiny_sd3_d{depth}_s{seed}.safetensors"
+    path = Path(folder) / f"tiny_sd3_d{depth}_s{seed}_m{max_size}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
     return path
 
@@ -107,7 +109,15 @@ def custom_advanced(guider, steps=3, seed=0, sampler="euler", scheduler="simple"
 
 def run_node(node_cls, **inputs):
     """Run a V3 node the way ComfyUI's executor does: validate_inputs, then a class clone's execute."""
-    check = node_cls.validate_inputs(**inputs) if hasattr(node_cls, "validate_inputs") else True
+    from comfy_api.internal import first_real_override
+
+    # As ComfyUI's executor: only a validate_inputs the node defines runs (the base one raises), and
+    # it receives the inputs it names (all of them if it takes **kwargs).
+    validate = first_real_override(node_cls, "validate_inputs")
+    check = True
+    if validate is not None:
+        spec = inspect.getfullargspec(validate)
+        check = validate(**{k: v for k, v in inputs.items() if spec.varkw or k in spec.args})
     if check is not True:
         raise ValueError(check)
     return node_cls.PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(**inputs).result

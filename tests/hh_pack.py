@@ -44,15 +44,16 @@ def find_host() -> tuple[Path | None, str]:
 _HOST_PACKAGE: str | None = None
 
 
-def load_host(path: Path) -> str:
-    """Import ComfyUI from ``path`` on the CPU, load the pack into it; returns the pack's module name."""
+def load_host(path: Path, cpu: bool = True) -> str:
+    """Import ComfyUI from ``path`` (on the CPU unless told), load the pack into it; returns the
+    pack's module name."""
     global _HOST_PACKAGE
     if _HOST_PACKAGE is not None:
         return _HOST_PACKAGE
     sys.path.insert(0, str(path))
     import comfy.cli_args
 
-    comfy.cli_args.args.cpu = True  # before comfy.model_management is imported
+    comfy.cli_args.args.cpu = cpu  # before comfy.model_management is imported
     import nodes  # ComfyUI's nodes.py
 
     async def load():

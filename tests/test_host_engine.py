@@ -14,23 +14,6 @@ TOKENS_ALL = "all tokens (paper)"
 
 
 @pytest.fixture(scope="module")
-def hh(host):
-    import hh_host
-
-    return hh_host
-
-
-@pytest.fixture(scope="module")
-def sd3(host, hh, tmp_path_factory):
-    return hh.load_with_unet_loader(hh.tiny_sd3_file(tmp_path_factory.mktemp("models")))
-
-
-@pytest.fixture(scope="module")
-def flux(host, hh):
-    return hh.tiny_flux()
-
-
-@pytest.fixture(scope="module")
 def nodes_mod(host):
     return host("nodes.perturbed_attention"), host("nodes.guider")
 
@@ -290,3 +273,24 @@ def test_identity_shortcuts_match_the_reference(host, hh, sd3, heads, guider_mod
         assert checked > 0
         return
     assert _check_calls(calls, expected, None) > 0
+
+
+def test_other_post_cfg_patches_keep_working_under_the_guider(host, hh, sd3):
+    """A post-CFG patch set on the model before the guider still runs, every step, in both modes."""
+    guider_node = host("nodes.guider")
+    seen = []
+
+    def other_post_cfg(args):
+        seen.append(args["sigma"][0].item())
+        return args["denoised"] * 0.5
+
+    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
+        seen.clear()
+        m = sd3.clone()
+        m.set_model_sampler_post_cfg_function(other_post_cfg)
+        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=m, positive=hh.conditioning("sd3"),
+                                negative=hh.conditioning("sd3", seed=2), cfg=2.0, heads="L0H0", scale=3.0,
+                                softpag_u=1.0, start_percent=0.0, end_percent=1.0, rescale=0.0,
+                                perturb_tokens=TOKENS_ALL, mode=mode)
+        hh.custom_advanced(guider, steps=3)
+        assert len(seen) == 3, mode
