@@ -191,7 +191,7 @@ def run(args, package: str) -> int:
             model=model, vae=vae, objective=objective, prompts=prompts, conditionings=conditionings,
             negative=negative, settings=settings, softpag_u=args.softpag_u, k=args.k, rounds=args.rounds,
             candidates=args.candidates, batch_candidates=args.batch_candidates, run_name=args.run_name,
-            family=args.family, provenance={"files": files}))
+            family=args.family, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder()))
         print(f"heads: {result.head_set.to_text()}")
         print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:

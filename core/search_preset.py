@@ -1,19 +1,11 @@
-"""A search result as a preset file (the shared preset contract, format "headhunter-preset" v1).
-
-Written here by the search itself so a search never depends on the preset UI; the file follows the
-contract exactly and loads with core.presets: heads in the order they were chosen, each with the
-score that chose it, and the whole run in "provenance".
-"""
+"""A search result as a preset (the shared preset format, "headhunter-preset" v1): heads in the
+order they were chosen, each with the score that chose it, and the whole run in "provenance".
+core.presets checks and writes it."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from .architectures import architecture
-from .search import SearchState, atomic_write_bytes, head_name
-
-FORMAT = "headhunter-preset"
-VERSION = 1
+from .presets import FORMAT, FORMAT_VERSION
+from .search import SearchState, head_name
 
 
 def guess_family(arch_id: str, layers: int, heads: int, used: list[tuple[int, int]], wanted: str = "auto") -> str:
@@ -49,21 +41,15 @@ def search_preset(name: str, description: str, arch_id: str, family: str, state:
          "candidates_evaluated": len(state.rounds[r])}
         for r, chosen in enumerate(state.selected)
     ]
-    return {
-        "format": FORMAT, "version": VERSION, "name": name, "description": description,
+    return _finite({
+        "format": FORMAT, "version": FORMAT_VERSION, "name": name, "description": description,
         "family": family, "architecture": arch_id, "heads": heads, "recommended": recommended, "tags": tags,
         "provenance": {"source": "search", **provenance, "baseline_score": state.baseline, "rounds": rounds},
-    }
-
-
-def write_preset(path: Path, preset: dict) -> Path:
-    """Atomic write; strict JSON (NaN scores, which never rank first, are written as null)."""
-    text = json.dumps(_finite(preset), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    atomic_write_bytes(Path(path), text.encode("utf-8"))
-    return Path(path)
+    })
 
 
 def _finite(value):
+    """NaN scores (a degenerate objective; they never rank first) become null, as JSON allows."""
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, dict):

@@ -6,6 +6,7 @@ from ..core.architectures import ARCHITECTURES
 from ..core.objectives import parse_seeds, prompt_grid, text_lines
 from ..patches.search_prompts import negative_conditioning, prompt_conditionings
 from ..patches.search_run import SearchJob, check_run_name, run_search
+from .preset_store import save_folder
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 from .types import HeadSetType, ObjectiveType
 
@@ -92,7 +93,7 @@ class HeadHunterSearch(io.ComfyNode):
             negative=negative_conditioning(cfg, clip, negative),
             settings=settings_from(steps, sampler, scheduler, scale, cfg, width, height),
             softpag_u=softpag_u, k=k, rounds=rounds, candidates=candidates, batch_candidates=batch_candidates,
-            run_name=run_name, family=family, node_id=cls.hidden.unique_id if cls.hidden else None,
+            run_name=run_name, family=family, presets_folder=save_folder(), node_id=cls.hidden.unique_id if cls.hidden else None,
         )
         result = run_search(job)
         return io.NodeOutput(result.head_set, result.head_set.to_text(), result.heatmaps, result.round_grids,

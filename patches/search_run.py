@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,14 +20,14 @@ from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
                            load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
 from ..core.search_images import heatmap, image_grid
-from ..core.search_preset import guess_family, search_preset, write_preset
+from ..core.presets import dumps_preset, preset_from_dict, save_preset
+from ..core.search_preset import guess_family, search_preset
 from .search_generation import CandidateRenderer, SamplingSettings
 from .search_identity import conditioning_digest, model_identity, vae_identity
 from .search_progress import JobProgress
 
 log = logging.getLogger("HeadHunter")
 
-PRESETS_KEY = "headhunter_presets"
 RUNS_FOLDER = "headhunter_search"
 _RUN_NAME = re.compile(r"^[\w.\- ]{1,100}$")
 
@@ -45,15 +44,6 @@ def default_runs_root() -> Path:
     import folder_paths
 
     return Path(folder_paths.get_output_directory()) / RUNS_FOLDER
-
-
-def user_presets_folder() -> Path:
-    """models/headhunter_presets (the preset contract's user folder), registered if nobody did."""
-    import folder_paths
-
-    if PRESETS_KEY not in folder_paths.folder_names_and_paths:
-        folder_paths.folder_names_and_paths[PRESETS_KEY] = ([os.path.join(folder_paths.models_dir, PRESETS_KEY)], {".json"})
-    return Path(folder_paths.get_folder_paths(PRESETS_KEY)[0])
 
 
 def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[list[tuple[int, int]], dict]:
@@ -83,7 +73,7 @@ class SearchJob:
     family: str = "auto"
     provenance: dict = field(default_factory=dict)  # e.g. the model file names, from the command line
     runs_root: Path | None = None
-    presets_folder: Path | None = None
+    presets_folder: Path | None = None  # the user preset folder; None: the preset stays in the run folder
     node_id: str | None = None
 
 
@@ -92,7 +82,7 @@ class SearchResult:
     head_set: HeadSet
     state: SearchState
     run_dir: Path
-    preset_path: Path
+    preset_path: Path  # in the user preset folder, or the run folder's copy
     scores: torch.Tensor  # [rounds, layers, heads]
     heatmaps: torch.Tensor  # IMAGE, one per round
     round_grids: torch.Tensor  # IMAGE, baseline then one per round
@@ -201,7 +191,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
     styles = sorted({p.style for p in job.prompts if p.style})
     label = ", ".join(styles) or job.objective.name
     s = job.settings
-    preset = search_preset(
+    preset_dict = search_preset(
         name=run_name,
         description=f"Heads found by a HeadHunter search ({job.objective.name}"
                     + (f", style '{label}'" if styles else "") + f", k={job.k}, {job.rounds} rounds).",
@@ -211,11 +201,14 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         provenance={"reference": f"HeadHunter search run '{run_name}'", "model_layout": layout.describe(),
                     **job.provenance, "parameters": params},
     )
-    write_preset(run_dir / "preset.json", preset)
-    presets_folder = Path(job.presets_folder or user_presets_folder())
-    preset_path = write_preset(presets_folder / "search" / f"{run_name}.json", preset)
+    preset = preset_from_dict(preset_dict, f"search/{run_name}")  # checked as any preset file is
+    preset_path = run_dir / "preset.json"
+    atomic_write_bytes(preset_path, dumps_preset(preset).encode("utf-8"))
+    if job.presets_folder is not None:
+        # The same run name is the same search (the checkpoint refuses others): overwrite.
+        preset_path = save_preset(job.presets_folder, preset, overwrite=True)
     head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family)
-    head_set.meta.update({"scores": state.selected_scores(), "labels": {h["head"]: h["label"] for h in preset["heads"]},
+    head_set.meta.update({"scores": state.selected_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
                           "run_dir": str(run_dir)})
     log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
     return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)

@@ -16,22 +16,10 @@ SIZE = 64  # 8 x 8 latents: the random TAESD decoder dominates the cost at large
 
 
 @pytest.fixture(scope="module")
-def hh(host):
-    import hh_host
-
-    return hh_host
-
-
-@pytest.fixture(scope="module")
 def hs(host):
     import hh_search
 
     return hh_search
-
-
-@pytest.fixture(scope="module")
-def sd3(host, hh, tmp_path_factory):
-    return hh.load_with_unet_loader(hh.tiny_sd3_file(tmp_path_factory.mktemp("models")))
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +59,9 @@ def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.
 
 
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
-def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, vae, prompts, kind):
+def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, flux, vae, prompts, kind):
     gen = host("patches.search_generation")
-    model = sd3 if kind == "sd3" else hh.tiny_flux()
+    model = sd3 if kind == "sd3" else flux
     conds = hs.prompt_conditionings(len(prompts), kind)
     r = gen.CandidateRenderer(model, vae, conds, [p.seed for p in prompts], settings(host, steps=STEPS))
     # FLUX: layer 1 is a double block, layer 3 a single block.
@@ -163,17 +151,9 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
     assert result.heatmaps.shape[0] == 2 and result.heatmaps.shape[-1] == 3
     assert result.round_grids.shape[0] == 3  # baseline + 2 rounds
     assert (result.run_dir / "heatmap_round1.png").is_file() and (result.run_dir / "images_round_1.png").is_file()
-    presets = _presets_module(host)
-    if presets is not None:
-        loaded = presets.read_preset(result.preset_path, "search/run")
-        assert loaded.head_set().to_text() == "L2H1, L1H0"
-
-
-def _presets_module(host):
-    try:
-        return host("core.presets")
-    except ImportError:
-        return None
+    loaded = host("core.presets").read_preset(result.preset_path, "search/run").head_set()
+    assert loaded.to_text() == "L2H1, L1H0" and loaded.family == "sd3-medium" and loaded.meta["scores"] == scores
+    assert (result.run_dir / "preset.json").read_text() == result.preset_path.read_text()
 
 
 @pytest.fixture(scope="module")
