@@ -12,8 +12,11 @@ from comfy_api.latest import ComfyExtension, io
 from .http_api.routes import register_with_comfyui
 from .nodes.guider import HeadHunterGuider
 from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads
+from .nodes.objectives import HeadHunterObjectiveCombine, HeadHunterObjectiveLoader
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
 from .nodes.presets import HeadHunterPreset, HeadHunterSavePreset
+from .nodes.search import HeadHunterSearch
+from .nodes.sweep import HeadHunterSweep
 
 WEB_DIRECTORY = "./web"
 
@@ -32,6 +35,10 @@ class HeadHunterExtension(ComfyExtension):
             HeadHunterHeads,
             HeadHunterCombine,
             HeadHunterSavePreset,
+            HeadHunterSearch,
+            HeadHunterSweep,
+            HeadHunterObjectiveLoader,
+            HeadHunterObjectiveCombine,
         ]
 
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Candidates per minute of one search round: one candidate per forward vs several batched.
+
+    COMFYUI_PATH=~/ComfyUI python benchmarks/search_throughput.py [--depth 4] [--batch 8]
+
+Runs inside a real ComfyUI on a tiny random SD3 (ComfyUI's own MMDiT, loaded by UNETLoader) and a
+TAESD-type VAE, from the test helpers. Both ways are timed side by side, alternating, in one run, so
+the ratio holds even on a busy machine; each way's median over the repeats is printed.
+The objective is a cheap stand-in (mean brightness): this measures generation, which dominates.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--comfyui", default=os.environ.get("COMFYUI_PATH"), help="ComfyUI folder (or COMFYUI_PATH).")
+    p.add_argument("--depth", type=int, default=4, help="Tiny SD3 depth: layers = heads = depth.")
+    p.add_argument("--size", type=int, default=64, help="Image size (latents size/8).")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--prompts", type=int, default=2, help="Prompt-seed images per candidate (M).")
+    p.add_argument("--batch", type=int, default=8, help="batch_candidates of the batched way.")
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    if not args.comfyui:
+        raise SystemExit("give --comfyui or set COMFYUI_PATH")
+
+    sys.path.insert(0, str(TESTS))
+    import hh_pack
+
+    package = hh_pack.load_host(Path(args.comfyui))  # on the CPU, as the tests
+    import torch
+
+    import hh_host
+    import hh_search
+
+    pack = lambda name: hh_pack.pack_module(name, package)
+    gen, objectives, search = pack("patches.search_generation"), pack("core.objectives"), pack("core.search")
+    model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(Path(tempfile.mkdtemp()), depth=args.depth))
+    vae = hh_search.tiny_vae()
+    prompts = objectives.prompt_grid([f"prompt {i}" for i in range(args.prompts)], [])
+    settings = gen.SamplingSettings(steps=args.steps, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0,
+                                    width=args.size, height=args.size)
+    renderer = gen.CandidateRenderer(model, vae, hh_search.prompt_conditionings(len(prompts)),
+                                     [q.seed for q in prompts], settings)
+    pool = [(layer, head) for layer in range(args.depth) for head in range(args.depth)]
+
+    def evaluate(candidates):
+        images = renderer.images([[(l, h, 1.0) for l, h in c] for c in candidates])
+        return images.mean(dim=(1, 2, 3, 4)).tolist()
+
+    def rate(batch: int) -> float:
+        start = time.perf_counter()
+        search.greedy_search(pool, k=1, rounds=1, evaluate=evaluate, batch_size=batch)
+        return len(pool) / (time.perf_counter() - start) * 60.0
+
+    rate(args.batch)  # warm-up
+    one, batched = [], []
+    for _ in range(args.repeats):
+        one.append(rate(1))
+        batched.append(rate(args.batch))
+    one_m, batched_m = statistics.median(one), statistics.median(batched)
+    print(f"tiny SD3 {args.depth}x{args.depth} heads, {args.size}px, {args.steps} steps, M={args.prompts}, "
+          f"{len(pool)} candidates per round, CPU, {torch.get_num_threads()} threads")
+    print(f"one at a time:      {one_m:8.1f} candidates/min  (runs: {', '.join(f'{r:.1f}' for r in one)})")
+    print(f"batched ({args.batch:3d}/fwd): {batched_m:8.1f} candidates/min  "
+          f"(runs: {', '.join(f'{r:.1f}' for r in batched)})")
+    print(f"speed-up: {batched_m / one_m:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

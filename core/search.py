@@ -1,0 +1,271 @@
+"""The HeadHunter search (Ahn et al. 2025, Algorithm 1), host-free.
+
+Greedy forward selection over attention heads. Each round, every head h still in the pool is
+scored by the mean objective of the M prompt-seed images generated with perturbation on
+S_final + {h}; the k best join S_final. R rounds, no early stop. Everything that touches a model
+hides behind ``evaluate(list of candidate head lists) -> list of scores`` (higher = better), so
+this module is plain Python; it also defines the checkpoint (JSON, written after every finished
+batch of candidates) and the per-head score map (safetensors, [rounds, layers, heads]).
+
+Determinism: the pool is scanned in its given order, ties are broken by that order, and the
+candidates of a round are cut into evaluation batches from the same ordered list, so a run
+resumed from its checkpoint evaluates exactly the batches an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+Head = tuple[int, int]
+Evaluate = Callable[[list[list[Head]]], Sequence[float]]
+
+CHECKPOINT_FORMAT = "headhunter-search-checkpoint"
+CHECKPOINT_VERSION = 1
+_HEAD = re.compile(r"^L(\d+)H(\d+)$")
+
+
+def head_name(head: Head) -> str:
+    return f"L{head[0]}H{head[1]}"
+
+
+def parse_head_name(name: str) -> Head:
+    m = _HEAD.match(name)
+    if m is None:
+        raise ValueError(f"'{name}' is not a single head (expected L<layer>H<head>)")
+    return int(m[1]), int(m[2])
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint exists for this run but was made with other parameters."""
+
+
+@dataclass
+class SearchState:
+    """Everything a search has decided so far; the checkpoint is this, as JSON."""
+
+    params: dict
+    pool: list[Head]
+    rounds: list[dict[str, float]] = field(default_factory=list)  # per round: head -> mean objective
+    selected: list[list[Head]] = field(default_factory=list)  # heads chosen in each finished round
+    summaries: list[float] = field(default_factory=list)  # objective of S_final after each round
+    baseline: float | None = None  # objective with no head perturbed
+
+    @property
+    def final(self) -> list[Head]:
+        return [h for chosen in self.selected for h in chosen]
+
+    def selected_scores(self) -> dict[str, float]:
+        """Each chosen head's score in the round that chose it (HeadSet.meta["scores"])."""
+        return {head_name(h): self.rounds[r][head_name(h)] for r, chosen in enumerate(self.selected) for h in chosen}
+
+    def to_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+            "params": self.params,
+            "pool": [head_name(h) for h in self.pool],
+            "baseline": _to_json_float(self.baseline),
+            "rounds": [{name: _to_json_float(s) for name, s in scores.items()} for scores in self.rounds],
+            "selected": [[head_name(h) for h in chosen] for chosen in self.selected],
+            "summaries": [_to_json_float(s) for s in self.summaries],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SearchState":
+        if d.get("format") != CHECKPOINT_FORMAT or d.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"not a version-{CHECKPOINT_VERSION} HeadHunter search checkpoint")
+        return cls(
+            params=d["params"],
+            pool=[parse_head_name(n) for n in d["pool"]],
+            rounds=[{name: _from_json_float(s) for name, s in scores.items()} for scores in d["rounds"]],
+            selected=[[parse_head_name(n) for n in chosen] for chosen in d["selected"]],
+            summaries=[_from_json_float(s) for s in d["summaries"]],
+            baseline=_from_json_float(d.get("baseline")),
+        )
+
+
+def _to_json_float(x):
+    return None if x is None or math.isnan(x) else float(x)
+
+
+def _from_json_float(x):
+    return float("nan") if x is None else float(x)
+
+
+def _rank_key(score: float, index: int):
+    # Higher score first; NaN (a failed or degenerate objective) last; ties by pool order.
+    return (-score if not math.isnan(score) else math.inf, index)
+
+
+def check_search_size(pool_size: int, k: int, rounds: int) -> None:
+    if k < 1 or rounds < 1:
+        raise ValueError(f"k ({k}) and rounds ({rounds}) must both be at least 1.")
+    if k * rounds > pool_size:
+        raise ValueError(
+            f"k x rounds = {k} x {rounds} = {k * rounds} heads, but there are only {pool_size} candidate heads; "
+            "lower k or rounds, or widen the candidates."
+        )
+
+
+def total_evaluations(pool_size: int, k: int, rounds: int, summaries: bool) -> int:
+    """Candidate evaluations of a whole search: every remaining head per round (+ summaries)."""
+    return sum(pool_size - r * k for r in range(rounds)) + ((rounds + 1) if summaries else 0)
+
+
+def greedy_search(
+    pool: Sequence[Head],
+    k: int,
+    rounds: int,
+    evaluate: Evaluate,
+    *,
+    batch_size: int = 1,
+    state: SearchState | None = None,
+    summarize: Callable[[list[Head]], float] | None = None,
+    on_update: Callable[[SearchState], None] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> SearchState:
+    """Algorithm 1. ``state`` resumes a checkpoint; ``on_update`` is called whenever the state
+    gained something (write the checkpoint there); ``summarize(S)`` scores a set on its own
+    (the baseline with S empty, then S_final after each round); ``on_progress(done, total, note)``
+    counts candidate evaluations."""
+    pool = [tuple(h) for h in pool]
+    if len(set(pool)) != len(pool):
+        raise ValueError("the candidate pool lists a head twice")
+    check_search_size(len(pool), k, rounds)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if state is None:
+        state = SearchState(params={}, pool=list(pool))
+    elif state.pool != pool:
+        raise CheckpointMismatch("the checkpoint was made for another candidate pool")
+    index = {h: i for i, h in enumerate(pool)}
+    total = total_evaluations(len(pool), k, rounds, summarize is not None)
+
+    def step(note: str) -> None:
+        _notify(on_update, state)
+        if on_progress is not None:
+            done = sum(len(s) for s in state.rounds)
+            if summarize is not None:
+                done += len(state.summaries) + (state.baseline is not None)
+            on_progress(done, total, note)
+
+    step("resuming" if state.rounds or state.baseline is not None else "starting")
+    if summarize is not None and state.baseline is None:
+        state.baseline = float(summarize([]))
+        step(f"baseline (no heads) scores {state.baseline:.4g}")
+
+    for r in range(rounds):
+        if r == len(state.selected):
+            if r == len(state.rounds):
+                state.rounds.append({})
+            scores = state.rounds[r]
+            chosen = state.final
+            remaining = [h for h in pool if h not in set(chosen)]
+            todo = [h for h in remaining if head_name(h) not in scores]
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                values = list(evaluate([chosen + [h] for h in batch]))
+                if len(values) != len(batch):
+                    raise ValueError(f"evaluate returned {len(values)} scores for {len(batch)} candidates")
+                for h, v in zip(batch, values):
+                    scores[head_name(h)] = float(v)
+                best = min(scores, key=lambda n: _rank_key(scores[n], index[parse_head_name(n)]))
+                step(f"round {r + 1}/{rounds}: best so far {best} ({scores[best]:.4g})")
+            ranked = sorted(remaining, key=lambda h: _rank_key(scores[head_name(h)], index[h]))
+            state.selected.append(ranked[:k])
+            step(f"round {r + 1}/{rounds} chose {', '.join(head_name(h) for h in ranked[:k])}")
+        if summarize is not None and len(state.summaries) == r:
+            state.summaries.append(float(summarize(state.final)))
+            step(f"after round {r + 1}/{rounds}: S_final scores {state.summaries[r]:.4g}")
+    return state
+
+
+def _notify(callback, state):
+    if callback is not None:
+        callback(state)
+
+
+# ---- checkpoint ---------------------------------------------------------------------------
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, state: SearchState) -> None:
+    atomic_write_bytes(path, json.dumps(state.to_dict(), indent=1).encode("utf-8"))
+
+
+def load_checkpoint(path: Path, params: dict) -> SearchState | None:
+    """The saved state of this run, or None if there is none; refuses other parameters."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        state = SearchState.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointMismatch(f"{path} is not a readable search checkpoint ({e}); delete it to start over.") from e
+    expected = json.loads(json.dumps(params))  # the same normalisation as the saved copy
+    if state.params != expected:
+        diffs = describe_differences(state.params, expected)
+        raise CheckpointMismatch(
+            f"{path} belongs to a run with other parameters ({diffs}). Resuming would mix two searches: "
+            "use another run name, or delete that checkpoint folder to start this run over."
+        )
+    return state
+
+
+def describe_differences(saved: dict, wanted: dict, limit: int = 4) -> str:
+    keys = sorted(set(saved) | set(wanted))
+    diffs = [f"{key}: checkpoint {_short(saved.get(key))} vs now {_short(wanted.get(key))}"
+             for key in keys if saved.get(key) != wanted.get(key)]
+    more = f"; and {len(diffs) - limit} more" if len(diffs) > limit else ""
+    return "; ".join(diffs[:limit]) + more
+
+
+def _short(value, width: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+# ---- score map ----------------------------------------------------------------------------
+def score_map(state: SearchState, rounds: int, layers: int, heads: int):
+    """[rounds, layers, heads] float32: each head's mean objective per round, NaN where not evaluated."""
+    import torch
+
+    out = torch.full((rounds, layers, heads), float("nan"), dtype=torch.float32)
+    for r, scores in enumerate(state.rounds[:rounds]):
+        for name, value in scores.items():
+            layer, head = parse_head_name(name)
+            out[r, layer, head] = value
+    return out
+
+
+def selection_map(state: SearchState, layers: int, heads: int):
+    """[layers, heads] int32: the round that chose each head, -1 for heads never chosen."""
+    import torch
+
+    out = torch.full((layers, heads), -1, dtype=torch.int32)
+    for r, chosen in enumerate(state.selected):
+        for layer, head in chosen:
+            out[layer, head] = r
+    return out
+
+
+def save_score_map(path: Path, state: SearchState, rounds: int, layers: int, heads: int, metadata: dict | None = None) -> None:
+    """safetensors with "scores" [rounds, layers, heads] (NaN = not evaluated) and "selected_round"."""
+    from safetensors.torch import save
+
+    tensors = {"scores": score_map(state, rounds, layers, heads), "selected_round": selection_map(state, layers, heads)}
+    meta = {key: str(value) for key, value in (metadata or {}).items()}
+    atomic_write_bytes(path, save(tensors, metadata=meta))

@@ -1,0 +1,59 @@
+"""A search result as a preset (the shared preset format, "headhunter-preset" v1): heads in the
+order they were chosen, each with the score that chose it, and the whole run in "provenance".
+core.presets checks and writes it."""
+from __future__ import annotations
+
+from .architectures import architecture
+from .presets import FORMAT, FORMAT_VERSION
+from .search import SearchState, head_name
+
+
+def guess_family(arch_id: str, layers: int, heads: int, used: list[tuple[int, int]], wanted: str = "auto") -> str:
+    """The published family this model is: an exact size match, else the first family of the
+    architecture that holds every chosen head (a preset names a family its heads fit)."""
+    arch = architecture(arch_id)
+    if wanted and wanted != "auto":
+        if wanted not in arch.variants:
+            raise ValueError(f"family '{wanted}' is not a {arch.display_name} family (valid: {', '.join(arch.variants)})")
+        return wanted
+    exact = [f for f, size in arch.variants.items() if size == (layers, heads)]
+    if exact:
+        return exact[0]
+    fitting = [f for f, (n_layers, n_heads) in arch.variants.items()
+               if all(layer < n_layers and head < n_heads for layer, head in used)]
+    if not fitting:
+        raise ValueError(f"no {arch.display_name} family holds the heads found; set the family by hand")
+    return fitting[0]
+
+
+def search_preset(name: str, description: str, arch_id: str, family: str, state: SearchState, label: str,
+                  recommended: dict, tags: list[str], provenance: dict) -> dict:
+    scores = state.selected_scores()
+    heads = [
+        {"head": head_name(h), "u": None, "label": f"{label} (round {r + 1})", "confidence": "high",
+         "score": scores[head_name(h)]}
+        for r, chosen in enumerate(state.selected) for h in chosen
+    ]
+    rounds = [
+        {"round": r + 1, "chosen": [head_name(h) for h in chosen],
+         "scores": {head_name(h): scores[head_name(h)] for h in chosen},
+         "score_after": state.summaries[r] if r < len(state.summaries) else None,
+         "candidates_evaluated": len(state.rounds[r])}
+        for r, chosen in enumerate(state.selected)
+    ]
+    return _finite({
+        "format": FORMAT, "version": FORMAT_VERSION, "name": name, "description": description,
+        "family": family, "architecture": arch_id, "heads": heads, "recommended": recommended, "tags": tags,
+        "provenance": {"source": "search", **provenance, "baseline_score": state.baseline, "rounds": rounds},
+    })
+
+
+def _finite(value):
+    """NaN scores (a degenerate objective; they never rank first) become null, as JSON allows."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""HeadHunter search and sweep without the UI, for multi-hour GPU jobs.
+
+    python headhunter_cli.py --comfyui ~/ComfyUI search --checkpoint sd3_medium_incl_clips.safetensors \\
+        --objective PickScore --prompts-file prompts.txt --style "golden hour" --k 3 --rounds 5 --run-name golden
+
+Loads ComfyUI from --comfyui (its model folders, extra_model_paths.yaml if given, this pack the way
+ComfyUI loads it) and runs the same code as the HeadHunter Search / Sweep nodes. Model files are
+named as in ComfyUI's loaders. Ctrl-C stops a search; the same command resumes it from its
+checkpoint. Run with --help, or see docs/search.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+PACK_DIR = Path(__file__).resolve().parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="HeadHunter head search and sweeps, headless.")
+    p.add_argument("--comfyui", required=True, type=Path, help="ComfyUI folder (the one holding main.py).")
+    p.add_argument("--cpu", action="store_true", help="Run on the CPU.")
+    p.add_argument("--extra-model-paths", type=Path, help="An extra_model_paths.yaml, as ComfyUI's option.")
+    p.add_argument("--output-dir", type=Path, help="Where run folders go (default: ComfyUI's output folder).")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_text in (("search", "find heads for an objective (Algorithm 1)"),
+                            ("sweep", "one image per head of a range")):
+        s = sub.add_parser(name, help=help_text)
+        models = s.add_argument_group("models (file names inside ComfyUI's model folders, or paths)")
+        models.add_argument("--checkpoint", help="A checkpoint with model, text encoders and VAE (models/checkpoints).")
+        models.add_argument("--unet", help="A diffusion model (models/diffusion_models) instead of --checkpoint.")
+        models.add_argument("--weight-dtype", default="default", choices=["default", "fp8_e4m3fn", "fp8_e5m2"],
+                            help="Weight dtype of --unet, as UNETLoader.")
+        models.add_argument("--clip", action="append", default=[],
+                            help="Text encoder file (models/text_encoders); repeat for SD3 (clip_l, clip_g, t5xxl) "
+                            "or FLUX (clip_l, t5xxl).")
+        models.add_argument("--clip-type", default="sd3", help="Text encoder type for --clip: sd3 or flux.")
+        models.add_argument("--vae", help="VAE file (models/vae); default: the checkpoint's.")
+        gen = s.add_argument_group("generation")
+        gen.add_argument("--steps", type=int, default=20)
+        gen.add_argument("--sampler", default="euler")
+        gen.add_argument("--scheduler", default="simple")
+        gen.add_argument("--scale", type=float, default=3.0, help="Perturbation scale w (paper: 3 SD3, 8 FLUX).")
+        gen.add_argument("--softpag-u", type=float, default=1.0, help="SoftPAG u of perturbed heads.")
+        gen.add_argument("--cfg", type=float, default=1.0, help="CFG scale; 1 = off (the paper's search).")
+        gen.add_argument("--guidance", type=float, help="FLUX guidance embedding (FluxGuidance).")
+        gen.add_argument("--width", type=int, default=1024)
+        gen.add_argument("--height", type=int, default=1024)
+        gen.add_argument("--batch-candidates", type=int, default=4 if name == "search" else 8,
+                         help="Candidate head sets per batched forward.")
+        if name == "search":
+            s.add_argument("--objective", default="PickScore", choices=["PickScore", "CLIPScore"])
+            s.add_argument("--objective-model", default="",
+                           help="Folder under models/headhunter_objectives, or a path (default per objective).")
+            s.add_argument("--template", default="", help="Scoring text template ({prompt}, {style}, {content}).")
+            s.add_argument("--prompt", action="append", default=[], help="A content prompt (repeatable).")
+            s.add_argument("--prompts-file", type=Path, help="Content prompts, one per line.")
+            s.add_argument("--style", action="append", default=[], help="A style (repeatable).")
+            s.add_argument("--seeds", default="", help="'0,1,2': every prompt with each seed (default: seed = index).")
+            s.add_argument("--k", type=int, default=3)
+            s.add_argument("--rounds", type=int, default=5)
+            s.add_argument("--candidates", default="", help="Head text of the pool (default: every head).")
+            s.add_argument("--run-name", default="headhunter_search")
+            s.add_argument("--family", default="auto")
+        else:
+            s.add_argument("--prompt", required=True)
+            s.add_argument("--seed", type=int, default=0)
+            s.add_argument("--heads", default="L0", help="Head text of the range to sweep.")
+            s.add_argument("--mode", default="per head", choices=["per head", "per layer"])
+            s.add_argument("--no-baseline", action="store_true")
+            s.add_argument("--columns", type=int, default=8)
+            s.add_argument("--out", type=Path, required=True, help="PNG file for the grid.")
+    return p
+
+
+def load_comfyui(args) -> str:
+    """Import ComfyUI like its main.py would, then this pack like ComfyUI does; the pack's module name."""
+    root = args.comfyui.expanduser().resolve()
+    if not (root / "comfy" / "samplers.py").is_file():
+        raise SystemExit(f"{root} is not a ComfyUI folder (no comfy/samplers.py)")
+    sys.path.insert(0, str(root))
+    import comfy.cli_args
+
+    comfy.cli_args.args.cpu = args.cpu  # before comfy.model_management is imported
+    import folder_paths
+    import nodes
+
+    if args.extra_model_paths:
+        import utils.extra_config
+
+        utils.extra_config.load_extra_path_config(str(args.extra_model_paths))
+    if args.output_dir:
+        folder_paths.set_output_directory(str(args.output_dir))
+    if not asyncio.run(nodes.load_custom_node(str(PACK_DIR))):
+        raise SystemExit(f"ComfyUI failed to import the HeadHunter pack from {PACK_DIR}; see the log above")
+    return str(PACK_DIR).replace(".", "_x_")  # the module name load_custom_node gives a folder
+
+
+def model_path(folder: str, name: str) -> str:
+    import folder_paths
+
+    if Path(name).expanduser().is_file():
+        return str(Path(name).expanduser())
+    path = folder_paths.get_full_path(folder, name)
+    if path is None:
+        looked = ", ".join(folder_paths.get_folder_paths(folder))
+        raise SystemExit(f"'{name}' is not in ComfyUI's {folder} folders ({looked}) and is not a file path")
+    return path
+
+
+def load_models(args):
+    import comfy.sd
+    import folder_paths
+    import torch
+
+    model = clip = vae = None
+    files = {}
+    if args.checkpoint:
+        path = model_path("checkpoints", args.checkpoint)
+        model, clip, vae = comfy.sd.load_checkpoint_guess_config(
+            path, output_vae=True, output_clip=True,
+            embedding_directory=folder_paths.get_folder_paths("embeddings"))[:3]
+        files["checkpoint"] = args.checkpoint
+    if args.unet:
+        options = {} if args.weight_dtype == "default" else {"dtype": getattr(torch, args.weight_dtype.replace("fp8", "float8"))}
+        model = comfy.sd.load_diffusion_model(model_path("diffusion_models", args.unet), model_options=options)
+        files["diffusion_model"] = args.unet
+    if args.clip:
+        clip_type = getattr(comfy.sd.CLIPType, args.clip_type.upper(), None)
+        if clip_type is None:
+            raise SystemExit(f"unknown --clip-type '{args.clip_type}' (e.g. sd3, flux)")
+        clip = comfy.sd.load_clip([model_path("text_encoders", c) for c in args.clip],
+                                  embedding_directory=folder_paths.get_folder_paths("embeddings"), clip_type=clip_type)
+        files["text_encoders"] = list(args.clip)
+    if args.vae:
+        import comfy.utils
+
+        vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(model_path("vae", args.vae)))
+        files["vae"] = args.vae
+    missing = [what for what, obj in (("a diffusion model (--checkpoint or --unet)", model),
+                                      ("text encoders (--checkpoint or --clip)", clip),
+                                      ("a VAE (--checkpoint or --vae)", vae)) if obj is None]
+    if missing:
+        raise SystemExit("missing " + ", ".join(missing))
+    return model, clip, vae, files
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    package = load_comfyui(args)
+    try:
+        return run(args, package)
+    except KeyboardInterrupt:
+        print("\nInterrupted. Run the same command again to resume from the last checkpoint.", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as e:  # bad input, missing files, a checkpoint of another run
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def run(args, package: str) -> int:
+    pack = lambda name: importlib.import_module(f"{package}.{name}")
+    objectives_core = pack("core.objectives")
+    prompts_glue = pack("patches.search_prompts")
+    settings = pack("patches.search_generation").SamplingSettings(
+        steps=args.steps, sampler=args.sampler, scheduler=args.scheduler, scale=args.scale, cfg=args.cfg,
+        width=args.width, height=args.height)
+    extras = {"guidance": args.guidance} if args.guidance is not None else None
+
+    if args.command == "search":
+        contents = list(args.prompt)
+        if args.prompts_file:
+            contents += objectives_core.text_lines(args.prompts_file.read_text(encoding="utf-8"))
+        prompts = objectives_core.prompt_grid(contents, args.style, objectives_core.parse_seeds(args.seeds))
+        search = pack("patches.search_run")
+        search.check_run_name(args.run_name)
+        objective = pack("patches.objectives").load_objective(args.objective, args.objective_model, args.template)
+    else:
+        prompts = [objectives_core.SearchPrompt(args.prompt, seed=args.seed)]
+    model, clip, vae, files = load_models(args)
+    conditionings = prompts_glue.prompt_conditionings(prompts, clip, extras=extras)
+    negative = prompts_glue.negative_conditioning(args.cfg, clip)
+    if args.command == "search":
+        result = search.run_search(search.SearchJob(
+            model=model, vae=vae, objective=objective, prompts=prompts, conditionings=conditionings,
+            negative=negative, settings=settings, softpag_u=args.softpag_u, k=args.k, rounds=args.rounds,
+            candidates=args.candidates, batch_candidates=args.batch_candidates, run_name=args.run_name,
+            family=args.family, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder()))
+        print(f"heads: {result.head_set.to_text()}")
+        print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
+    else:
+        grid, _ = pack("patches.sweep").run_sweep(
+            model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
+            args.batch_candidates, not args.no_baseline, args.columns, negative=negative)
+        pack("patches.search_run").save_png(args.out, grid[0])
+        print(f"grid: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

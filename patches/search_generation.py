@@ -1,0 +1,134 @@
+"""Rendering the search's images: C candidate head sets x M prompt-seed pairs in one sampling run.
+
+The latent batch is candidate-major (row c*M + m). The M prompts are stacked into one batched
+conditioning, which ComfyUI tiles over the C candidates (``repeat_to_batch_size``), so row c*M + m
+is prompt m. The guidance is the engine's own batched path (``PerturbedGuidance``: cond, uncond
+and perturbed rows in ONE ``calc_cond_batch``) with a ``CandidatePlan``, so candidate c's heads
+perturb only its own perturbed rows. Sampling goes through ``comfy.sample.sample`` like KSampler:
+each image is the one KSampler + HeadHunter Perturbed Attention would give for that prompt, seed
+and head set, up to float rounding.
+
+With CFG off (cfg = 1, the paper's search setting) the guided prediction is
+denoised = cond + w (cond - perturbed).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+import comfy.model_management
+import comfy.sample
+
+from ..core.candidate_plan import candidate_plan
+from ..core.plan import PerturbationPlan
+from .guidance import BATCHED_ENTRY, SEQUENTIAL_ENTRY, PerturbedGuidance
+from .model_patch import model_layout
+
+Resolved = list[tuple[int, int, float]]
+
+
+class CandidateGuidance(PerturbedGuidance):
+    """PerturbedGuidance over the whole schedule whose perturbed rows hold several candidates."""
+
+    def __init__(self, layout, candidates: list[Resolved], scale: float, image_only: bool = False):
+        super().__init__(layout, [], scale, sigma_start=math.inf, sigma_end=0.0, image_only=image_only)
+        self.sequential_plan: PerturbationPlan = candidate_plan(SEQUENTIAL_ENTRY, candidates, image_only)
+        self.batched_plan: PerturbationPlan = candidate_plan(BATCHED_ENTRY, candidates, image_only)
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    steps: int = 20
+    sampler: str = "euler"
+    scheduler: str = "simple"
+    scale: float = 3.0
+    cfg: float = 1.0
+    width: int = 1024
+    height: int = 1024
+
+    def describe(self) -> dict:
+        return dict(self.__dict__)
+
+
+def stack_conditionings(conditionings: list) -> list:
+    """M single-entry conditionings of equal shapes -> one conditioning with batch M."""
+    first_cond, first_extra = conditionings[0][0]
+    context = torch.cat([c[0][0] for c in conditionings])
+    extra = {}
+    for key, value in first_extra.items():
+        if torch.is_tensor(value) and value.shape[:1] == (1,):
+            extra[key] = torch.cat([c[0][1][key] for c in conditionings])
+        else:
+            extra[key] = value
+    return [[context, extra]]
+
+
+def _shape_key(conditioning) -> tuple:
+    cond, extra = conditioning[0]
+    return (tuple(cond.shape),) + tuple(
+        (k, tuple(v.shape)) for k, v in sorted(extra.items()) if torch.is_tensor(v))
+
+
+def check_conditioning(conditioning, what: str) -> None:
+    if not conditioning or len(conditioning) != 1:
+        raise ValueError(f"{what} must hold exactly one conditioning entry (got {len(conditioning or [])}); "
+                         "combined or area conditionings cannot be batched per prompt.")
+
+
+class CandidateRenderer:
+    """Images of the same M prompt-seed pairs for any list of candidate head sets."""
+
+    def __init__(self, model, vae, conditionings: list, seeds: list[int], settings: SamplingSettings,
+                 negative=None, image_only: bool = False, interrupt=None):
+        if len(conditionings) != len(seeds):
+            raise ValueError(f"{len(conditionings)} conditionings for {len(seeds)} seeds")
+        if settings.cfg != 1.0 and negative is None:
+            raise ValueError(f"cfg = {settings.cfg} needs a negative conditioning (or set cfg to 1, the paper's search).")
+        for i, c in enumerate(conditionings):
+            check_conditioning(c, f"the conditioning of prompt {i + 1}")
+        self.model, self.vae, self.settings = model, vae, settings
+        self.layout = model_layout(model)
+        self.seeds = list(seeds)
+        self.negative = negative
+        self.image_only = image_only
+        self.interrupt = interrupt or comfy.model_management.throw_exception_if_processing_interrupted
+        # Prompts whose conditionings have equal shapes share one batch (usually all of them).
+        groups: dict[tuple, list[int]] = {}
+        for i, c in enumerate(conditionings):
+            groups.setdefault(_shape_key(c), []).append(i)
+        self.groups = [(idx, stack_conditionings([conditionings[i] for i in idx])) for idx in groups.values()]
+        latent_format = model.get_model_object("latent_format")
+        self.latent_shape = (latent_format.latent_channels, settings.height // 8, settings.width // 8)
+        latent = torch.zeros((1,) + self.latent_shape)
+        self.noise = [comfy.sample.prepare_noise(latent, seed) for seed in self.seeds]
+
+    @property
+    def images_per_candidate(self) -> int:
+        return len(self.seeds)
+
+    @torch.no_grad()
+    def latents(self, candidates: list[Resolved]) -> torch.Tensor:
+        """[C, M, channels, h, w] sampled latents, one batched sampling run per prompt group."""
+        count, m = len(candidates), len(self.seeds)
+        out = torch.zeros((count, m) + self.latent_shape)
+        guided = CandidateGuidance(self.layout, candidates, self.settings.scale, self.image_only).patch(
+            self.model, batched=True)
+        s = self.settings
+        for indices, positive in self.groups:
+            noise = torch.cat([self.noise[i] for _ in range(count) for i in indices])
+            negative = self.negative if s.cfg != 1.0 else positive  # never evaluated with cfg 1
+            samples = comfy.sample.sample(
+                guided, noise, s.steps, s.cfg, s.sampler, s.scheduler, positive, negative,
+                torch.zeros_like(noise), callback=lambda *args: self.interrupt(), disable_pbar=True,
+                seed=self.seeds[indices[0]])
+            out[:, indices] = samples.float().view((count, len(indices)) + self.latent_shape)
+        return out
+
+    @torch.no_grad()
+    def images(self, candidates: list[Resolved]) -> torch.Tensor:
+        """[C, M, H, W, 3] decoded images."""
+        latents = self.latents(candidates)
+        decoded = self.vae.decode(latents.flatten(0, 1))
+        return decoded.reshape((len(candidates), len(self.seeds)) + tuple(decoded.shape[-3:])).float().cpu()

@@ -1,0 +1,44 @@
+"""Conditionings for the search's prompt-seed pairs, each prompt text encoded once."""
+from __future__ import annotations
+
+import torch
+
+from ..core.objectives import SearchPrompt
+
+
+def encode_text(clip, text: str):
+    """What CLIPTextEncode gives for ``text``."""
+    return clip.encode_from_tokens_scheduled(clip.tokenize(text))
+
+
+def prompt_conditionings(prompts: list[SearchPrompt], clip=None, positive=None, extras: dict | None = None) -> list:
+    """One conditioning per prompt. With a CLIP, each "{style}, {content}" text is encoded (once per
+    distinct text); a connected ``positive`` then only lends its extra settings (e.g. FLUX
+    guidance from FluxGuidance), as does ``extras``. Without a CLIP, ``positive`` is used for
+    every image."""
+    if clip is None:
+        if positive is None:
+            raise ValueError("connect a CLIP (to encode the prompts) or a positive conditioning.")
+        return [positive for _ in prompts]
+    extras = {**({k: v for k, v in positive[0][1].items() if not torch.is_tensor(v)} if positive else {}),
+              **(extras or {})}
+    cache = {}
+    out = []
+    for p in prompts:
+        if p.text not in cache:
+            encoded = encode_text(clip, p.text)
+            cache[p.text] = [[cond, {**extra, **extras}] for cond, extra in encoded]
+        out.append(cache[p.text])
+    return out
+
+
+def negative_conditioning(cfg: float, clip=None, negative=None):
+    """The uncond of CFG; None with CFG off (cfg = 1, the paper's search setting)."""
+    if cfg == 1.0:
+        return None
+    if negative is not None:
+        return negative
+    if clip is None:
+        raise ValueError(f"cfg = {cfg} needs a negative conditioning or a CLIP to encode an empty one; "
+                         "or set cfg to 1 (CFG off, as in the paper's search).")
+    return encode_text(clip, "")

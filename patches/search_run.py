@@ -1,0 +1,227 @@
+"""One HeadHunter search job, shared by the ComfyUI node and the command line.
+
+Glue between the host-free algorithm (core.search) and ComfyUI: images from CandidateRenderer,
+scores from the objective, the checkpoint and outputs in a run folder
+(<output>/headhunter_search/<run name>/), the preset in the user preset folder.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..core.architectures import ModelLayout
+from ..core.heads import HeadSet
+from ..core.objectives import Objective, SearchPrompt
+from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
+                           load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
+from ..core.search_images import heatmap, image_grid
+from ..core.presets import dumps_preset, preset_from_dict, save_preset
+from ..core.search_preset import guess_family, search_preset
+from .search_generation import CandidateRenderer, SamplingSettings
+from .search_identity import conditioning_digest, model_identity, vae_identity
+from .search_progress import JobProgress
+
+log = logging.getLogger("HeadHunter")
+
+RUNS_FOLDER = "headhunter_search"
+_RUN_NAME = re.compile(r"^[\w.\- ]{1,100}$")
+
+
+def check_run_name(name: str) -> str:
+    name = (name or "").strip()
+    if not _RUN_NAME.match(name) or name.startswith(".") or name in (".", ".."):
+        raise ValueError(f"run name '{name}' is not usable as a folder name: use 1-100 letters, digits, spaces, "
+                         "'-', '_' or '.', not starting with '.'")
+    return name
+
+
+def default_runs_root() -> Path:
+    import folder_paths
+
+    return Path(folder_paths.get_output_directory()) / RUNS_FOLDER
+
+
+def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[list[tuple[int, int]], dict]:
+    """Head text (empty = every head of the model) -> the ordered pool and each head's u."""
+    selection = HeadSet.parse(text) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    resolved = sorted(selection.resolve(layout, default_u=softpag_u))
+    if not resolved:
+        raise ValueError(f"the candidates '{text}' name no head of {layout.describe()}")
+    return [(l, h) for l, h, _ in resolved], {(l, h): u for l, h, u in resolved}
+
+
+@dataclass
+class SearchJob:
+    model: object
+    vae: object
+    objective: Objective
+    prompts: list[SearchPrompt]
+    conditionings: list  # one ComfyUI conditioning per prompt
+    settings: SamplingSettings
+    softpag_u: float = 1.0
+    k: int = 3
+    rounds: int = 5
+    candidates: str = ""
+    batch_candidates: int = 4
+    run_name: str = "search"
+    negative: object = None
+    family: str = "auto"
+    provenance: dict = field(default_factory=dict)  # e.g. the model file names, from the command line
+    runs_root: Path | None = None
+    presets_folder: Path | None = None  # the user preset folder; None: the preset stays in the run folder
+    node_id: str | None = None
+
+
+@dataclass
+class SearchResult:
+    head_set: HeadSet
+    state: SearchState
+    run_dir: Path
+    preset_path: Path  # in the user preset folder, or the run folder's copy
+    scores: torch.Tensor  # [rounds, layers, heads]
+    heatmaps: torch.Tensor  # IMAGE, one per round
+    round_grids: torch.Tensor  # IMAGE, baseline then one per round
+
+
+class RoundImages:
+    """The S_final images of the baseline and each round, kept beside the checkpoint (uint8)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.images: dict[str, torch.Tensor] = {}
+        if path.is_file():
+            from safetensors.torch import load_file
+
+            self.images = load_file(str(path))
+
+    def put(self, key: str, images: torch.Tensor, scores: torch.Tensor) -> None:
+        from safetensors.torch import save
+
+        self.images[key] = (images.clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
+        self.images[f"{key}.scores"] = scores.float().contiguous()
+        atomic_write_bytes(self.path, save(self.images))
+
+    def grid(self, key: str, stage: str, columns: int) -> torch.Tensor:
+        images = self.images[key].float() / 255.0
+        labels = [f"{stage} {float(s):.4g}" for s in self.images[f"{key}.scores"]]
+        return image_grid(images, columns, labels)[0]
+
+
+def run_search(job: SearchJob) -> SearchResult:
+    run_name = check_run_name(job.run_name)
+    renderer = CandidateRenderer(job.model, job.vae, job.conditionings, [p.seed for p in job.prompts],
+                                 job.settings, negative=job.negative)
+    layout = renderer.layout
+    pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
+    if job.batch_candidates < 1:
+        raise ValueError(f"batch_candidates must be at least 1, got {job.batch_candidates}")
+    params = {
+        "model": {"layout": layout.describe(), **model_identity(job.model)},
+        "vae": vae_identity(job.vae),
+        "objective": job.objective.describe(),
+        "prompts": [[p.content, p.style, p.seed] for p in job.prompts],
+        "conditioning": [conditioning_digest(c) for c in job.conditionings],
+        "negative": conditioning_digest(job.negative) if job.settings.cfg != 1.0 else None,
+        "sampling": job.settings.describe(),
+        "softpag_u": job.softpag_u,
+        "k": job.k, "rounds": job.rounds,
+        "candidates": [head_name(h) + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
+    }
+    run_dir = Path(job.runs_root or default_runs_root()) / run_name
+    checkpoint = run_dir / "checkpoint.json"
+    state = load_checkpoint(checkpoint, params)
+    if state is None:
+        state = SearchState(params=json.loads(json.dumps(params)), pool=pool)
+    else:
+        log.info("HeadHunter search '%s': resuming from %s", run_name, checkpoint)
+    round_images = RoundImages(run_dir / "round_images.safetensors")
+    m = len(job.prompts)
+
+    def score_images(images: torch.Tensor) -> torch.Tensor:
+        """[C, M, H, W, 3] -> per-image scores [C, M]."""
+        flat = job.objective.score(images.flatten(0, 1), job.prompts * images.shape[0])
+        return flat.float().view(images.shape[0], m)
+
+    def resolve(heads):
+        return [(l, h, u_of[(l, h)]) for l, h in heads]
+
+    def evaluate(candidates):
+        scores = score_images(renderer.images([resolve(c) for c in candidates]))
+        return scores.mean(1).tolist()
+
+    def summarize(heads):
+        images = renderer.images([resolve(heads)])
+        scores = score_images(images)[0]
+        key = "baseline" if not heads else f"round_{len(state.selected) - 1}"
+        round_images.put(key, images[0], scores)
+        return float(scores.mean())
+
+    progress = JobProgress(f"HeadHunter search '{run_name}'", job.node_id)
+    try:
+        greedy_search(pool, job.k, job.rounds, evaluate, batch_size=job.batch_candidates, state=state,
+                      summarize=summarize, on_update=lambda s: save_checkpoint(checkpoint, s),
+                      on_progress=progress.update)
+    finally:
+        progress.close()
+        job.objective.release()
+    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params)
+
+
+def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) -> SearchResult:
+    scores = score_map(state, job.rounds, layout.layers, layout.heads)
+    chosen = selection_map(state, layout.layers, layout.heads)
+    save_score_map(run_dir / "scores.safetensors", state, job.rounds, layout.layers, layout.heads,
+                   metadata={"run": run_name, "heads": ", ".join(head_name(h) for h in state.final),
+                             "objective": json.dumps(job.objective.describe())})
+    heatmaps = heatmap(scores, chosen, title=run_name)
+    columns = max(1, min(len(job.prompts), 8))
+    stages = [("baseline", "base")] + [(f"round_{r}", f"R{r + 1}") for r in range(job.rounds)]
+    round_grids = torch.stack([round_images.grid(key, stage, columns) for key, stage in stages])
+    for r, page in enumerate(heatmaps):
+        save_png(run_dir / f"heatmap_round{r + 1}.png", page)
+    for (key, _), grid in zip(stages, round_grids):
+        save_png(run_dir / f"images_{key}.png", grid)
+
+    family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, job.family)
+    styles = sorted({p.style for p in job.prompts if p.style})
+    label = ", ".join(styles) or job.objective.name
+    s = job.settings
+    preset_dict = search_preset(
+        name=run_name,
+        description=f"Heads found by a HeadHunter search ({job.objective.name}"
+                    + (f", style '{label}'" if styles else "") + f", k={job.k}, {job.rounds} rounds).",
+        arch_id=layout.arch.id, family=family, state=state, label=label,
+        recommended={"scale": s.scale, "softpag_u": job.softpag_u, "steps": s.steps, "cfg": s.cfg},
+        tags=["search"] + (["style"] if styles else []),
+        provenance={"reference": f"HeadHunter search run '{run_name}'", "model_layout": layout.describe(),
+                    **job.provenance, "parameters": params},
+    )
+    preset = preset_from_dict(preset_dict, f"search/{run_name}")  # checked as any preset file is
+    preset_path = run_dir / "preset.json"
+    atomic_write_bytes(preset_path, dumps_preset(preset).encode("utf-8"))
+    if job.presets_folder is not None:
+        # The same run name is the same search (the checkpoint refuses others): overwrite.
+        preset_path = save_preset(job.presets_folder, preset, overwrite=True)
+    head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family)
+    head_set.meta.update({"scores": state.selected_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
+                          "run_dir": str(run_dir)})
+    log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
+    return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)
+
+
+def save_png(path: Path, image: torch.Tensor) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray((image.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+__all__ = ["SearchJob", "SearchResult", "run_search", "CheckpointMismatch", "candidate_pool", "check_run_name"]

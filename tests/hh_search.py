@@ -1,0 +1,77 @@
+"""Tiny real inputs for the search tests: a TAESD-type ComfyUI VAE, per-prompt conditionings, and a
+tiny CLIP model + processor built with transformers and saved with save_pretrained (the real
+loading path of the objectives). Import only inside host tests.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from hh_host import randomize
+
+
+def tiny_vae(seed: int = 3, latent_channels: int = 16):
+    """A random TAESD decoder wrapped in ComfyUI's own VAE class (detected from its keys)."""
+    import comfy.sd
+    import comfy.taesd.taesd
+
+    taesd = comfy.taesd.taesd.TAESD(latent_channels=latent_channels)
+    randomize(taesd, seed, std=0.2)
+    sd = {k: v for k, v in taesd.state_dict().items()}
+    sd["vae_scale"], sd["vae_shift"] = torch.tensor(1.0), torch.tensor(0.0)
+    return comfy.sd.VAE(sd=sd)
+
+
+def prompt_conditionings(count: int, kind: str = "sd3", tokens: int = 6, seed: int = 10):
+    """One random conditioning per prompt (distinct seeds), shaped like a text encoder's output."""
+    from hh_host import conditioning
+
+    return [conditioning(kind, tokens=tokens, seed=seed + i) for i in range(count)]
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table, which CLIP's BPE vocabulary is written in."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def tiny_clip_folder(folder: Path, seed: int = 0) -> Path:
+    """A tiny random CLIPModel + CLIPProcessor (own byte-level vocabulary) saved with save_pretrained."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = sorted(set(_bytes_to_unicode().values()))
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab.update({c + "</w>": len(chars) + i for i, c in enumerate(chars)})
+    merges = ["#version: 0.2", "a t</w>", "c at</w>"]
+    for token in ("at</w>", "cat</w>", "<|startoftext|>", "<|endoftext|>"):
+        vocab[token] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("\n".join(merges) + "\n")
+    tokenizer = CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    end = vocab["<|endoftext|>"]
+    config = CLIPConfig(
+        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=32, bos_token_id=vocab["<|startoftext|>"],
+                         eos_token_id=end, pad_token_id=end),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=32, patch_size=8),
+        projection_dim=16,
+    )
+    torch.manual_seed(seed)
+    CLIPModel(config).save_pretrained(str(folder))
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                  crop_size={"height": 32, "width": 32}),
+                              tokenizer=tokenizer)
+    processor.save_pretrained(str(folder))
+    return folder

@@ -1,0 +1,334 @@
+"""The HeadHunter search inside a real ComfyUI: tiny real SD3 (UNETLoader), a TAESD-type VAE,
+a tiny CLIP objective loaded by transformers from a save_pretrained folder.
+
+Numbers are checked against independent computations: images against KSampler + the engine's
+HeadHunter Perturbed Attention node (sequential path), scores against one-at-a-time evaluation.
+"""
+import json
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.host
+
+STEPS = 2
+SIZE = 64  # 8 x 8 latents: the random TAESD decoder dominates the cost at larger sizes
+
+
+@pytest.fixture(scope="module")
+def hs(host):
+    import hh_search
+
+    return hh_search
+
+
+@pytest.fixture(scope="module")
+def vae(host, hs):
+    return hs.tiny_vae()
+
+
+@pytest.fixture(scope="module")
+def clip_folder(host, hs, tmp_path_factory):
+    return hs.tiny_clip_folder(tmp_path_factory.mktemp("objectives") / "tiny-clip")
+
+
+@pytest.fixture(scope="module")
+def prompts(host):
+    obj = host("core.objectives")
+    return obj.prompt_grid(["a cat", "a dog"], ["golden hour"])
+
+
+def settings(host, **kw):
+    gen = host("patches.search_generation")
+    args = dict(steps=1, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0, width=SIZE, height=SIZE)
+    args.update(kw)
+    return gen.SamplingSettings(**args)
+
+
+def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.0, cfg=1.0, steps=STEPS):
+    """KSampler + HeadHunter Perturbed Attention (the engine's sequential path), one image."""
+    if heads:
+        node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
+        model = hh.run_node(node, model=model, heads=heads, scale=scale, softpag_u=u, start_percent=0.0,
+                            end_percent=1.0, rescale=0.0, perturb_tokens="all tokens (paper)")[0]
+    import nodes
+
+    (out,) = nodes.common_ksampler(model, seed, steps, cfg, "euler", "simple", conditioning, conditioning,
+                                   hh.latent(size=SIZE // 8))
+    return out["samples"]
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, flux, vae, prompts, kind):
+    gen = host("patches.search_generation")
+    model = sd3 if kind == "sd3" else flux
+    conds = hs.prompt_conditionings(len(prompts), kind)
+    r = gen.CandidateRenderer(model, vae, conds, [p.seed for p in prompts], settings(host, steps=STEPS))
+    # FLUX: layer 1 is a double block, layer 3 a single block.
+    candidates = [[(1, 0, 1.0)], [], [(1, 0, 1.0), (2 if kind == "sd3" else 3, 2, 0.5)]]
+    latents = r.latents(candidates)
+    assert latents.shape == (3, 2, 16, 8, 8)
+    texts = ["L1H0", "", "L1H0, L2H2@0.5" if kind == "sd3" else "L1H0, L3H2@0.5"]
+    for c, text in enumerate(texts):
+        for m, p in enumerate(prompts):
+            want = reference_latent(host, hh, model, conds[m], p.seed, text)
+            torch.testing.assert_close(latents[c, m], want[0], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(latents[0], latents[1], atol=1e-3)
+
+
+def test_pack_registers_search_nodes(host):
+    import nodes
+
+    for node_id in ("HeadHunterSearch", "HeadHunterSweep", "HeadHunterObjectiveLoader", "HeadHunterObjectiveCombine"):
+        assert node_id in nodes.NODE_CLASS_MAPPINGS, node_id
+
+
+class TargetObjective:
+    """Synthetic objective with a known optimum: minus the distance to the nearest target image of
+    the image's prompt. Targets are rendered independently (KSampler + the engine's node)."""
+
+    name = "target"
+
+    def __init__(self, targets, fail_on_call=None):
+        self.targets = targets  # seed -> [images [H, W, 3]]
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def score(self, images, prompts):
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt("interrupted mid-round")
+        return torch.stack([-min(((im - t) ** 2).mean() for t in self.targets[p.seed]) for im, p in zip(images, prompts)])
+
+    def describe(self):
+        return {"name": self.name}
+
+    def release(self):
+        pass
+
+
+def job(host, hs, sd3, vae, prompts, objective, tmp_path, **kw):
+    run = host("patches.search_run")
+    args = dict(model=sd3, vae=vae, objective=objective, prompts=prompts,
+                conditionings=hs.prompt_conditionings(len(prompts)), settings=settings(host), softpag_u=1.0,
+                k=1, rounds=2, candidates="L1-2", batch_candidates=4, run_name="run",
+                runs_root=tmp_path / "runs", presets_folder=tmp_path / "presets")
+    args.update(kw)
+    return run.SearchJob(**args)
+
+
+def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, hh, hs, sd3, vae, prompts, tmp_path):
+    from safetensors.torch import load_file
+
+    conds = hs.prompt_conditionings(len(prompts))
+    decode = lambda latent: vae.decode(latent)[0].float().detach()
+    targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
+                        for heads in ("L2H1", "L2H1, L1H0")] for m, p in enumerate(prompts)}
+    result = host("patches.search_run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
+    assert result.state.selected == [[(2, 1)], [(1, 0)]]
+    assert result.head_set.to_text() == "L2H1, L1H0"
+    scores = result.head_set.meta["scores"]
+    # The targets are met up to the float noise of batched vs one-image forwards (the random decoder
+    # amplifies it); every other candidate is orders of magnitude further away.
+    assert set(scores) == {"L2H1", "L1H0"} and all(-1e-4 < s <= 0 for s in scores.values())
+    assert max(v for n, v in result.state.rounds[0].items() if n != "L2H1") < -1e-3
+    assert max(v for n, v in result.state.rounds[1].items() if n != "L1H0") < -1e-3
+
+    # Outputs load back: score map, preset, pictures.
+    saved = load_file(str(result.run_dir / "scores.safetensors"))
+    assert saved["scores"].shape == (2, 3, 3)
+    assert torch.isnan(saved["scores"][:, 0]).all()  # layer 0 was not a candidate
+    assert torch.isnan(saved["scores"][1, 2, 1]) and saved["selected_round"][1, 0] == 1
+    torch.testing.assert_close(saved["scores"][0, 2, 1], torch.tensor(scores["L2H1"], dtype=torch.float32))
+    preset = json.loads(result.preset_path.read_text())
+    assert result.preset_path == tmp_path / "presets" / "search" / "run.json"
+    assert preset["format"] == "headhunter-preset" and preset["version"] == 1
+    assert [h["head"] for h in preset["heads"]] == ["L2H1", "L1H0"] and preset["architecture"] == "sd3"
+    prov = preset["provenance"]
+    assert prov["source"] == "search" and prov["parameters"]["k"] == 1
+    assert prov["parameters"]["prompts"] == [["a cat", "golden hour", 0], ["a dog", "golden hour", 1]]
+    assert [r["chosen"] for r in prov["rounds"]] == [["L2H1"], ["L1H0"]]
+    assert result.heatmaps.shape[0] == 2 and result.heatmaps.shape[-1] == 3
+    assert result.round_grids.shape[0] == 3  # baseline + 2 rounds
+    assert (result.run_dir / "heatmap_round1.png").is_file() and (result.run_dir / "images_round_1.png").is_file()
+    loaded = host("core.presets").read_preset(result.preset_path, "search/run").head_set()
+    assert loaded.to_text() == "L2H1, L1H0" and loaded.family == "sd3-medium" and loaded.meta["scores"] == scores
+    assert (result.run_dir / "preset.json").read_text() == result.preset_path.read_text()
+
+
+@pytest.fixture(scope="module")
+def pickscore(host, clip_folder):
+    return host("patches.objectives").load_objective("PickScore", str(clip_folder))
+
+
+@pytest.fixture(scope="module")
+def reference(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory):
+    """An uninterrupted PickScore search, two candidates per forward."""
+    run = host("patches.search_run")
+    return run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory.mktemp("reference"),
+                              batch_candidates=2, run_name="ref"))
+
+
+def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
+    run = host("patches.search_run")
+    one = run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, batch_candidates=1, run_name="one"))
+    many = reference
+    for a, b in zip(one.state.rounds, many.state.rounds):
+        assert a.keys() == b.keys()
+        for name in a:
+            assert b[name] == pytest.approx(a[name], rel=1e-5, abs=1e-5), name
+    assert one.state.final == many.state.final
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
+    run = host("patches.search_run")
+
+    import comfy.model_management
+
+    class Flaky(TargetObjective):
+        """PickScore that raises on one call, or presses ComfyUI's Cancel during one call."""
+
+        def __init__(self, fail_on=None, cancel_on=None):
+            super().__init__({}, fail_on)
+            self.cancel_on = cancel_on
+
+        def score(self, images, prompts):
+            self.calls += 1
+            if self.calls == self.fail_on_call:
+                raise KeyboardInterrupt("interrupted mid-round")
+            if self.calls == self.cancel_on:
+                comfy.model_management.interrupt_current_processing(True)
+            return pickscore.score(images, prompts)
+
+        def describe(self):
+            return pickscore.describe()
+
+    # Scoring calls: the baseline, 3 batches of round 1 (6 heads by 2), its summary, 3 batches of round 2
+    # (5 heads), its summary. Cancel during round 1's 2nd batch: ComfyUI stops the next sampling step.
+    with pytest.raises(comfy.model_management.InterruptProcessingException):
+        run.run_search(job(host, hs, sd3, vae, prompts, Flaky(cancel_on=3), tmp_path, run_name="flaky",
+                           batch_candidates=2))
+    saved = json.loads((tmp_path / "runs" / "flaky" / "checkpoint.json").read_text())
+    assert len(saved["rounds"]) == 1 and len(saved["rounds"][0]) == 4
+    # Resumed, then a crash in round 2's 2nd batch (call 4: round 1's last batch, its summary, round 2's 1st).
+    with pytest.raises(KeyboardInterrupt):
+        run.run_search(job(host, hs, sd3, vae, prompts, Flaky(fail_on=4), tmp_path, run_name="flaky",
+                           batch_candidates=2))
+    saved = json.loads((tmp_path / "runs" / "flaky" / "checkpoint.json").read_text())
+    assert len(saved["rounds"]) == 2 and len(saved["rounds"][1]) == 2  # one batch of round 2 was kept
+    resumed_objective = Flaky()
+    resumed = run.run_search(job(host, hs, sd3, vae, prompts, resumed_objective, tmp_path, run_name="flaky",
+                                 batch_candidates=2))
+    assert resumed_objective.calls == 2 + 1  # the two missing batches of round 2 and its summary
+    assert resumed.state.rounds == reference.state.rounds  # bit for bit
+    assert resumed.state.summaries == reference.state.summaries and resumed.state.baseline == reference.state.baseline
+    assert resumed.head_set.to_text() == reference.head_set.to_text()
+    torch.testing.assert_close(resumed.scores, reference.scores, equal_nan=True, rtol=0, atol=0)
+    torch.testing.assert_close(resumed.round_grids, reference.round_grids, rtol=0, atol=0)
+
+    with pytest.raises(run.CheckpointMismatch, match=r"k: checkpoint 1 vs now 2.*another run name"):
+        run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, run_name="flaky", k=2))
+    with pytest.raises(run.CheckpointMismatch, match="sampling"):
+        run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, run_name="flaky",
+                           settings=settings(host, scale=2.0)))
+
+
+def test_objective_folder_errors_name_the_folder(host, tmp_path):
+    objectives = host("patches.objectives")
+    with pytest.raises(FileNotFoundError, match=r"No objective model 'PickScore_v1'.*headhunter_objectives.*save_pretrained"):
+        objectives.load_objective("PickScore")
+    empty = tmp_path / "half"
+    empty.mkdir()
+    (empty / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"half lacks model weights.*preprocessor_config.json"):
+        objectives.load_objective("CLIPScore", str(empty))
+
+
+def test_objective_loader_node_and_scores_against_transformers(host, hh, clip_folder, prompts):
+    from transformers import CLIPModel, CLIPProcessor
+
+    node = host("nodes.objectives").HeadHunterObjectiveLoader
+    pick = hh.run_node(node, kind="PickScore", model_folder="PickScore_v1", path=str(clip_folder), template="")[0]
+    clip_score = hh.run_node(node, kind="CLIPScore", model_folder="PickScore_v1", path=str(clip_folder), template="")[0]
+    images = torch.rand(2, 40, 48, 3, generator=torch.Generator().manual_seed(0))
+    got_pick, got_clip = pick.score(images, prompts), clip_score.score(images, prompts)
+
+    # Independently: the CLIP model's own logits_per_image for each (image, its prompt) pair.
+    model = CLIPModel.from_pretrained(str(clip_folder), local_files_only=True).eval()
+    processor = CLIPProcessor.from_pretrained(str(clip_folder), local_files_only=True)
+    pixels = list((images * 255).round().to(torch.uint8).numpy())
+    for template, got, to_score in (("{prompt}", got_pick, lambda logits, scale: logits),
+                                    ("A photo depicts {prompt}", got_clip,
+                                     lambda logits, scale: 100 * (logits / scale).clamp_min(0))):
+        texts = [template.replace("{prompt}", f"{p.style}, {p.content}") for p in prompts]
+        with torch.no_grad():
+            out = model(**processor(text=texts, images=pixels, return_tensors="pt", padding=True))
+        want = to_score(out.logits_per_image.diagonal(), model.logit_scale.exp())
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert ((got_clip >= 0) & (got_clip <= 100)).all()
+
+    combine = host("nodes.objectives").HeadHunterObjectiveCombine
+    both = hh.run_node(combine, objective_a=pick, objective_b=clip_score, weight_a=1.0, weight_b=0.5,
+                       mode="weighted sum")[0]
+    torch.testing.assert_close(both.score(images, prompts), got_pick + 0.5 * got_clip)
+
+
+def test_search_node_runs_and_outputs_load_back(host, hh, hs, sd3, vae, pickscore, tmp_path, monkeypatch):
+    import folder_paths
+    from safetensors.torch import load_file
+
+    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
+    node = host("nodes.search").HeadHunterSearch
+    out = hh.run_node(
+        node, model=sd3, vae=vae, objective=pickscore, positive=hs.prompt_conditionings(1)[0],
+        prompts="a cat\na dog", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple",
+        scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE, batch_candidates=3, candidates="L2",
+        run_name="node run", family="auto")
+    head_set, heads, heatmaps, round_images, preset_path = out
+    assert heads == head_set.to_text() and len(head_set.resolve(host("patches.model_patch").model_layout(sd3))) == 1
+    assert head_set.arch == "sd3" and set(head_set.meta["scores"]) == {heads}
+    assert heatmaps.ndim == 4 and heatmaps.shape[0] == 1 and round_images.shape[0] == 2
+    assert preset_path == str(tmp_path / "presets" / "search" / "node run.json")
+    scores = load_file(str(tmp_path / "output" / "headhunter_search" / "node run" / "scores.safetensors"))["scores"]
+    assert scores.shape == (1, 3, 3) and (~torch.isnan(scores)).sum() == 3
+    with pytest.raises(ValueError, match="run name"):
+        hh.run_node(node, model=sd3, vae=vae, objective=pickscore, prompts="a", style="", seeds="", k=1, rounds=1,
+                    steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE,
+                    height=SIZE, batch_candidates=1, candidates="", run_name="../escape", family="auto")
+
+
+def test_sweep_node_one_labelled_image_per_head(host, hh, hs, sd3, vae):
+    node = host("nodes.sweep").HeadHunterSweep
+    conditioning = hs.prompt_conditionings(1)[0]
+    grid, images = hh.run_node(
+        node, model=sd3, vae=vae, positive=conditioning, prompt="", seed=5, heads="L1H0-2, L2H1", mode="per head",
+        steps=STEPS, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE,
+        batch_candidates=2, include_baseline=True, columns=3)
+    assert images.shape == (5, SIZE, SIZE, 3) and grid.shape == (1, 2 * SIZE + 4, 3 * SIZE + 8, 3)
+    # Image 2 is L1H1 alone; below its label it is KSampler + the engine's node with that head.
+    want = vae.decode(reference_latent(host, hh, sd3, conditioning, 5, "L1H1"))[0].float()
+    torch.testing.assert_close(images[2, SIZE // 2:], want[SIZE // 2:], rtol=0, atol=1e-3)
+    assert not torch.allclose(images[2, SIZE // 2:], images[3, SIZE // 2:], atol=1e-3)
+    per_layer = hh.run_node(
+        node, model=sd3, vae=vae, positive=conditioning, prompt="", seed=5, heads="L0-2", mode="per layer",
+        steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE,
+        batch_candidates=4, include_baseline=False, columns=8)[1]
+    assert per_layer.shape[0] == 3
+
+
+def test_command_line_loads_comfyui_and_names_missing_models(host, clip_folder, tmp_path):
+    import subprocess
+    import sys
+
+    from hh_pack import PACK_DIR, find_host
+
+    comfyui, _ = find_host()
+
+    cli = [sys.executable, str(PACK_DIR / "headhunter_cli.py"), "--comfyui", str(comfyui), "--cpu",
+           "--output-dir", str(tmp_path)]
+    done = subprocess.run(cli + ["search", "--unet", "not_there.safetensors", "--clip", "x.safetensors", "--vae",
+                                 "y.safetensors", "--prompt", "a cat", "--objective-model", str(clip_folder)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "'not_there.safetensors' is not in ComfyUI's diffusion_models folders" in done.stderr
