@@ -141,10 +141,92 @@ def two_style_presets_combined(hw):
     return w
 
 
+# The five content prompts of the paper's style search (Table 4); seed = index of the prompt.
+STYLE_CONTENT_PROMPTS = "\n".join([
+    "portrait of an elderly man with white hair, wearing a wool coat, looking into the distance",
+    "young woman in a red dress, standing in the wind, eyes closed",
+    "teenage boy with messy hair, wearing headphones, sitting on a rooftop",
+    "smiling girl holding a cat, in a flower garden",
+    "a man leaning against a brick wall, hands in pockets, calmly observing the street",
+])
+
+
+def head_sweep(hw):
+    w = hw.Workflow()
+    w.note(
+        "## What does each head do? A head sweep\n"
+        f"Needs **{SD3_CHECKPOINT}** in `models/checkpoints`.\n\n"
+        "**HeadHunter Sweep** renders the same prompt and seed once per head of a range, each image with only "
+        "that head perturbed and labelled with its name (`L14H7`), with the unguided image first: the paper's per-head "
+        "figures (Figs. 3, 32), for your prompt. Here: all 24 heads of layer 14, the layer of the paper's "
+        "*high-res detail*, *3D render* and *rainbow neon* heads, at the figures' scale 5.\n\n"
+        "Pick the range in the grid (click a layer number for the whole layer) or type it (`L0-3H0-7`). "
+        "*per layer* mode renders one image per layer instead (layer-level PAG). 25 images of 20 steps: a few "
+        "minutes on a GPU; lower batch_candidates if memory runs out.",
+        pos=(40, 40), size=(360, 360),
+    )
+    ckpt = w.add("CheckpointLoaderSimple", pos=(40, 440), size=(360, 100), ckpt_name=SD3_CHECKPOINT)
+    sweep = w.add(
+        "HeadHunterSweep", pos=(440, 40), size=(460, 880), model=ckpt["MODEL"], vae=ckpt["VAE"], clip=ckpt["CLIP"],
+        prompt=PROMPT, seed=0, heads="L14", mode="per head", steps=20, sampler="euler", scheduler="sgm_uniform",
+        scale=5.0, softpag_u=1.0, cfg=1.0, width=1024, height=1024, batch_candidates=8, include_baseline=True,
+        columns=5,
+    )
+    w.add("SaveImage", pos=(940, 40), size=(640, 700), images=sweep["IMAGE"], filename_prefix="headhunter_sweep")
+    return w
+
+
+def head_search(hw):
+    w = hw.Workflow()
+    w.note(
+        "## Find heads for a style: HeadHunter Search\n"
+        f"Needs **{SD3_CHECKPOINT}** in `models/checkpoints` and a PickScore folder in "
+        "`models/headhunter_objectives/PickScore_v1` (docs/search.md says how to make it once; nothing is "
+        "downloaded at run time).\n\n"
+        "The paper's style search (Algorithm 1): each round, every remaining head is tried on top of the heads "
+        "already chosen, over the five content prompts with the style 'sunlit, warm glow, golden hour', and "
+        "the 3 best by PickScore join the set; 5 rounds, scale 3, 20 Euler steps, no CFG. That is about 14,000 "
+        "images on SD3-medium: hours even on a large GPU. It shows progress, stops on Cancel and resumes "
+        "when queued again. To try it quickly, set candidates to a few layers (e.g. L0-3) and rounds to 1.\n\n"
+        "The chosen heads go straight into HeadHunter Perturbed Attention; after a run its grid colours them by "
+        "the score that chose them. The score map (every head, each round) and the round images show the "
+        "search itself; the result is also saved as a preset (models/headhunter_presets/search/).",
+        pos=(40, 40), size=(380, 420),
+    )
+    ckpt = w.add("CheckpointLoaderSimple", pos=(40, 500), size=(380, 100), ckpt_name=SD3_CHECKPOINT)
+    objective = w.add("HeadHunterObjectiveLoader", pos=(40, 640), size=(380, 130), kind="PickScore",
+                      model_folder="PickScore_v1", path="", template="")
+    search = w.add(
+        "HeadHunterSearch", pos=(460, 40), size=(420, 900), model=ckpt["MODEL"], vae=ckpt["VAE"], clip=ckpt["CLIP"],
+        objective=objective[0], prompts=STYLE_CONTENT_PROMPTS, style="sunlit, warm glow, golden hour", seeds="",
+        k=3, rounds=5, steps=20, sampler="euler", scheduler="sgm_uniform", scale=3.0, softpag_u=1.0, cfg=1.0,
+        width=1024, height=1024, batch_candidates=4, candidates="", run_name="golden_hour_search", family="auto",
+    )
+    guided = w.add(
+        "HeadHunterPerturbedAttention", pos=(920, 40), size=(440, 780), title="HeadHunter: the heads found",
+        model=ckpt["MODEL"], head_set=search[0], heads="", scale=3.0, softpag_u=1.0,
+    )
+    positive = w.add("CLIPTextEncode", pos=(920, 860), size=(440, 130), title="Positive",
+                     text="sunlit, warm glow, golden hour, a lighthouse on a rocky coast", clip=ckpt["CLIP"])
+    negative = w.add("CLIPTextEncode", pos=(920, 1030), size=(440, 90), title="Negative", text="", clip=ckpt["CLIP"])
+    latent = w.add("EmptySD3LatentImage", pos=(1400, 860), size=(320, 110), width=1024, height=1024, batch_size=1)
+    sampled = w.add(
+        "KSampler", pos=(1400, 40), size=(320, 270), model=guided["MODEL"], positive=positive["CONDITIONING"],
+        negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=7, steps=28, cfg=3.0,
+        sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
+    )
+    decode_and_save(w, sampled["LATENT"], ckpt, 1400, 350, "headhunter_search")
+    w.add("PreviewImage", pos=(1780, 40), size=(420, 420), title="Scores per head, each round", images=search[2])
+    w.add("PreviewImage", pos=(1780, 500), size=(420, 420), title="Images after each round", images=search[3])
+    return w
+
+
 EXAMPLES = {
     "sd3_perturbed_attention_ksampler": sd3_perturbed_attention_ksampler,
     "flux_guider_sampler_custom_advanced": flux_guider_sampler_custom_advanced,
     "flux_two_style_presets_combined": two_style_presets_combined,
+    "sd3_head_sweep": head_sweep,
+    "sd3_head_search_golden_hour": head_search,
 }
 
 

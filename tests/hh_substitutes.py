@@ -10,7 +10,10 @@ What is substituted, and how (everything else in a workflow runs as written):
 * text encoders (CLIP / T5): ``StubCLIP`` - no tiny T5-XXL exists; the prompt text is hashed
   into a fixed random conditioning of the right shapes. CLIPTextEncode itself is ComfyUI's.
 * VAE: a random TAESD with 16 latent channels saved as a file and loaded by ComfyUI's VAELoader.
-* latent size 64 x 64 pixels and 2 sampling steps, so that a run takes seconds on a CPU.
+* search objective: a tiny random CLIP saved with save_pretrained under the folder name the
+  workflow names (models/headhunter_objectives/PickScore_v1), read by the pack's own loader.
+* images 64 x 64 pixels, 2 sampling steps, search rounds 1 and at most 2 heads per round, so that
+  a run takes seconds on a CPU; search candidates and sweep ranges are folded like the heads.
 
 Import only after ComfyUI is importable (host tests, or the test pack inside a test server).
 """
@@ -27,12 +30,18 @@ TINY_FLUX = dict(depth=19, single=38, heads=24, head_dim=8)  # FLUX.1's 57 x 24 
 TINY_SD3_HEADS = 3  # layers = heads = 3
 TINY_IMAGE = 64
 TINY_STEPS = 2
+OBJECTIVE_FOLDERS = ("PickScore_v1", "clip-vit-large-patch14")  # the pack's default objective folder names
+SHRINK = {"width": TINY_IMAGE, "height": TINY_IMAGE, "steps": TINY_STEPS, "rounds": 1}
+HEAD_TEXT_INPUTS = ("heads", "candidates")
 
 
 def write_tiny_model_files(models_dir: Path) -> None:
-    """models/diffusion_models/<tiny SD3> and models/vae/<tiny TAESD>, as a user would place files."""
+    """models/diffusion_models/<tiny SD3>, models/vae/<tiny TAESD> and tiny CLIP objective folders
+    under models/headhunter_objectives/, as a user would place the real ones."""
     import comfy.taesd.taesd
     from safetensors.torch import save_file
+
+    import hh_search
 
     (models_dir / "diffusion_models").mkdir(parents=True, exist_ok=True)
     (models_dir / "vae").mkdir(parents=True, exist_ok=True)
@@ -41,6 +50,8 @@ def write_tiny_model_files(models_dir: Path) -> None:
     taesd = comfy.taesd.taesd.TAESD(latent_channels=16)
     hh_host.randomize(taesd, seed=3, std=0.05)
     save_file({k: v.contiguous() for k, v in taesd.state_dict().items()}, str(models_dir / "vae" / TINY_VAE_FILE))
+    for name in OBJECTIVE_FOLDERS:
+        hh_search.tiny_clip_folder(models_dir / "headhunter_objectives" / name)
 
 
 class StubCLIP:
@@ -160,16 +171,18 @@ def substitute(prompt: dict, head_set_cls) -> tuple[dict, list[str]]:
         elif kind == "VAELoader":
             notes.append(f"#{node_id} VAELoader({inputs['vae_name']}) -> {TINY_VAE_FILE}")
             inputs["vae_name"] = TINY_VAE_FILE
-        elif kind in ("EmptySD3LatentImage", "EmptyLatentImage"):
-            inputs["width"] = inputs["height"] = TINY_IMAGE
-            notes.append(f"#{node_id} {kind}: {TINY_IMAGE}x{TINY_IMAGE}")
-        elif kind in ("KSampler", "BasicScheduler") and "steps" in inputs:
-            inputs["steps"] = TINY_STEPS
-            notes.append(f"#{node_id} {kind}: {TINY_STEPS} steps")
+        for key, value in SHRINK.items():
+            if isinstance(inputs.get(key), int) and inputs[key] != value:
+                notes.append(f"#{node_id} {kind}: {key} {inputs[key]} -> {value}")
+                inputs[key] = value
+        if isinstance(inputs.get("k"), int) and inputs["k"] > 2 and "rounds" in inputs:
+            notes.append(f"#{node_id} {kind}: k {inputs['k']} -> 2")
+            inputs["k"] = 2
     if uses_tiny_sd3:
         for node_id, node in out.items():
-            heads = node["inputs"].get("heads")
-            if node["class_type"].startswith("HeadHunter") and isinstance(heads, str) and heads.strip():
-                node["inputs"]["heads"] = fold_heads(head_set_cls, heads, TINY_SD3_HEADS, TINY_SD3_HEADS)
-                notes.append(f"#{node_id} heads '{heads}' folded into 3x3: '{node['inputs']['heads']}'")
+            for key in HEAD_TEXT_INPUTS:
+                text = node["inputs"].get(key)
+                if node["class_type"].startswith("HeadHunter") and isinstance(text, str) and text.strip():
+                    node["inputs"][key] = fold_heads(head_set_cls, text, TINY_SD3_HEADS, TINY_SD3_HEADS)
+                    notes.append(f"#{node_id} {key} '{text}' folded into 3x3: '{node['inputs'][key]}'")
     return out, notes

@@ -119,7 +119,8 @@ async def fit_view(page, node_type: str | None = None, scale: float | None = Non
         app.canvas.deselectAll?.();
         app.canvas.setDirty(true, true);
         const left = rect.left + (x0 + ds.offset[0]) * scale, top = rect.top + (y0 + ds.offset[1]) * scale;
-        return {{x: left - 12, y: top - 12, width: (x1 - x0) * scale + 24, height: (y1 - y0) * scale + 24}};
+        const x = Math.max(0, left - 12), y = Math.max(0, top - 12);
+        return {{x, y, width: Math.min((x1 - x0) * scale + 24, innerWidth - x), height: Math.min((y1 - y0) * scale + 24, innerHeight - y)}};
     }})()""")
     await asyncio.sleep(0.8)  # DOM widgets follow the canvas on its next frames
     return box
@@ -333,6 +334,35 @@ def test_presets_combined_are_outlined_with_their_labels_and_run(host, server, p
     after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && {labels: [...grid.state.runLabels.values()].sort(), error: grid.state.error};"),
                                     what="the executed message"))
     assert after["error"] is None and any("golden hour" in label for label in after["labels"])
+
+
+def test_sweep_range_is_picked_on_the_grid_and_the_sweep_runs(host, server, page, loop):
+    node = "HeadHunterSweep"
+    name = "sd3_head_sweep"
+    run(loop, open_example(page, name))
+    state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, n: grid.state.selection.size};")))
+    assert state == {"layout": "sd3/sd3-medium", "n": 24}  # 'L14': a whole layer
+    box = run(loop, fit_view(page, node, scale=1.0))
+    run(loop, page.click(*run(loop, cell(page, node, 15, None))))
+    assert run(loop, heads_text(page, node)) == "L14, L15"
+    run(loop, photograph(page, box, "head_grid_sweep.png"))
+    # The sweep's range is a one-line field, edited in a dialog that sends no input event: the grid
+    # still follows (it compares the value when the node is drawn).
+    run(loop, page.evaluate(grid_js(node, "node.widgets.find(w => w.name === 'heads').value = 'L3H0-3'; app.canvas.setDirty(true, true); return true;")))
+    run(loop, page.wait_for(grid_js(node, "return grid.state.selection.size === 4 && grid.state.selection.has('3,3');"),
+                            what="the grid to follow the one-line field"))
+    queue_example(host, page, loop, name, node, "L3H0-3")
+
+
+def test_search_result_feeds_the_grid_its_scores(host, server, page, loop):
+    node = "HeadHunterPerturbedAttention"
+    name = "sd3_head_search_golden_hour"
+    run(loop, open_example(page, name))
+    queue_example(host, page, loop, name)
+    after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && {heat: grid.state.heat.size, scores: [...grid.state.scores.values()], layout: grid.state.layout.id};"),
+                                    what="the search result's scores"))
+    # The search chose 2 heads of the tiny 3 x 3 stand-in; their scores are drawn on its grid.
+    assert after["layout"] == "sd3/model-3x3" and after["heat"] == 2 and all(isinstance(x, float) for x in after["scores"])
 
 
 PIXELS = """

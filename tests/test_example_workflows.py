@@ -37,7 +37,8 @@ def example_names():
 
 
 def test_the_required_examples_exist(examples):
-    assert {"sd3_perturbed_attention_ksampler", "flux_guider_sampler_custom_advanced"} <= set(examples)
+    assert set(examples) == {"sd3_perturbed_attention_ksampler", "flux_guider_sampler_custom_advanced",
+                             "flux_two_style_presets_combined", "sd3_head_sweep", "sd3_head_search_golden_hour"}
 
 
 @pytest.mark.parametrize("name", example_names())
@@ -90,6 +91,10 @@ def tiny_models(host, tmp_path_factory):
     hh_substitutes.write_tiny_model_files(models)
     folder_paths.add_model_folder_path("diffusion_models", str(models / "diffusion_models"))
     folder_paths.add_model_folder_path("vae", str(models / "vae"))
+    # The search reads objectives from, and writes its preset into, these folders: tmp ones only.
+    saved = {key: folder_paths.folder_names_and_paths.get(key) for key in ("headhunter_objectives", "headhunter_presets")}
+    folder_paths.folder_names_and_paths["headhunter_objectives"] = ([str(models / "headhunter_objectives")], set())
+    folder_paths.folder_names_and_paths["headhunter_presets"] = ([str(models / "headhunter_presets")], {".json"})
     output = tmp_path_factory.mktemp("output")
     previous_output = folder_paths.get_output_directory()
     folder_paths.set_output_directory(str(output))
@@ -99,6 +104,11 @@ def tiny_models(host, tmp_path_factory):
     for k in added:
         del nodes.NODE_CLASS_MAPPINGS[k]
     folder_paths.set_output_directory(previous_output)
+    for key, value in saved.items():
+        if value is None:
+            folder_paths.folder_names_and_paths.pop(key, None)
+        else:
+            folder_paths.folder_names_and_paths[key] = value
 
 
 @pytest.mark.parametrize("name", example_names())
@@ -124,14 +134,20 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
     assert events[0] == "execution_start" and "execution_success" in events
 
     executed = {d["node"]: d["output"] for e, d in sink.messages if e == "executed"}
-    saved = sorted(set(tiny_models.rglob("*.png")) - before)
-    assert len(saved) == 1
-    image = np.asarray(Image.open(saved[0]), dtype=np.float32)
-    assert image.shape == (hh_substitutes.TINY_IMAGE, hh_substitutes.TINY_IMAGE, 3) and image.std() > 0
+    saves = [k for k, v in prompt.items() if v["class_type"] == "SaveImage"]
+    for k in saves:  # what SaveImage reports it wrote is there: a real, non-blank picture
+        (picture,) = executed[k]["images"]
+        image = np.asarray(Image.open(tiny_models / picture["subfolder"] / picture["filename"]), dtype=np.float32)
+        assert image.ndim == 3 and image.std() > 0
+    assert saves and len(set(tiny_models.rglob("*.png")) - before) >= len(saves)
     # The pack's nodes told the head-grid widget which grid the model has.
-    pack_nodes = [k for k, v in prompt.items() if v["class_type"].startswith("HeadHunter") and "heads" in v["inputs"]]
-    assert pack_nodes
-    for k in pack_nodes:
+    engines = [k for k, v in prompt.items() if v["class_type"] in ("HeadHunterPerturbedAttention", "HeadHunterGuider")]
+    searched = any(v["class_type"] == "HeadHunterSearch" for v in prompt.values())
+    for k in engines:
         (layout,) = executed[k]["headhunter_layout"]
         uses_flux = any(v["class_type"] == "HHTestTinyFlux" for v in prompt.values())
         assert (layout["layers"], layout["heads"]) == ((57, 24) if uses_flux else (3, 3))
+        # Fed a search result, the engine passes the search's scores (HeadSet.meta["scores"]: the search
+        # puts there the score of each head it chose, 2 here) on for the heatmap.
+        scores = executed[k]["headhunter_scores"]
+        assert (len(scores) == 2 and all(isinstance(s["score"], float) for s in scores)) if searched else scores == []
