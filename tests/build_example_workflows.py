@@ -35,6 +35,15 @@ def decode_and_save(w, samples, vae, left: int, top: int, prefix: str) -> None:
     w.add("SaveImage", pos=(left, top + 100), size=(360, 370), images=decoded["IMAGE"], filename_prefix=prefix)
 
 
+def sd3_ksampler(w, model, positive, negative, latent, pos, seed: int):
+    """KSampler with the SD3 settings of the examples: 28 Euler steps, sgm_uniform, CFG 3 (Table 1)."""
+    return w.add(
+        "KSampler", pos=pos, size=(320, 270), model=model, positive=positive["CONDITIONING"],
+        negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=seed, steps=28, cfg=3.0,
+        sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
+    )
+
+
 def sd3_perturbed_attention_ksampler(hw):
     w = hw.Workflow()
     w.note(
@@ -56,11 +65,7 @@ def sd3_perturbed_attention_ksampler(hw):
         "HeadHunterPerturbedAttention", pos=(880, 40), size=(440, 780), title="HeadHunter: high-res detail head",
         model=ckpt["MODEL"], heads="L14H7", scale=3.0, softpag_u=1.0,
     )
-    sampled = w.add(
-        "KSampler", pos=(1360, 40), size=(320, 270), model=guided["MODEL"], positive=positive["CONDITIONING"],
-        negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=42, steps=28, cfg=3.0,
-        sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
-    )
+    sampled = sd3_ksampler(w, guided["MODEL"], positive, negative, latent, (1360, 40), seed=42)
     decode_and_save(w, sampled["LATENT"], ckpt, 1360, 350, "headhunter_sd3")
     return w
 
@@ -210,11 +215,7 @@ def head_search(hw):
                      text="sunlit, warm glow, golden hour, a lighthouse on a rocky coast", clip=ckpt["CLIP"])
     negative = w.add("CLIPTextEncode", pos=(920, 1030), size=(440, 90), title="Negative", text="", clip=ckpt["CLIP"])
     latent = w.add("EmptySD3LatentImage", pos=(1400, 860), size=(320, 110), width=1024, height=1024, batch_size=1)
-    sampled = w.add(
-        "KSampler", pos=(1400, 40), size=(320, 270), model=guided["MODEL"], positive=positive["CONDITIONING"],
-        negative=negative["CONDITIONING"], latent_image=latent["LATENT"], seed=7, steps=28, cfg=3.0,
-        sampler_name="euler", scheduler="sgm_uniform", denoise=1.0,
-    )
+    sampled = sd3_ksampler(w, guided["MODEL"], positive, negative, latent, (1400, 40), seed=7)
     decode_and_save(w, sampled["LATENT"], ckpt, 1400, 350, "headhunter_search")
     w.add("PreviewImage", pos=(1780, 40), size=(420, 420), title="Scores per head, each round", images=search[2])
     w.add("PreviewImage", pos=(1780, 500), size=(420, 420), title="Images after each round", images=search[3])

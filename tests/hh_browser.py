@@ -21,8 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
 TESTS_DIR = Path(__file__).resolve().parent
 PACK_DIR = TESTS_DIR.parent
 PACK_FOLDER_NAME = "ComfyUI-HeadHunter"
@@ -127,7 +125,7 @@ class Browser:
         self.width, self.height = width, height
         self.profile = Path(tempfile.mkdtemp(prefix="hh-chromium-"))
         self.process: subprocess.Popen | None = None
-        self.session: aiohttp.ClientSession | None = None
+        self.session = None  # aiohttp.ClientSession
         self.ws = None
         self.ids = itertools.count(1)
         self.pending: dict[int, asyncio.Future] = {}
@@ -135,6 +133,8 @@ class Browser:
         self.reader: asyncio.Task | None = None
 
     async def start(self, timeout: float = 60.0) -> None:
+        import aiohttp  # ComfyUI's own dependency: present wherever a host (and so this test) runs
+
         cmd = [self.executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}",
                f"--window-size={self.width},{self.height}", "about:blank"]
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
