@@ -276,6 +276,25 @@ def test_sd3_example_grid_and_text_agree_and_the_prompt_runs(host, server, page,
     assert state["text"] == "L14H13, L30H2"
     assert "L30H2: layer 30 is out of range for SD3" in state["message"]
     run(loop, photograph(page, box, "head_grid_error.png"))
+
+    # Text the page reads as valid is also read by the server (GET /headhunter/parse), whose answer
+    # wins: a page with stale scripts shows the nodes' own verdict.
+    run(loop, page.evaluate("""(() => { const api = window.comfyAPI.api.api; window.__hhFetch = api.fetchApi;
+        window.__hhParse = []; window.__hhFake = null;
+        api.fetchApi = async function (route, options) {
+            if (!route.startsWith('/headhunter/parse')) return window.__hhFetch.call(api, route, options);
+            if (window.__hhFake) return new Response(JSON.stringify({error: window.__hhFake}), {status: 422});
+            const r = await window.__hhFetch.call(api, route, options);
+            window.__hhParse.push([route, r.status]); return r;
+        }; return true; })()"""))
+    run(loop, type_heads(page, node, "L14H7, L14H13, L1H10"))
+    calls = run(loop, page.wait_for("window.__hhParse.length && window.__hhParse", what="the server's reading"))
+    assert calls[-1][1] == 200 and "family=sd3-medium" in calls[-1][0] and "L14H7" in calls[-1][0].replace("%2C", ",")
+    run(loop, page.evaluate("window.__hhFake = 'L2H2: the server says no', true"))
+    run(loop, type_heads(page, node, "L2H2"))
+    run(loop, page.wait_for(grid_js(node, "return grid.state.error === 'L2H2: the server says no';"),
+                            what="the server's verdict shown"))
+    run(loop, page.evaluate("window.comfyAPI.api.api.fetchApi = window.__hhFetch, true"))
     run(loop, type_heads(page, node, "L14H7, L14H13, L1H10"))
 
     queue_example(host, page, loop, name, node, "L14H7, L14H13, L1H10")

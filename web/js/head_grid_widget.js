@@ -131,6 +131,24 @@ export function attachHeadGrid(node, services) {
     state.selection = selection;
     state.error = error;
     render();
+    if (!error) confirmWithServer();
+  }
+
+  // The server reads the text with the nodes' own parser (GET /headhunter/parse). The JavaScript
+  // port agrees with it (tests/test_web_grammar.py); asking as well catches a page whose cached
+  // scripts are older than the pack. Debounced: one question per pause in typing.
+  let confirmTimer = null;
+  function confirmWithServer() {
+    clearTimeout(confirmTimer);
+    const { text, layout } = state;
+    if (!services.parse || !layout?.family || !text.trim()) return;
+    confirmTimer = setTimeout(async () => {
+      const answer = await services.parse(text, layout).catch(() => null);
+      if (answer?.error && state.text === text && state.layout === layout && !state.error) {
+        state.error = answer.error;
+        render();
+      }
+    }, 400);
   }
 
   const setValue = headsWidget.options.setValue;

@@ -30,6 +30,12 @@ const services = {
     });
     return layouts;
   },
+  /** The server's reading of head text for a layout: {valid, ...} or {error}. */
+  async parse(text, layout) {
+    const query = new URLSearchParams({ text, arch: layout.arch, family: layout.family });
+    const response = await api.fetchApi(`/headhunter/parse?${query}`, { cache: "no-store" });
+    return response.json();
+  },
   presets() {
     presets ??= getJson("/headhunter/presets").then((body) => body.presets ?? []).catch((e) => {
       presets = null;
