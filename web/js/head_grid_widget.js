@@ -4,7 +4,7 @@
 // (head_text.js, head_layouts.js, head_grid_model.js); this file only reads events and draws.
 
 import { canonicalText, headKey, headName, readHeads } from "./head_text.js";
-import { AUTO, chooseLayout, groupBoundaries, groupOf, layoutLabel, normalizeLayout } from "./head_layouts.js";
+import { AUTO, blockOf, chooseLayout, groupBoundaries, groupLabel, layoutLabel, normalizeLayout } from "./head_layouts.js";
 import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, scoreHeat, scoreMap, setCells, toggleLayer } from "./head_grid_model.js";
 
 export const GRID_WIDGET = "heads_grid";
@@ -395,7 +395,7 @@ export function attachHeadGrid(node, services) {
       ctx.textAlign = "center";
       for (const grp of state.layout.groups) {
         if (!grp.layers) continue;
-        const name = `${grp.name.replace(/_block$/, "")} blocks ${grp.start}\u2013${grp.start + grp.layers - 1}`;
+        const name = `${groupLabel(grp)} blocks ${grp.start}\u2013${grp.start + grp.layers - 1}`;
         ctx.fillText(name, left + (grp.start + grp.layers / 2) * cell, top + heads * cell + 8);
       }
     }
@@ -424,8 +424,8 @@ export function attachHeadGrid(node, services) {
       return;
     }
     const { layer, head } = hit;
-    const group = groupOf(state.layout, layer);
-    const where = group ? `${group} block ${layer - state.layout.groups.find((g) => g.name.startsWith(group)).start}` : null;
+    const block = blockOf(state.layout, layer);
+    const where = block ? `${block.group} block ${block.index}` : null;
     const lines = [];
     if (head === null) {
       lines.push(`layer L${layer}${where ? ` (${where})` : ""}: click to toggle all ${state.layout.heads} heads`);

@@ -37,11 +37,17 @@ export function groupBoundaries(layout) {
   return layout.groups.filter((g) => g.start > 0 && g.layers > 0).map((g) => g.start);
 }
 
-/** The group a layer belongs to, named for people: "double", "single" (only when there are several). */
-export function groupOf(layout, layer) {
+/** A block group's name for people: "double", "single". */
+export const groupLabel = (group) => group.name.replace(/_block$/, "");
+
+/**
+ * Where a layer sits when a model has several block groups: {group: "single", index: 0} for FLUX's
+ * layer 19; null for one-group models (SD3's layer is its joint block).
+ */
+export function blockOf(layout, layer) {
   if (layout.groups.length < 2) return null;
   const g = layout.groups.find((g) => layer >= g.start && layer < g.start + g.layers);
-  return g ? g.name.replace(/_block$/, "") : null;
+  return g ? { group: groupLabel(g), index: layer - g.start } : null;
 }
 
 /** A family guessed from a model file name ("flux1-dev.safetensors" -> "flux.1-dev"), or null. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { AUTO, chooseLayout, familyFromModelName, groupBoundaries, groupOf, layoutLabel, normalizeLayout } from "../js/head_layouts.js";
+import { AUTO, blockOf, chooseLayout, familyFromModelName, groupBoundaries, layoutLabel, normalizeLayout } from "../js/head_layouts.js";
 import { FLUX, LAYOUTS, SD3, SD35L } from "./helpers.mjs";
 
 test("the published grids: SD3 24x24, SD3.5-large 38x38, FLUX 57x24", () => {
@@ -14,9 +14,10 @@ test("the published grids: SD3 24x24, SD3.5-large 38x38, FLUX 57x24", () => {
 test("FLUX marks the double/single boundary at layer 19; SD3 has none", () => {
   assert.deepEqual(groupBoundaries(FLUX), [19]);
   assert.deepEqual(groupBoundaries(SD3), []);
-  assert.equal(groupOf(FLUX, 18), "double");
-  assert.equal(groupOf(FLUX, 19), "single");
-  assert.equal(groupOf(SD3, 5), null);
+  assert.deepEqual(blockOf(FLUX, 18), { group: "double", index: 18 });
+  assert.deepEqual(blockOf(FLUX, 19), { group: "single", index: 0 });
+  assert.deepEqual(blockOf(FLUX, 56), { group: "single", index: 37 });
+  assert.equal(blockOf(SD3, 5), null);
 });
 
 test("labels", () => {
