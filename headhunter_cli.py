@@ -167,8 +167,8 @@ def main(argv=None) -> int:
 def run(args, package: str) -> int:
     pack = lambda name: importlib.import_module(f"{package}.{name}")
     objectives_core = pack("core.objectives")
-    prompts_glue = pack("patches.search_prompts")
-    settings = pack("patches.search_generation").SamplingSettings(
+    prompts_glue = pack("search.prompts")
+    settings = pack("search.generation").SamplingSettings(
         steps=args.steps, sampler=args.sampler, scheduler=args.scheduler, scale=args.scale, cfg=args.cfg,
         width=args.width, height=args.height)
     extras = {"guidance": args.guidance} if args.guidance is not None else None
@@ -178,9 +178,9 @@ def run(args, package: str) -> int:
         if args.prompts_file:
             contents += objectives_core.text_lines(args.prompts_file.read_text(encoding="utf-8"))
         prompts = objectives_core.prompt_grid(contents, args.style, objectives_core.parse_seeds(args.seeds))
-        search = pack("patches.search_run")
+        search = pack("search.run")
         search.check_run_name(args.run_name)
-        objective = pack("patches.objectives").load_objective(args.objective, args.objective_model, args.template)
+        objective = pack("search.objectives").load_objective(args.objective, args.objective_model, args.template)
     else:
         prompts = [objectives_core.SearchPrompt(args.prompt, seed=args.seed)]
     model, clip, vae, files = load_models(args)
@@ -195,10 +195,10 @@ def run(args, package: str) -> int:
         print(f"heads: {result.head_set.to_text()}")
         print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:
-        grid, _ = pack("patches.sweep").run_sweep(
+        grid, _ = pack("search.sweep").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
             args.batch_candidates, not args.no_baseline, args.columns, negative=negative)
-        pack("patches.search_run").save_png(args.out, grid[0])
+        pack("search.run").save_png(args.out, grid[0])
         print(f"grid: {args.out}")
     return 0
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from comfy_api.latest import io
 
 from ..core.objectives import COMBINE_HARMONIC, COMBINE_SUM, CombinedObjective
-from ..patches.objectives import DEFAULT_FOLDERS, FOLDER_KEY, KINDS, PICKSCORE, available_folders, load_objective
+from ..search.objectives import DEFAULT_FOLDERS, FOLDER_KEY, KINDS, PICKSCORE, available_folders, load_objective
 from .types import ObjectiveType
 
 

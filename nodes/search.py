@@ -4,8 +4,8 @@ from comfy_api.latest import io
 
 from ..core.architectures import ARCHITECTURES
 from ..core.objectives import parse_seeds, prompt_grid, text_lines
-from ..patches.search_prompts import negative_conditioning, prompt_conditionings
-from ..patches.search_run import SearchJob, check_run_name, run_search
+from ..search.prompts import negative_conditioning, prompt_conditionings
+from ..search.run import SearchJob, check_run_name, run_search
 from .preset_store import save_folder
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 from .types import HeadSetType, ObjectiveType

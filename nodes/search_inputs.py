@@ -5,7 +5,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..core.heads import HeadSet
-from ..patches.search_generation import SamplingSettings
+from ..search.generation import SamplingSettings
 
 
 def conditioning_inputs() -> list:

@@ -3,8 +3,8 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..core.objectives import SearchPrompt
-from ..patches.search_prompts import negative_conditioning, prompt_conditionings
-from ..patches.sweep import PER_HEAD, PER_LAYER, run_sweep
+from ..search.prompts import negative_conditioning, prompt_conditionings
+from ..search.sweep import PER_HEAD, PER_LAYER, run_sweep
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 
 

@@ -39,7 +39,7 @@ def prompts(host):
 
 
 def settings(host, **kw):
-    gen = host("patches.search_generation")
+    gen = host("search.generation")
     args = dict(steps=1, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0, width=SIZE, height=SIZE)
     args.update(kw)
     return gen.SamplingSettings(**args)
@@ -60,7 +60,7 @@ def reference_latent(host, hh, model, conditioning, seed, heads, u=1.0, scale=3.
 
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
 def test_batched_candidates_match_ksampler_per_image(host, hh, hs, sd3, flux, vae, prompts, kind):
-    gen = host("patches.search_generation")
+    gen = host("search.generation")
     model = sd3 if kind == "sd3" else flux
     conds = hs.prompt_conditionings(len(prompts), kind)
     r = gen.CandidateRenderer(model, vae, conds, [p.seed for p in prompts], settings(host, steps=STEPS))
@@ -108,7 +108,7 @@ class TargetObjective:
 
 
 def job(host, hs, sd3, vae, prompts, objective, tmp_path, **kw):
-    run = host("patches.search_run")
+    run = host("search.run")
     args = dict(model=sd3, vae=vae, objective=objective, prompts=prompts,
                 conditionings=hs.prompt_conditionings(len(prompts)), settings=settings(host), softpag_u=1.0,
                 k=1, rounds=2, candidates="L1-2", batch_candidates=4, run_name="run",
@@ -124,7 +124,7 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
     decode = lambda latent: vae.decode(latent)[0].float().detach()
     targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
                         for heads in ("L2H1", "L2H1, L1H0")] for m, p in enumerate(prompts)}
-    result = host("patches.search_run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
+    result = host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
     assert result.state.selected == [[(2, 1)], [(1, 0)]]
     assert result.head_set.to_text() == "L2H1, L1H0"
     scores = result.head_set.meta["scores"]
@@ -158,19 +158,19 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
 
 @pytest.fixture(scope="module")
 def pickscore(host, clip_folder):
-    return host("patches.objectives").load_objective("PickScore", str(clip_folder))
+    return host("search.objectives").load_objective("PickScore", str(clip_folder))
 
 
 @pytest.fixture(scope="module")
 def reference(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory):
     """An uninterrupted PickScore search, two candidates per forward."""
-    run = host("patches.search_run")
+    run = host("search.run")
     return run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory.mktemp("reference"),
                               batch_candidates=2, run_name="ref"))
 
 
 def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
-    run = host("patches.search_run")
+    run = host("search.run")
     one = run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, batch_candidates=1, run_name="one"))
     many = reference
     for a, b in zip(one.state.rounds, many.state.rounds):
@@ -181,7 +181,7 @@ def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prom
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
-    run = host("patches.search_run")
+    run = host("search.run")
 
     import comfy.model_management
 
@@ -234,7 +234,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, 
 
 
 def test_objective_folder_errors_name_the_folder(host, tmp_path):
-    objectives = host("patches.objectives")
+    objectives = host("search.objectives")
     with pytest.raises(FileNotFoundError, match=r"No objective model 'PickScore_v1'.*headhunter_objectives.*save_pretrained"):
         objectives.load_objective("PickScore")
     empty = tmp_path / "half"

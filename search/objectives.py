@@ -39,17 +39,22 @@ SCORE_BATCH = 16
 
 
 def register_folder() -> None:
-    """models/headhunter_objectives as a ComfyUI model folder (extra_model_paths.yaml can add more)."""
+    """models/headhunter_objectives as a ComfyUI model folder (extra_model_paths.yaml can add more).
+    Idempotent."""
     import folder_paths
 
-    if FOLDER_KEY not in folder_paths.folder_names_and_paths:
-        folder_paths.folder_names_and_paths[FOLDER_KEY] = ([os.path.join(folder_paths.models_dir, FOLDER_KEY)], set())
+    default = os.path.join(folder_paths.models_dir, FOLDER_KEY)
+    if FOLDER_KEY in folder_paths.folder_names_and_paths:  # e.g. from extra_model_paths.yaml: keep those
+        paths = folder_paths.folder_names_and_paths[FOLDER_KEY][0]
+        if default not in paths:
+            paths.append(default)
+    else:
+        folder_paths.folder_names_and_paths[FOLDER_KEY] = ([default], set())
 
 
 def search_roots() -> list[Path]:
     import folder_paths
 
-    register_folder()
     return [Path(p) for p in folder_paths.get_folder_paths(FOLDER_KEY)]
 
 
@@ -146,3 +151,6 @@ def load_objective(kind: str, folder_or_path: str = "", template: str = "") -> C
     folder = resolve_folder(folder_or_path or DEFAULT_FOLDERS[kind])
     log.info("HeadHunter: loading %s objective from %s", kind, folder)
     return ClipObjective(kind, folder, template)
+
+
+register_folder()  # at import, so the loader's folder list and extra_model_paths.yaml see it

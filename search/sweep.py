@@ -10,8 +10,8 @@ import torch
 
 from ..core.heads import HeadSet
 from ..core.search_images import image_grid, label_image
-from .search_generation import CandidateRenderer, SamplingSettings
-from .search_progress import JobProgress
+from .generation import CandidateRenderer, SamplingSettings
+from .progress import JobProgress
 
 PER_HEAD = "per head"
 PER_LAYER = "per layer"

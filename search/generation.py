@@ -23,8 +23,8 @@ import comfy.sample
 
 from ..core.candidate_plan import candidate_plan
 from ..core.plan import PerturbationPlan
-from .guidance import BATCHED_ENTRY, SEQUENTIAL_ENTRY, PerturbedGuidance
-from .model_patch import model_layout
+from ..patches.guidance import BATCHED_ENTRY, SEQUENTIAL_ENTRY, PerturbedGuidance
+from ..patches.model_patch import model_layout
 
 Resolved = list[tuple[int, int, float]]
 

@@ -22,9 +22,9 @@ from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, 
 from ..core.search_images import heatmap, image_grid
 from ..core.presets import dumps_preset, preset_from_dict, save_preset
 from ..core.search_preset import guess_family, search_preset
-from .search_generation import CandidateRenderer, SamplingSettings
-from .search_identity import conditioning_digest, model_identity, vae_identity
-from .search_progress import JobProgress
+from .generation import CandidateRenderer, SamplingSettings
+from .identity import conditioning_digest, model_identity, vae_identity
+from .progress import JobProgress
 
 log = logging.getLogger("HeadHunter")
 
