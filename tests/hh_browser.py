@@ -39,6 +39,17 @@ def find_chromium() -> str | None:
     return None
 
 
+def end_process(process: subprocess.Popen | None, timeout: float) -> None:
+    """Terminate a process this module started, killing it if it does not exit in time."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,13 +112,7 @@ class ComfyServer:
             return ""
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, timeout=20)
         if getattr(self, "log", None):
             self.log.close()
         shutil.rmtree(self.base, ignore_errors=True)
@@ -231,10 +236,5 @@ class Browser:
             await self.ws.close()
         if self.session:
             await self.session.close()
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        end_process(self.process, timeout=10)
         shutil.rmtree(self.profile, ignore_errors=True)
