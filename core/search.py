@@ -63,6 +63,15 @@ class SearchState:
         """Each chosen head's score in the round that chose it (HeadSet.meta["scores"])."""
         return {head_name(h): self.rounds[r][head_name(h)] for r, chosen in enumerate(self.selected) for h in chosen}
 
+    def latest_scores(self) -> dict[str, float]:
+        """Every evaluated head's score in the last round that evaluated it: the chosen heads'
+        scores where they were chosen, and the rest from the final round. The head grid's heatmap."""
+        latest: dict[str, float] = {}
+        for scores in self.rounds:
+            latest.update(scores)
+        latest.update(self.selected_scores())
+        return latest
+
     def to_dict(self) -> dict:
         return {
             "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,

@@ -208,7 +208,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         # The same run name is the same search (the checkpoint refuses others): overwrite.
         preset_path = save_preset(job.presets_folder, preset, overwrite=True)
     head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family)
-    head_set.meta.update({"scores": state.selected_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
+    head_set.meta.update({"scores": state.latest_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
                           "run_dir": str(run_dir)})
     log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
     return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)

@@ -193,8 +193,8 @@ def head_search(hw):
         "the 3 best by PickScore join the set; 5 rounds, scale 3, 20 Euler steps, no CFG. That is about 14,000 "
         "images on SD3-medium: hours even on a large GPU. It shows progress, stops on Cancel and resumes "
         "when queued again. To try it quickly, set candidates to a few layers (e.g. L0-3) and rounds to 1.\n\n"
-        "The chosen heads go straight into HeadHunter Perturbed Attention; after a run its grid colours them by "
-        "the score that chose them. The score map (every head, each round) and the round images show the "
+        "The chosen heads go straight into HeadHunter Perturbed Attention; after a run its grid colours every "
+        "evaluated head by its score. The score map (every head, each round) and the round images show the "
         "search itself; the result is also saved as a preset (models/headhunter_presets/search/).",
         pos=(40, 40), size=(380, 420),
     )

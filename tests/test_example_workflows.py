@@ -147,7 +147,7 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
         (layout,) = executed[k]["headhunter_layout"]
         uses_flux = any(v["class_type"] == "HHTestTinyFlux" for v in prompt.values())
         assert (layout["layers"], layout["heads"]) == ((57, 24) if uses_flux else (3, 3))
-        # Fed a search result, the engine passes the search's scores (HeadSet.meta["scores"]: the search
-        # puts there the score of each head it chose, 2 here) on for the heatmap.
+        # Fed a search result, the engine passes the search's scores on for the heatmap
+        # (HeadSet.meta["scores"]: every head the search evaluated, the 2 candidates here).
         scores = executed[k]["headhunter_scores"]
         assert (len(scores) == 2 and all(isinstance(s["score"], float) for s in scores)) if searched else scores == []
