@@ -113,6 +113,10 @@ class ModelLayout:
             start += size
         raise IndexError(layer)
 
+    def group_of(self, layer: int) -> BlockGroup:
+        kind, _ = self.block_of(layer)
+        return next(g for g in self.arch.groups if g.patch_key == kind)
+
     def text_stream_layer(self) -> int | None:
         """The first layer whose block sees the text stream on its own, if any."""
         start = 0

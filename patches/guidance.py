@@ -18,7 +18,8 @@ import comfy.samplers
 from ..core.architectures import ModelLayout
 from ..core.guidance import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations
-from .model_patch import with_plan
+from .model_patch import with_dit_patches, with_plan
+from .prefix import PrefixCache, capture_patch, skip_patches
 
 log = logging.getLogger("HeadHunter")
 
@@ -46,6 +47,12 @@ class PerturbedGuidance:
         self.sequential_plan = PerturbationPlan({SEQUENTIAL_ENTRY: per_layer}, image_only=image_only)
         self.batched_plan = PerturbationPlan({BATCHED_ENTRY: per_layer}, image_only=image_only)
         self._batched_result = None  # (input tensor, perturbed prediction) of the current step
+        # Sequential pass: blocks below the first perturbed layer are reused from the cond pass,
+        # where that is exact (patches/prefix.py).
+        layers = self.sequential_plan.layers
+        self.first_layer = layers[0] if layers else 0
+        joined = layers and not layout.group_of(self.first_layer).separate_text
+        self.prefix = PrefixCache() if self.first_layer > 0 and not (image_only and joined) else None
 
     @property
     def is_noop(self) -> bool:
@@ -64,6 +71,9 @@ class PerturbedGuidance:
             batched = False
         if batched:
             m.set_model_sampler_calc_cond_batch_function(self.calc_cond_batch)
+        elif self.prefix is not None:
+            m.model_options = with_dit_patches(
+                m.model_options, lambda dit: capture_patch(self.layout, self.first_layer, self.prefix, dit))
         m.set_model_sampler_post_cfg_function(self.post_cfg)
         return m
 
@@ -85,6 +95,10 @@ class PerturbedGuidance:
             perturbed = self._batched_result[1]
         else:
             options = with_plan(args["model_options"], self.sequential_plan, self.layout)
+            state = self.prefix.take(float(sigma.flatten()[0])) if self.prefix is not None else None
+            if state is not None and not any("control" in c for c in args["cond"]):
+                options = with_dit_patches(
+                    options, lambda dit: skip_patches(self.layout, self.first_layer, state, dit))
             (perturbed,) = comfy.samplers.calc_cond_batch(args["model"], [args["cond"]], x, sigma, options)
         self._batched_result = None
         return perturbed_guidance(cfg_result, args["cond_denoised"], perturbed, self.scale, self.rescale)

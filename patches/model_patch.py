@@ -17,28 +17,35 @@ def model_layout(model_patcher) -> ModelLayout:
 
 def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) -> dict:
     """A copy of ``model_options`` whose forward passes perturb according to ``plan``."""
-    options = dict(model_options)
-    transformer_options = dict(options.get("transformer_options", {}))
-    patches_replace = dict(transformer_options.get("patches_replace", {}))
-    dit = dict(patches_replace.get("dit", {}))
-
     layers = set(plan.layers)
     if plan.image_only:
         # Blocks that only see the joined sequence need the text length from an earlier block.
         probe = layout.text_stream_layer()
         if probe is not None and any(not _sees_text(layout, layer) for layer in layers):
             layers.add(probe)
-    for layer in sorted(layers):
-        key = layout.block_of(layer)
-        dit[key] = PerturbedBlock(layer, previous=dit.get(key))
 
-    patches_replace["dit"] = dit
-    transformer_options["patches_replace"] = patches_replace
-    transformer_options[PLAN_KEY] = plan
-    options["transformer_options"] = transformer_options
+    def register(dit):
+        for layer in sorted(layers):
+            key = layout.block_of(layer)
+            dit[key] = PerturbedBlock(layer, previous=dit.get(key))
+
+    options = with_dit_patches(model_options, register)
+    options["transformer_options"][PLAN_KEY] = plan
     return options
 
 
 def _sees_text(layout: ModelLayout, layer: int) -> bool:
-    kind, _ = layout.block_of(layer)
-    return next(g.separate_text for g in layout.arch.groups if g.patch_key == kind)
+    return layout.group_of(layer).separate_text
+
+
+def with_dit_patches(model_options: dict, register) -> dict:
+    """A copy of ``model_options`` whose patches_replace['dit'] dict ``register(dit)`` edited."""
+    options = dict(model_options)
+    transformer_options = dict(options.get("transformer_options", {}))
+    patches_replace = dict(transformer_options.get("patches_replace", {}))
+    dit = dict(patches_replace.get("dit", {}))
+    register(dit)
+    patches_replace["dit"] = dit
+    transformer_options["patches_replace"] = patches_replace
+    options["transformer_options"] = transformer_options
+    return options

@@ -380,8 +380,8 @@ def test_search_result_feeds_the_grid_its_scores(host, server, page, loop):
     queue_example(host, page, loop, name)
     after = run(loop, page.wait_for(grid_js(node, "return grid.state.executed && {heat: grid.state.heat.size, scores: [...grid.state.scores.values()], layout: grid.state.layout.id};"),
                                     what="the search result's scores"))
-    # The search chose 2 heads of the tiny 3 x 3 stand-in; their scores are drawn on its grid.
-    assert after["layout"] == "sd3/model-3x3" and after["heat"] == 2 and all(isinstance(x, float) for x in after["scores"])
+    # The search evaluated every head of the tiny 3 x 3 stand-in; their scores are drawn on its grid.
+    assert after["layout"] == "sd3/model-3x3" and after["heat"] == 9 and all(isinstance(x, float) for x in after["scores"])
 
 
 PIXELS = """

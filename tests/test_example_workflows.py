@@ -148,6 +148,13 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
         uses_flux = any(v["class_type"] == "HHTestTinyFlux" for v in prompt.values())
         assert (layout["layers"], layout["heads"]) == ((57, 24) if uses_flux else (3, 3))
         # Fed a search result, the engine passes the search's scores on for the heatmap
-        # (HeadSet.meta["scores"]: every head the search evaluated, the 2 candidates here).
+        # (HeadSet.meta["scores"]: every head the search evaluated, i.e. its candidate pool).
         scores = executed[k]["headhunter_scores"]
-        assert (len(scores) == 2 and all(isinstance(s["score"], float) for s in scores)) if searched else scores == []
+        if searched:
+            (search,) = [v for v in prompt.values() if v["class_type"] == "HeadHunterSearch"]
+            heads = host("core.heads")
+            layout = host("core.architectures").ModelLayout(host("core.architectures").architecture("sd3"), (3,), 3)
+            pool = {f"L{l}H{h}" for l, h, _ in heads.HeadSet.parse(search["inputs"]["candidates"] or "L0-2").resolve(layout)}
+            assert {s["head"] for s in scores} == pool and all(isinstance(s["score"], float) for s in scores)
+        else:
+            assert scores == []

@@ -223,8 +223,9 @@ def test_chains_an_existing_attention_override(host, hh, sd3):
     m = sd3.clone()
     m.model_options["transformer_options"]["optimized_attention_override"] = other
     hh.ksampler(patch(host, hh, m, "L1H1"), hh.conditioning("sd3"), hh.conditioning("sd3", seed=2), steps=1)
-    per_forward = 3 + 1  # three joint attentions + the SD3.5-style attn2
-    assert len(seen) == 2 * per_forward  # the normal forward and the perturbed one both went through it
+    normal = 3 + 1  # three joint attentions + the SD3.5-style attn2 of block 1
+    perturbed = 2 + 1  # block 0 is reused from the cond pass (below the first perturbed layer, L1)
+    assert len(seen) == normal + perturbed  # both passes went through the other override
 
 
 @pytest.mark.parametrize(
@@ -294,3 +295,42 @@ def test_other_post_cfg_patches_keep_working_under_the_guider(host, hh, sd3):
                                 perturb_tokens=TOKENS_ALL, mode=mode)
         hh.custom_advanced(guider, steps=3)
         assert len(seen) == 3, mode
+
+
+@pytest.mark.parametrize(
+    "kind, heads",
+    [
+        ("sd3", "L2H1"),  # joint blocks 0-1 reused
+        ("flux", "L1H2"),  # double block 0 reused
+        ("flux", "L2H0, L4"),  # first single block: the double blocks' output is split back into txt/img
+        ("flux", "L4H3@0.5"),  # single blocks: the joined sequence is reused
+    ],
+)
+def test_perturbed_pass_reuses_the_cond_pass_below_the_first_perturbed_layer(host, hh, sd3, flux, kind, heads):
+    """Blocks below the first perturbed layer see exactly the cond pass's input: the sequential
+    pass starts at that layer. Same images as the batched guider, which computes every block."""
+    model = sd3 if kind == "sd3" else flux
+    layout = host("patches.model_patch").model_layout(model)
+    first = host("core.heads").HeadSet.parse(heads).resolve(layout)[0][0]
+    guider_node = host("nodes.guider")
+    pos, neg = hh.conditioning(kind, seed=1), hh.conditioning(kind, seed=2)
+    settings = dict(heads=heads, scale=3.0, softpag_u=1.0, start_percent=0.0, end_percent=1.0, rescale=0.0,
+                    perturb_tokens=TOKENS_ALL)
+    calls = []
+    recorded = hh.with_recorders(model, layout, calls)
+    results = {}
+    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
+        calls.clear()
+        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=recorded, positive=pos, negative=neg, cfg=2.0,
+                                mode=mode, **settings)
+        results[mode] = hh.custom_advanced(guider, steps=2)
+        if mode == guider_node.MODE_SEQUENTIAL:
+            # Per step: one cond+uncond forward through every block, then the perturbed pass from `first` on.
+            def tokens(c):
+                return c["args"][0].shape[2 if c["kwargs"].get("skip_reshape") else 1]
+
+            joint = {layer: max(tokens(c) for c in calls if c["layer"] == layer) for layer in range(layout.layers)}
+            forwards = [sum(1 for c in calls if c["layer"] == layer and tokens(c) == joint[layer])
+                        for layer in range(layout.layers)]
+            assert forwards == [2 if layer < first else 4 for layer in range(layout.layers)], forwards
+    torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], results[guider_node.MODE_BATCHED], rtol=1e-4, atol=1e-4)
