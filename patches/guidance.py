@@ -95,7 +95,7 @@ class PerturbedGuidance:
             perturbed = self._batched_result[1]
         else:
             options = with_plan(args["model_options"], self.sequential_plan, self.layout)
-            state = self.prefix.take(float(sigma.flatten()[0])) if self.prefix is not None else None
+            state = self.prefix.take(sigma) if self.prefix is not None else None
             if state is not None and not any("control" in c for c in args["cond"]):
                 options = with_dit_patches(
                     options, lambda dit: skip_patches(self.layout, self.first_layer, state, dit))

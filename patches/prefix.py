@@ -21,31 +21,31 @@ COND_ENTRY = 0  # the positive conditioning in calc_cond_batch's conds list, in 
 
 
 class PrefixCache:
-    """The cond rows' input of the first perturbed block, for the current sampling step."""
+    """The cond rows' input of the first perturbed block, for the current model evaluation.
+
+    Keyed by the timestep tensor itself: ComfyUI hands the same object to the cond pass
+    (``transformer_options["sigmas"]``) and to the post-CFG function of the same evaluation, so
+    a state is never used for another evaluation, even one at an equal sigma.
+    """
 
     def __init__(self):
-        self.sigma = None
+        self.sigmas = None
         self.state = None  # {"img": ..., "txt": ...} of the cond rows, or None
         self.forwards = 0
 
-    def __deepcopy__(self, memo):  # lives with its guidance object, not copied per clone
+    def __deepcopy__(self, memo):  # per-evaluation state: a copy starts empty
         return PrefixCache()
 
-    def store(self, sigma: float, state: dict) -> None:
-        if sigma != self.sigma:
-            self.sigma, self.forwards = sigma, 0
+    def store(self, sigmas, state: dict) -> None:
+        if sigmas is not self.sigmas:
+            self.sigmas, self.forwards = sigmas, 0
         self.forwards += 1
         self.state = state if self.forwards == 1 else None  # several cond forwards: not exact
 
-    def take(self, sigma: float):
-        state = self.state if sigma == self.sigma else None
-        self.sigma, self.state, self.forwards = None, None, 0
+    def take(self, sigmas):
+        state = self.state if sigmas is self.sigmas else None
+        self.sigmas, self.state, self.forwards = None, None, 0
         return state
-
-
-def _sigma(options) -> float | None:
-    sigmas = options.get("sigmas")
-    return None if sigmas is None else float(sigmas.flatten()[0])
 
 
 class CaptureBlock:
@@ -58,12 +58,12 @@ class CaptureBlock:
     def __call__(self, args, extra):
         options = args.get("transformer_options") or {}
         entries = options.get("cond_or_uncond") or []
-        sigma = _sigma(options)
-        if PLAN_KEY not in options and sigma is not None and entries.count(COND_ENTRY) == 1:
+        sigmas = options.get("sigmas")
+        if PLAN_KEY not in options and sigmas is not None and entries.count(COND_ENTRY) == 1:
             size = args["img"].shape[0] // len(entries)
             row = entries.index(COND_ENTRY) * size
             state = {key: args[key][row:row + size].clone() for key in ("img", "txt") if args.get(key) is not None}
-            self.cache.store(sigma, state)
+            self.cache.store(sigmas, state)
         if self.previous is not None:
             return self.previous(args, extra)
         return extra["original_block"](args)
