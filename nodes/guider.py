@@ -5,6 +5,7 @@ from comfy_api.latest import io
 
 from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
 
+MODE_AUTO = "auto (fastest)"
 MODE_BATCHED = "batched (one forward)"
 MODE_SEQUENTIAL = "sequential (like KSampler)"
 
@@ -29,10 +30,12 @@ class HeadHunterGuider(io.ComfyNode):
                                tooltip="Classifier-free guidance scale. 1 = no CFG (the uncond pass is skipped), as "
                                "the paper's search and FLUX dev."),
                 *perturbation_inputs(),
-                io.Combo.Input("mode", options=[MODE_BATCHED, MODE_SEQUENTIAL], default=MODE_BATCHED,
+                io.Combo.Input("mode", options=[MODE_AUTO, MODE_BATCHED, MODE_SEQUENTIAL], default=MODE_AUTO,
                                tooltip="batched: cond, uncond and perturbed in ONE forward (only the perturbed "
                                "rows are perturbed). sequential: a separate perturbed forward, exactly the "
-                               "KSampler path."),
+                               "KSampler path; it starts at the first perturbed layer, reusing the cond pass "
+                               "below it. auto: sequential when that skips a third of the model or more (e.g. "
+                               "the paper's FLUX heads, all in late single blocks) or on the CPU, else batched."),
             ],
             outputs=[io.Guider.Output()],
         )
@@ -47,7 +50,8 @@ class HeadHunterGuider(io.ComfyNode):
                 perturb_tokens, mode, head_set=None) -> io.NodeOutput:
         guidance = build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, rescale,
                                   perturb_tokens, head_set)
-        guider = comfy.samplers.CFGGuider(guidance.patch(model, batched=mode == MODE_BATCHED))
+        batched = guidance.batching_pays(model.load_device) if mode == MODE_AUTO else mode == MODE_BATCHED
+        guider = comfy.samplers.CFGGuider(guidance.patch(model, batched=batched))
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)
         return io.NodeOutput(guider, ui=head_grid_ui(guidance.layout, head_set))

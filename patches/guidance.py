@@ -58,6 +58,14 @@ class PerturbedGuidance:
     def is_noop(self) -> bool:
         return self.scale == 0.0 or not self.sequential_plan.layers
 
+    def batching_pays(self, device) -> bool:
+        """Whether the batched pass should beat the sequential one: batching only pays on an
+        accelerator (a CPU's cost grows with the batch), and not when the sequential pass can
+        skip a third of the model or more by reusing the cond pass below the first perturbed layer."""
+        if getattr(device, "type", str(device)) == "cpu":
+            return False
+        return self.prefix is None or 3 * self.first_layer < self.layout.layers
+
     def active(self, sigma) -> bool:
         return in_schedule(float(sigma[0]), self.sigma_start, self.sigma_end)
 

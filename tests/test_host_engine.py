@@ -334,3 +334,25 @@ def test_perturbed_pass_reuses_the_cond_pass_below_the_first_perturbed_layer(hos
                         for layer in range(layout.layers)]
             assert forwards == [2 if layer < first else 4 for layer in range(layout.layers)], forwards
     torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], results[guider_node.MODE_BATCHED], rtol=1e-4, atol=1e-4)
+
+
+def test_auto_mode_batches_only_where_it_pays(host, hh, sd3):
+    """auto: never on the CPU (cost grows with the batch); on an accelerator unless the
+    sequential pass can skip a third of the model or more."""
+    build = host("nodes.perturbation_inputs").build_guidance
+    guider_node = host("nodes.guider")
+
+    def guidance(heads):
+        return build(sd3, heads, 3.0, 1.0, 0.0, 1.0, 0.0, TOKENS_ALL)
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert guidance("L0H0").batching_pays(cuda) and not guidance("L0H0").batching_pays(cpu)
+    assert not guidance("L1H0").batching_pays(cuda)  # layer 1 of 3: a third of the model reused
+    layout = host("patches.model_patch").model_layout(sd3)
+    calls = []
+    (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=hh.with_recorders(sd3, layout, calls),
+                            positive=hh.conditioning("sd3"), negative=hh.conditioning("sd3", seed=2), cfg=2.0,
+                            heads="L0H0", scale=3.0, softpag_u=1.0, start_percent=0.0, end_percent=1.0, rescale=0.0,
+                            perturb_tokens=TOKENS_ALL, mode=guider_node.MODE_AUTO)
+    hh.custom_advanced(guider, steps=1)
+    assert sorted(c["args"][0].shape[0] for c in calls if c["layer"] == 0) == [1, 2]  # CPU: sequential
