@@ -32,9 +32,15 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$sta
   echo "Installing test requirements into $venv ($tier tier)..."
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check $torch_spec
+  # pip's status is the pipeline's (pipefail); only its notes about unusable local indexes are dropped.
+  pip_install() {
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+      | { grep -v "^WARNING: Location '.*' is ignored" || true; }
+  }
   # shellcheck disable=SC2086
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$pack/tests/requirements.txt" $extra
+  pip_install $torch_spec
+  # shellcheck disable=SC2086
+  pip_install -r "$pack/tests/requirements.txt" $extra
   echo "$stamp" > "$venv/.stamp"
 fi
 
