@@ -25,6 +25,8 @@ class BlockGroup:
     # Whether the block receives the text stream apart from the image stream. FLUX single
     # blocks only see the joined sequence, so the text length is learned from an earlier block.
     separate_text: bool = True
+    # How people call these blocks, in messages ("joint blocks 0-23").
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         id="sd3",
         display_name="SD3",
         model_classes=("comfy.ldm.modules.diffusionmodules.mmdit.MMDiT",),
-        groups=(BlockGroup("double_block", "joint_blocks"),),
+        groups=(BlockGroup("double_block", "joint_blocks", label="joint blocks"),),
         heads_attr="joint_blocks.0.x_block.attn.num_heads",
         variants={"sd3-medium": (24, 24), "sd3.5-medium": (24, 24), "sd3.5-large": (38, 38)},
         variant_groups={"sd3-medium": (24,), "sd3.5-medium": (24,), "sd3.5-large": (38,)},
@@ -63,7 +65,10 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         id="flux",
         display_name="FLUX",
         model_classes=("comfy.ldm.flux.model.Flux",),
-        groups=(BlockGroup("double_block", "double_blocks"), BlockGroup("single_block", "single_blocks", separate_text=False)),
+        groups=(
+            BlockGroup("double_block", "double_blocks", label="double blocks"),
+            BlockGroup("single_block", "single_blocks", separate_text=False, label="single blocks"),
+        ),
         heads_attr="num_heads",
         variants={"flux.1-dev": (57, 24), "flux.1-schnell": (57, 24)},
         variant_groups={"flux.1-dev": (19, 38), "flux.1-schnell": (19, 38)},
@@ -130,7 +135,7 @@ class ModelLayout:
         parts = []
         start = 0
         for group, size in zip(self.arch.groups, self.group_sizes):
-            parts.append(f"{group.patch_key}s {start}-{start + size - 1}" if size else f"no {group.patch_key}s")
+            parts.append(f"{group.label} {start}-{start + size - 1}" if size else f"no {group.label}")
             start += size
         return f"{self.name}: {self.layers} layers ({', '.join(parts)}) x {self.heads} heads"
 

@@ -77,7 +77,7 @@ def test_range_errors_name_head_and_valid_range(heads, sd3, flux):
         heads.HeadSet.parse("L30H2").resolve(sd3)
     with pytest.raises(heads.HeadRangeError, match=r"L3H24: head 24 is out of range .*\(heads 0-23\)"):
         heads.HeadSet.parse("L3H24").resolve(sd3)
-    with pytest.raises(heads.HeadRangeError, match=r"L57: layer 57 .*FLUX.*single_blocks 19-56.*\(layers 0-56\)"):
+    with pytest.raises(heads.HeadRangeError, match=r"L57: layer 57 .*FLUX.*single blocks 19-56.*\(layers 0-56\)"):
         heads.HeadSet.parse("L57").resolve(flux)
     with pytest.raises(heads.HeadRangeError, match="from preset 'golden'"):
         heads.HeadSet.parse("L99H0", name="golden").resolve(sd3)

@@ -111,7 +111,7 @@ def test_a_bad_typed_head_beside_a_good_preset_is_not_blamed_on_the_preset(host,
 def test_a_flux_preset_on_sd3_fails_naming_preset_and_both_architectures(host, hh, sd3, nodes_, user_dir):
     (flux_set, *_) = hh.run_node(nodes_.presets.HeadHunterPreset, preset="flux.1-dev/heads/golden-hour-L38H18")
     with pytest.raises(ValueError, match=r"preset 'FLUX golden hour \(L38H18\)' was made for FLUX \(flux.1-dev\) but "
-                       r"the model is SD3: 3 layers \(double_blocks 0-2\) x 3 heads"):
+                       r"the model is SD3: 3 layers \(joint blocks 0-2\) x 3 heads"):
         perturb(hh, nodes_, sd3, head_set=flux_set)
 
 

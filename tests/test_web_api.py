@@ -92,7 +92,7 @@ def test_routes_answer_json_and_4xx_json_errors(host):
     assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux"]
     assert ok_status == 200 and ok["count"] == 24
     assert bad_status == 422 and bad == {"error": "L1H99: head 99 is out of range for SD3: 24 layers "
-                                         "(double_blocks 0-23) x 24 heads (heads 0-23)"}
+                                         "(joint blocks 0-23) x 24 heads (heads 0-23)"}
     assert none_status == 400 and "missing 'text'" in none["error"]
 
 

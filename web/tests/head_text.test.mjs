@@ -61,10 +61,10 @@ for (const [text, fragment] of [
 test("range errors name the head and the valid range", () => {
   assert.throws(() => HeadSet.parse("L30H2").resolve(SD3), {
     name: "Error",
-    message: "L30H2: layer 30 is out of range for SD3: 24 layers (double_blocks 0-23) x 24 heads (layers 0-23)",
+    message: "L30H2: layer 30 is out of range for SD3: 24 layers (joint blocks 0-23) x 24 heads (layers 0-23)",
   });
   assert.throws(() => HeadSet.parse("L3H24").resolve(SD3), (e) => e instanceof HeadRangeError && e.message.endsWith("(heads 0-23)"));
-  assert.throws(() => HeadSet.parse("L57").resolve(FLUX), /L57: layer 57 .*single_blocks 19-56.*\(layers 0-56\)/);
+  assert.throws(() => HeadSet.parse("L57").resolve(FLUX), /L57: layer 57 .*single blocks 19-56.*\(layers 0-56\)/);
 });
 
 test("absurd ranges fail instead of freezing the tab", () => {
