@@ -49,6 +49,9 @@ class Architecture:
     variants: dict[str, tuple[int, int]] = field(default_factory=dict)
     # For widgets: number of layers in each group for each variant (boundary markers).
     variant_groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Families of equal size told apart by an attribute path (from the diffusion model) that is
+    # truthy only on that family's models.
+    markers: dict[str, str] = field(default_factory=dict)
 
 
 ARCHITECTURES: tuple[Architecture, ...] = (
@@ -60,6 +63,8 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         heads_attr="joint_blocks.0.x_block.attn.num_heads",
         variants={"sd3-medium": (24, 24), "sd3.5-medium": (24, 24), "sd3.5-large": (38, 38)},
         variant_groups={"sd3-medium": (24,), "sd3.5-medium": (24,), "sd3.5-large": (38,)},
+        # SD3.5-medium adds an image self-attention (attn2) to its first joint blocks.
+        markers={"sd3.5-medium": "x_block_self_attn_layers"},
     ),
     Architecture(
         id="flux",
@@ -100,6 +105,8 @@ class ModelLayout:
     arch: Architecture
     group_sizes: tuple[int, ...]
     heads: int
+    # The published family this model is, where its size and markers say so unambiguously.
+    family: str | None = None
 
     @property
     def layers(self) -> int:
@@ -160,14 +167,29 @@ def detect_layout(diffusion_model) -> ModelLayout:
         if any(p in paths for p in arch.model_classes):
             sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
             heads = int(_attr_path(diffusion_model, arch.heads_attr))
-            return ModelLayout(arch, sizes, heads)
+            return ModelLayout(arch, sizes, heads, _family_of(arch, diffusion_model, sum(sizes), heads))
     raise ValueError(
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} (SD3 / SD3.5 MMDiT and FLUX.1 dev / schnell)."
     )
 
 
+def _family_of(arch: Architecture, diffusion_model, layers: int, heads: int) -> str | None:
+    same_size = [f for f, size in arch.variants.items() if size == (layers, heads)]
+    marked = [f for f in same_size if f in arch.markers and _truthy(diffusion_model, arch.markers[f])]
+    unmarked = [f for f in same_size if f not in arch.markers]
+    candidates = marked or unmarked
+    return candidates[0] if len(candidates) == 1 else None  # FLUX dev / schnell: not told apart
+
+
+def _truthy(obj, path: str) -> bool:
+    try:
+        return bool(_attr_path(obj, path))
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return False
+
+
 def variant_layout(arch_id: str, family: str) -> ModelLayout:
     arch = architecture(arch_id)
     layers, heads = arch.variants[family]
-    return ModelLayout(arch, arch.variant_groups[family], heads)
+    return ModelLayout(arch, arch.variant_groups[family], heads, family)

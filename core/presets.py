@@ -404,6 +404,11 @@ def check_against_layout(selection: HeadSet, layout: ModelLayout) -> list[str]:
     family_arch = family_architecture(selection.family) if selection.family else None
     if family_arch is None or family_arch.id != layout.arch.id:
         return []
+    if layout.family is not None:
+        if layout.family == selection.family:
+            return []
+        return [f"{label} was found on {selection.family}; this model is {layout.family} ({layout.describe()}). "
+                "Applying it anyway: the same numbers may steer different concepts here."]
     expected = family_arch.variants[selection.family]
     if expected == (layout.layers, layout.heads):
         return []

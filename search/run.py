@@ -187,7 +187,8 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
     for (key, _), grid in zip(stages, round_grids):
         save_png(run_dir / f"images_{key}.png", grid)
 
-    family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, job.family)
+    wanted = layout.family if job.family in ("", "auto") and layout.family else job.family  # detected: SD3 vs SD3.5
+    family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, wanted)
     styles = sorted({p.style for p in job.prompts if p.style})
     label = ", ".join(styles) or job.objective.name
     s = job.settings

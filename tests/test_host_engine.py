@@ -356,3 +356,24 @@ def test_auto_mode_batches_only_where_it_pays(host, hh, sd3):
                             perturb_tokens=TOKENS_ALL, mode=guider_node.MODE_AUTO)
     hh.custom_advanced(guider, steps=1)
     assert sorted(c["args"][0].shape[0] for c in calls if c["layer"] == 0) == [1, 2]  # CPU: sequential
+
+
+@pytest.mark.parametrize("attn2, family", [((), "sd3-medium"), ((0, 1, 2), "sd3.5-medium")])
+def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
+    """Same size (24 x 24); SD3.5-medium's joint blocks carry an image self-attention (attn2).
+    Built on the meta device: only the structure is read."""
+    import comfy.ops
+    from comfy.ldm.modules.diffusionmodules.mmdit import MMDiT
+
+    model = MMDiT(input_size=None, patch_size=2, in_channels=16, out_channels=16, depth=24, adm_in_channels=2048,
+                  context_embedder_config={"target": "torch.nn.Linear", "params": {"in_features": 4096, "out_features": 1536}},
+                  pos_embed_max_size=8, num_patches=64, qk_norm="rms", x_block_self_attn_layers=list(attn2),
+                  device="meta", operations=comfy.ops.disable_weight_init)
+    layout = host("core.architectures").detect_layout(model)
+    assert (layout.layers, layout.heads, layout.family) == (24, 24, family)
+    other = "sd3.5-medium" if family == "sd3-medium" else "sd3-medium"
+    preset = host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=other)
+    (warning,) = host("core.presets").check_against_layout(preset, layout)
+    assert f"found on {other}; this model is {family}" in warning
+    assert host("core.presets").check_against_layout(
+        host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=family), layout) == []
