@@ -4,6 +4,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
+from .types import CATEGORY
 
 MODE_AUTO = "auto (fastest)"
 MODE_BATCHED = "batched (one forward)"
@@ -16,7 +17,7 @@ class HeadHunterGuider(io.ComfyNode):
         return io.Schema(
             node_id="HeadHunterGuider",
             display_name="HeadHunter Guider (CFG + PAG / SoftPAG)",
-            category="advanced/guidance/HeadHunter",
+            category=CATEGORY,
             description=(
                 "CFG plus head-level perturbed-attention guidance, as a GUIDER for SamplerCustomAdvanced. "
                 "Same result as HeadHunter Perturbed Attention + KSampler with the same settings; the batched "

@@ -6,9 +6,8 @@ from comfy_api.latest import io
 from ..core.heads import HeadSet
 from ..core.presets import combine, with_default_u
 from .perturbation_inputs import validate_heads_text
-from .types import HeadSetType
+from .types import CATEGORY, HeadSetType
 
-CATEGORY = "advanced/guidance/HeadHunter"
 OPERATION_LABELS = {"union (a + b)": "union", "intersection (a & b)": "intersection", "difference (a - b)": "difference"}
 
 

@@ -6,7 +6,7 @@ from comfy_api.latest import io
 
 from ..core.objectives import COMBINE_HARMONIC, COMBINE_SUM, CombinedObjective
 from ..search.objectives import DEFAULT_FOLDERS, FOLDER_KEY, KINDS, PICKSCORE, available_folders, load_objective
-from .types import ObjectiveType
+from .types import CATEGORY, ObjectiveType
 
 
 class HeadHunterObjectiveLoader(io.ComfyNode):
@@ -16,7 +16,7 @@ class HeadHunterObjectiveLoader(io.ComfyNode):
         return io.Schema(
             node_id="HeadHunterObjectiveLoader",
             display_name="HeadHunter Objective Loader (PickScore / CLIPScore)",
-            category="advanced/guidance/HeadHunter",
+            category=CATEGORY,
             description=(
                 "Loads what a HeadHunter search maximises, from a local folder only (never downloads): "
                 f"models/{FOLDER_KEY}/<name>/ made with save_pretrained (a CLIP model and its processor). "
@@ -59,7 +59,7 @@ class HeadHunterObjectiveCombine(io.ComfyNode):
         return io.Schema(
             node_id="HeadHunterObjectiveCombine",
             display_name="HeadHunter Objective Combine",
-            category="advanced/guidance/HeadHunter",
+            category=CATEGORY,
             description=(
                 "Two objectives as one, like the paper's combined objectives: a weighted sum, or a weighted "
                 "harmonic mean that only rewards images good on both (e.g. PickScore for quality and CLIPScore "

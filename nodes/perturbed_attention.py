@@ -3,6 +3,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
+from .types import CATEGORY
 
 
 class HeadHunterPerturbedAttention(io.ComfyNode):
@@ -11,7 +12,7 @@ class HeadHunterPerturbedAttention(io.ComfyNode):
         return io.Schema(
             node_id="HeadHunterPerturbedAttention",
             display_name="HeadHunter Perturbed Attention (PAG / SoftPAG)",
-            category="advanced/guidance/HeadHunter",
+            category=CATEGORY,
             description=(
                 "Head-level perturbed-attention guidance (Ahn et al. 2025, 'Fine-Grained Perturbation Guidance "
                 "via Attention Head Selection'). Each step runs one extra pass in which the chosen heads' "

@@ -8,7 +8,7 @@ from ..search.prompts import negative_conditioning, prompt_conditionings
 from ..search.run import SearchJob, check_run_name, run_search
 from .preset_store import save_folder
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
-from .types import HeadSetType, ObjectiveType
+from .types import CATEGORY, HeadSetType, ObjectiveType
 
 FAMILIES = ["auto"] + [f for arch in ARCHITECTURES for f in arch.variants]
 EXAMPLE_PROMPTS = "a cat sitting on a windowsill\na lighthouse on a rocky coast\na bowl of fruit on a table\n" \
@@ -21,7 +21,7 @@ class HeadHunterSearch(io.ComfyNode):
         return io.Schema(
             node_id="HeadHunterSearch",
             display_name="HeadHunter Search (find heads for an objective)",
-            category="advanced/guidance/HeadHunter",
+            category=CATEGORY,
             description=(
                 "Finds the attention heads whose perturbation best serves an objective (the paper's Algorithm 1): "
                 "each round, every remaining head is tried on top of the heads already chosen by generating the "

@@ -6,6 +6,7 @@ from ..core.objectives import SearchPrompt
 from ..search.prompts import negative_conditioning, prompt_conditionings
 from ..search.sweep import PER_HEAD, PER_LAYER, run_sweep
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
+from .types import CATEGORY
 
 
 class HeadHunterSweep(io.ComfyNode):
@@ -14,7 +15,7 @@ class HeadHunterSweep(io.ComfyNode):
         return io.Schema(
             node_id="HeadHunterSweep",
             display_name="HeadHunter Sweep (one image per head)",
-            category="advanced/guidance/HeadHunter",
+            category=CATEGORY,
             description=(
                 "Explores what single heads do, like the paper's per-head figures: the same prompt and seed, one "
                 "image per head (or per layer) of a range, each with only that head perturbed, labelled L<layer>H"

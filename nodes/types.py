@@ -3,5 +3,8 @@ from comfy_api.latest import io
 
 HeadSetType = io.Custom("HEADHUNTER_HEAD_SET")
 
+# Where every node of the pack sits in the node library.
+CATEGORY = "advanced/guidance/HeadHunter"
+
 # A search objective (core.objectives.Objective): scores images against their prompts.
 ObjectiveType = io.Custom("HEADHUNTER_OBJECTIVE")

@@ -21,7 +21,7 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
     if plan.image_only:
         # Blocks that only see the joined sequence need the text length from an earlier block.
         probe = layout.text_stream_layer()
-        if probe is not None and any(not _sees_text(layout, layer) for layer in layers):
+        if probe is not None and any(not layout.group_of(layer).separate_text for layer in layers):
             layers.add(probe)
 
     def register(dit):
@@ -33,9 +33,6 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
     options["transformer_options"][PLAN_KEY] = plan
     return options
 
-
-def _sees_text(layout: ModelLayout, layer: int) -> bool:
-    return layout.group_of(layer).separate_text
 
 
 def with_dit_patches(model_options: dict, register) -> dict:
