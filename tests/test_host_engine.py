@@ -213,6 +213,21 @@ def test_unsupported_model_names_supported_families(host, hh):
         patch(host, hh, unet, "L0H0")
 
 
+def test_flux2_is_refused_by_name_not_taken_for_flux1(host, hh):
+    """ComfyUI v0.28+ builds FLUX.2 with the same Flux class; until it is supported it must be
+    refused with its name, not numbered as a FLUX.1."""
+    import comfy.model_patcher
+    import hh_releases
+
+    config = hh_releases.flux2_model_config(hidden_size=64, heads=4, depth=1, single=1)
+    if config is None:
+        pytest.skip("this ComfyUI release cannot build FLUX.2")
+    config.set_inference_dtype(torch.float32, None)
+    model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
+    with pytest.raises(ValueError, match="does not support FLUX.2 yet"):
+        patch(host, hh, model, "L0H0")
+
+
 def test_chains_an_existing_attention_override(host, hh, sd3):
     seen = []
 
