@@ -20,11 +20,30 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+HOST_WRITABLE = ("output", "temp", "input", "user")
+
+
+def _listing(root):
+    return {p for name in HOST_WRITABLE for p in (root / name).rglob("*")} if root else set()
+
+
 @pytest.fixture(scope="session")
-def host():
-    """The pack as loaded into a real ComfyUI: ``host("core.heads")`` returns that module."""
+def host(tmp_path_factory):
+    """The pack as loaded into a real ComfyUI: ``host("core.heads")`` returns that module.
+
+    Every folder ComfyUI writes to points into the test's temporary folder, and the ComfyUI tree
+    is checked at the end to hold nothing the tests wrote (a user's own ComfyUI may be the host)."""
+    before = _listing(HOST_PATH)
     package = load_host(HOST_PATH)
-    return lambda name: pack_module(name, package)
+    import folder_paths
+
+    scratch = tmp_path_factory.mktemp("comfyui-folders")
+    for name in HOST_WRITABLE:
+        (scratch / name).mkdir()
+        getattr(folder_paths, f"set_{name}_directory")(str(scratch / name))
+    yield lambda name: pack_module(name, package)
+    left = sorted(str(p) for p in _listing(HOST_PATH) - before)
+    assert not left, f"the tests left files in the ComfyUI tree: {left[:10]}"
 
 
 @pytest.fixture(scope="session")
