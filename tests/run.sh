@@ -26,6 +26,12 @@ host_torch=${HEADHUNTER_TORCH:-"torch==2.11.0 torchvision==0.26.0 torchaudio==2.
 free_torch=${HEADHUNTER_TORCH:-"torch==2.13.0"}
 mkdir -p "$cache"
 
+# uv trusts what pip is told to trust (a TLS-inspecting proxy's CA) and the system's store.
+if [ -z "${SSL_CERT_FILE:-}" ]; then
+  pip_cert=$("$python" -m pip config get global.cert 2>/dev/null || true)
+  [ -z "$pip_cert" ] || export SSL_CERT_FILE=$pip_cert
+fi
+export UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-1}
 # uv installs the multi-GB torch set in seconds and hard-links it into every environment from one
 # cache; pip is the fallback where uv cannot be had.
 uv=""
@@ -50,11 +56,10 @@ make_env() {
   fi
   echo "Installing test requirements into $venv ..."
   rm -rf "$venv"
-  if [ -n "$uv" ]; then
-    "$uv" venv -q -p "$python" "$venv"
-    : > "$venv/$marker"
-    VIRTUAL_ENV=$venv "$uv" pip install -q "$@"
-  else
+  if [ -z "$uv" ] || ! { "$uv" venv -q -p "$python" "$venv" && : > "$venv/$marker" \
+                          && VIRTUAL_ENV=$venv "$uv" pip install -q "$@"; }; then
+    [ -z "$uv" ] || echo "NOTE: uv could not install; falling back to pip."
+    rm -rf "$venv"
     "$python" -m venv "$venv"
     : > "$venv/$marker"
     # pip's status is the pipeline's (pipefail); only its notes about unusable local indexes go.
