@@ -1,6 +1,6 @@
 import pytest
 
-from hh_pack import find_host, load_host, pack_module
+from hh_pack import WRITABLE_FOLDERS, find_host, load_host, pack_module
 
 HOST_PATH, HOST_REASON = find_host()
 
@@ -20,11 +20,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-HOST_WRITABLE = ("output", "temp", "input", "user")
-
-
 def _listing(root):
-    return {p for name in HOST_WRITABLE for p in (root / name).rglob("*")} if root else set()
+    return {p for name in WRITABLE_FOLDERS for p in (root / name).rglob("*")} if root else set()
 
 
 @pytest.fixture(scope="session")
@@ -34,13 +31,7 @@ def host(tmp_path_factory):
     Every folder ComfyUI writes to points into the test's temporary folder, and the ComfyUI tree
     is checked at the end to hold nothing the tests wrote (a user's own ComfyUI may be the host)."""
     before = _listing(HOST_PATH)
-    package = load_host(HOST_PATH)
-    import folder_paths
-
-    scratch = tmp_path_factory.mktemp("comfyui-folders")
-    for name in HOST_WRITABLE:
-        (scratch / name).mkdir()
-        getattr(folder_paths, f"set_{name}_directory")(str(scratch / name))
+    package = load_host(HOST_PATH, scratch=tmp_path_factory.mktemp("comfyui-folders"))
     yield lambda name: pack_module(name, package)
     left = sorted(str(p) for p in _listing(HOST_PATH) - before)
     assert not left, f"the tests left files in the ComfyUI tree: {left[:10]}"
