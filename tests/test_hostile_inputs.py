@@ -1,0 +1,99 @@
+"""Input a careless or hostile user can type or share: each gets a clear error, fast, with bounded
+memory, and nothing else breaks (host-free; host-side cases are in test_web_api.py and
+test_host_presets.py).
+
+Time and memory are bounded structurally, not by timing: the work runs in a child process whose
+address space is capped (``RLIMIT_AS``), with a generous timeout that only a hang reaches, and
+the parsed representation's size is checked against the text's length.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+MEMORY_LIMIT = 1 << 30  # 1 GiB of address space for the child: torch is never imported there
+HANG = 20  # seconds; a bounded parse takes a fraction of one
+
+HUGE_RANGES = ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L0-1023H0-511", "L" + "9" * 5000,
+               "L0H0@" + "1" * 50000 + "x", "-L0-999999999"]
+
+
+def run_bounded(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` (with ``pack`` = tests/hh_pack.pack_module) in a child with capped memory."""
+    prelude = textwrap.dedent(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))
+        sys.path.insert(0, {str(TESTS)!r})
+        from hh_pack import pack_module as pack
+    """)
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=HANG, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.parametrize("text", HUGE_RANGES)
+def test_huge_numbers_fail_before_anything_is_expanded(text):
+    out = run_bounded(f"""
+        heads = pack("core.heads")
+        try:
+            heads.HeadSet.parse({text!r})
+        except ValueError as e:
+            print("ERROR", e)
+        else:
+            print("PARSED")
+    """)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ERROR "), out.stdout[:300]
+    message = out.stdout[len("ERROR "):]
+    assert len(message) < 400  # names the token, shortened if need be; never echoes 50 kB
+    assert "out of range" in message or "characters" in message or "more than" in message, message
+
+
+def test_huge_number_errors_name_token_and_valid_range(pack):
+    heads = pack("core.heads")
+    with pytest.raises(heads.HeadRangeError, match=r"'L0-9999999H\*': layer 9999999 is out of range.*layers 0-1023"):
+        heads.HeadSet.parse("L1H1, L0-9999999H*")
+    with pytest.raises(heads.HeadRangeError, match=r"'L0-999999H0-999999': layer 999999 .*0-1023"):
+        heads.HeadSet.parse("L0-999999H0-999999")
+    with pytest.raises(heads.HeadRangeError, match=r"'L3H999999': head 999999 is out of range.*heads 0-511"):
+        heads.HeadSet.parse("L3H999999")
+    # Within the global bounds, the model's own range is what resolve checks.
+    sd3 = pack("core.architectures").variant_layout("sd3", "sd3-medium")
+    with pytest.raises(heads.HeadRangeError, match=r"L1000: layer 1000 is out of range .*\(layers 0-23\)"):
+        heads.HeadSet.parse("L1000").resolve(sd3)
+
+
+def test_heads_named_in_all_are_bounded(pack):
+    heads = pack("core.heads")
+    # Under every number bound, but 100 x 1024 x 512 heads: refused by the running count.
+    with pytest.raises(heads.HeadRangeError, match=r"names more than 131072 heads"):
+        heads.HeadSet.parse(", ".join(["L0-1023H0-511"] * 100))
+    # Repeats of a whole-layer range count one per layer, so ordinary texts are far from it.
+    assert len(heads.HeadSet.parse(", ".join(["L0-56"] * 100)).entries) == 57
+
+
+def test_a_large_legal_head_list_parses_in_one_pass():
+    # 83 kB of distinct single heads, ranges and removals. Parsing is one pass over the text (about
+    # 0.03 s); the quadratic union it replaces (the set rebuilt per token) took 12 s of CPU here.
+    # The child's CPU-time cap is 150 times the linear cost: only a quadratic parse reaches it.
+    out = run_bounded("""
+        import resource
+        resource.setrlimit(resource.RLIMIT_CPU, (5, 5))
+        heads = pack("core.heads")
+        tokens = [f"L{l}H{h}" for l in range(300) for h in range(40)]
+        tokens[::50] = [f"L{l}-{l + 2}H3-9" for l in range(len(tokens[::50]))]
+        tokens[::70] = [f"-L{l}H5" for l in range(len(tokens[::70]))]
+        text = ", ".join(tokens)[:83000].rsplit(",", 1)[0]
+        s = heads.HeadSet.parse(text)
+        a, b = heads.HeadSet.parse(text[:40000].rsplit(",", 1)[0]), heads.HeadSet.parse(text[40000:].split(",", 1)[1])
+        sizes = [len(x.entries) for x in (a.union(b), a.intersection(b), a.difference(b), b.difference(a))]
+        print(len(text), len(s.entries), *sizes)
+    """)
+    assert out.returncode == 0, out.stderr[-2000:]
+    size, entries, union, both, only_a, only_b = map(int, out.stdout.split())
+    assert size > 82000 and 9000 < entries <= 300 * 40
+    assert union == both + only_a + only_b and both > 0  # single heads only: |A u B| = |A n B| + |A - B| + |B - A|
