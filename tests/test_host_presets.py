@@ -130,13 +130,17 @@ def test_a_broken_file_beside_good_ones(host, hh, nodes_, user_dir, caplog):
     (user_dir / "broken.json").write_text('{"format": "headhunter-preset", "version": 1,', encoding="utf-8")
     write_preset(user_dir, "future", "sd3-medium", [{"head": "L1H0"}]).write_text(
         json.dumps({"format": "headhunter-preset", "version": 9}), encoding="utf-8")
+    (user_dir / "nested.json").write_text("[" * 400_000, encoding="utf-8")  # used to remove the node itself
+    write_preset(user_dir, "huge", "sd3-medium", ["L0-999999H0-999999"])  # used to hang start-up
     node = nodes_.presets.HeadHunterPreset
     with caplog.at_level(logging.WARNING, logger="HeadHunter"):
         schema = node.define_schema()
     (combo,) = schema.inputs
     assert "good" in combo.options and "broken" not in combo.options and "future" not in combo.options
     assert "sd3-medium/heads/dark-L1H10" in combo.options and "flux.1-dev/heads/golden-hour-L38H18" in combo.options
-    assert "2 preset file(s) could not be read" in combo.tooltip
+    assert "4 preset file(s) could not be read" in combo.tooltip
+    assert "nested.json: invalid preset: its JSON is nested too deeply" in caplog.text
+    assert "huge.json: \"heads\"[0]: 'L0-999999H0-999999': layer 999999 is out of range" in caplog.text
     assert "broken.json: invalid JSON at line 1" in caplog.text
     assert "future.json: written for preset format version 9" in caplog.text
     assert hh.run_node(node, preset="good")[0].to_text() == "L1H0"

@@ -97,3 +97,89 @@ def test_a_large_legal_head_list_parses_in_one_pass():
     size, entries, union, both, only_a, only_b = map(int, out.stdout.split())
     assert size > 82000 and 9000 < entries <= 300 * 40
     assert union == both + only_a + only_b and both > 0  # single heads only: |A u B| = |A n B| + |A - B| + |B - A|
+
+
+# ---- preset files -------------------------------------------------------------------------------
+MINIMAL = {"format": "headhunter-preset", "version": 1, "name": "mine", "family": "sd3-medium", "architecture": "sd3",
+           "heads": [{"head": "L14H13"}]}
+
+
+def _write_files(folder: Path, files: dict) -> None:
+    for name, data in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def test_hostile_preset_files_each_fail_alone_with_name_and_reason(tmp_path):
+    # Huge ranges, 400 kB of nesting, a BOM, other encodings: every good file still loads, fast,
+    # in a child with capped memory (one bad file used to hang start-up or break every preset).
+    good = json.dumps(MINIMAL)
+    _write_files(tmp_path, {
+        "good.json": good,
+        "bom.json": b"\xef\xbb\xbf" + good.encode(),
+        "range.json": good.replace('"L14H13"', '"L0-999999H0-999999"'),
+        "fits-cap.json": good.replace('{"head": "L14H13"}', ", ".join(['{"head": "L0-255H0-127"}'] * 30)),
+        "nested.json": "[" * 400_000,
+        "nested-value.json": good.replace('"mine"', "[" * 5000 + "]" * 5000),
+        "latin1.json": good.replace("mine", "caf\xe9").encode("latin-1"),
+        "utf16.json": good.encode("utf-16"),
+    })
+    out = run_bounded(f"""
+        import json, os
+        presets = pack("core.presets")
+        found, errors = presets.load_presets([({str(tmp_path)!r}, False)])
+        print(json.dumps({{"found": [p.id for p in found], "errors": {{os.path.basename(e.path): str(e) for e in errors}}}}))
+    """)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["found"] == ["bom", "good"]
+    errors = result["errors"]
+    assert set(errors) == {"range.json", "fits-cap.json", "nested.json", "nested-value.json", "latin1.json",
+                           "utf16.json"}
+    assert all(message.startswith(str(tmp_path / name)) for name, message in errors.items())
+    assert "layer 999999 is out of range" in errors["range.json"]
+    assert "L0H24: head 24 is out of range" in errors["fits-cap.json"]
+    assert "nested too deeply" in errors["nested.json"]
+    assert "nested too deeply" in errors["nested-value.json"] or "must be non-empty text" in errors["nested-value.json"]
+    assert "not UTF-8 text" in errors["latin1.json"] and "not UTF-8 text" in errors["utf16.json"]
+
+
+def test_preset_names_too_long_in_utf8_or_reserved_on_windows_are_refused(pack, tmp_path):
+    presets = pack("core.presets")
+    for name, message in [("字" * 84, r"is 257 bytes long in UTF-8 .*at most 255 bytes"),
+                          ("aux.v2", r"reserved file name on Windows \(AUX\)"), ("x/LPT1.txt", r"reserved"),
+                          ("con", "reserved")]:
+        with pytest.raises(presets.PresetError, match=message):
+            presets.sanitize_preset_id(name)
+    assert presets.sanitize_preset_id("字" * 83) == "字" * 83  # 249 + 5 bytes: fits
+
+
+def test_saving_over_unreadable_or_odd_files_gives_a_preset_error(pack, tmp_path):
+    presets = pack("core.presets")
+    p = presets.preset_from_dict(dict(MINIMAL), "a/b")
+    (tmp_path / "a").write_text("a file where the folder would be")
+    with pytest.raises(presets.PresetError, match=r"cannot write preset 'a/b' to .*a/b.json"):
+        presets.save_preset(tmp_path, p)
+    (tmp_path / "a").unlink()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/b.json").write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(presets.PresetError, match=r"a preset named 'a/b' already exists .*turn on overwrite"):
+        presets.save_preset(tmp_path, p)
+    (tmp_path / "a/b.json").unlink()
+    (tmp_path / "a/b.json").mkdir()
+    with pytest.raises(presets.PresetError, match=r"exists and is not a file"):
+        presets.save_preset(tmp_path, p, overwrite=True)
+
+
+def test_preset_files_are_parsed_again_only_when_they_change(pack, tmp_path):
+    presets = pack("core.presets")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(MINIMAL))
+    first, _ = presets.load_presets([(tmp_path, False)])
+    again, _ = presets.load_presets([(tmp_path, False)])
+    assert again[0] is first[0]  # the same object: read from the cache, not the disk
+    path.write_text(json.dumps({**MINIMAL, "name": "changed"}))
+    os.utime(path, ns=(1, 1))
+    changed, _ = presets.load_presets([(tmp_path, False)])
+    assert changed[0].name == "changed"
