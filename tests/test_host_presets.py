@@ -234,3 +234,36 @@ def test_combine_node_refuses_sets_of_different_architectures(host, hh, nodes_):
     flux_set, *_ = hh.run_node(preset, preset="flux.1-dev/heads/golden-hour-L38H18")
     with pytest.raises(ValueError, match=r"cannot combine .*made for SD3 \(sd3-medium\).*made for FLUX \(flux.1-dev\)"):
         hh.run_node(nodes_.head_sets.HeadHunterCombine, a=sd3_set, b=flux_set, operation="union (a + b)")
+
+
+class _Sink:
+    """What ComfyUI's PromptExecutor needs of its PromptServer: records the messages."""
+
+    def __init__(self):
+        self.client_id, self.last_node_id, self.sockets_metadata, self.messages = None, None, {}, []
+
+    def send_sync(self, event, data, sid=None):
+        self.messages.append((event, data))
+
+    def queue_updated(self):
+        pass
+
+
+def test_requeueing_save_preset_after_its_file_was_deleted_writes_it_again(host, user_dir):
+    # ComfyUI's own executor and cache: the second run must not answer "Saved" from the cache.
+    import execution
+
+    prompt = {"1": {"class_type": "HeadHunterHeads", "inputs": {"heads": "L1H0, L2"}},
+              "2": {"class_type": "HeadHunterSavePreset", "inputs": {
+                  "head_set": ["1", 0], "name": "requeued", "description": "", "family": "sd3-medium", "scale": 3.0,
+                  "softpag_u": 1.0, "steps": 20, "cfg": 1.0, "tags": "", "notes": "", "overwrite": False}}}
+    executor = execution.PromptExecutor(_Sink())
+    path = user_dir / "requeued.json"
+    for attempt in range(2):
+        queued = json.loads(json.dumps(prompt))  # a fresh prompt each time, as the server gets from the page
+        valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt(str(attempt), queued, None))
+        assert valid, (error, node_errors)
+        executor.execute(queued, str(attempt), {"client_id": "test"}, outputs)
+        assert executor.success
+        assert path.is_file(), f"run {attempt + 1}: Save Preset reported success but wrote nothing"
+        path.unlink()
