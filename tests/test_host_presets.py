@@ -267,3 +267,14 @@ def test_requeueing_save_preset_after_its_file_was_deleted_writes_it_again(host,
         assert executor.success
         assert path.is_file(), f"run {attempt + 1}: Save Preset reported success but wrote nothing"
         path.unlink()
+
+
+@pytest.mark.parametrize("text", ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999"])
+def test_a_queued_prompt_with_huge_head_ranges_is_refused_at_validation(host, text):
+    # ComfyUI's own prompt validation, as when the prompt is queued: an error naming the token,
+    # before any node runs (these held the server for 16 s at 5 GB, or until killed).
+    for node_id, inputs in (("HeadHunterHeads", {"heads": text}),
+                            ("HeadHunterSearch", {"candidates": text, "run_name": "x", "seeds": ""})):
+        ok, errors = comfy_validate(node_id, inputs)
+        assert not ok
+        assert any(f"'{text}': layer" in e["details"] and "out of range" in e["details"] for e in errors), errors
