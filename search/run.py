@@ -143,7 +143,11 @@ class RoundImages:
         if path.is_file():
             from safetensors.torch import load_file
 
-            self.images = load_file(str(path))
+            try:
+                self.images = load_file(str(path))
+            except Exception as e:  # truncated or foreign file: safetensors raises its own error types
+                raise ValueError(f"{path} cannot be read ({type(e).__name__}: {e}); delete it (and checkpoint.json "
+                                 "beside it) to start this run over") from None
 
     def put(self, key: str, images: torch.Tensor, scores: torch.Tensor) -> None:
         from safetensors.torch import save
