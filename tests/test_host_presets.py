@@ -257,7 +257,9 @@ def test_requeueing_save_preset_after_its_file_was_deleted_writes_it_again(host,
               "2": {"class_type": "HeadHunterSavePreset", "inputs": {
                   "head_set": ["1", 0], "name": "requeued", "description": "", "family": "sd3-medium", "scale": 3.0,
                   "softpag_u": 1.0, "steps": 20, "cfg": 1.0, "tags": "", "notes": "", "overwrite": False}}}
-    executor = execution.PromptExecutor(_Sink())
+    import hh_releases
+
+    executor = hh_releases.prompt_executor(_Sink())  # ComfyUI's default (classic) output cache
     path = user_dir / "requeued.json"
     for attempt in range(2):
         queued = json.loads(json.dumps(prompt))  # a fresh prompt each time, as the server gets from the page
