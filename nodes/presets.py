@@ -122,6 +122,17 @@ class HeadHunterSavePreset(io.ComfyNode):
         return True
 
     @classmethod
+    def fingerprint_inputs(cls, name=None, **inputs):
+        # ComfyUI serves an unchanged node from its cache: a preset file deleted (or edited) since
+        # the last run must be written again, so the file's stamp is part of the fingerprint, and
+        # with no file (or no readable name) it is NaN, never equal to itself: the node always runs.
+        try:
+            stat = (preset_store.save_folder() / f"{sanitize_preset_id(name)}.json").stat()
+        except (PresetError, OSError, TypeError, AttributeError):
+            return float("nan")
+        return name, stat.st_mtime_ns, stat.st_size
+
+    @classmethod
     def execute(cls, head_set, name, description, family, scale, softpag_u, steps, cfg, tags, notes,
                 overwrite) -> io.NodeOutput:
         pid = _check_name(name)

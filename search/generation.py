@@ -22,6 +22,7 @@ import comfy.model_management
 import comfy.sample
 
 from ..core.candidate_plan import candidate_plan
+from ..core.objectives import SEED_MAX
 from ..core.plan import PerturbationPlan
 from ..patches.guidance import BATCHED_ENTRY, SEQUENTIAL_ENTRY, PerturbedGuidance
 from ..patches.model_patch import model_layout
@@ -50,6 +51,35 @@ class SamplingSettings:
 
     def describe(self) -> dict:
         return dict(self.__dict__)
+
+    def check(self) -> "SamplingSettings":
+        """Refuse what sampling would fail on, or silently replace, before any image is made
+        (the command line has no widgets to keep values in range). Ranges are the nodes' inputs'."""
+        import comfy.samplers
+
+        for what, value, valid in (("sampler", self.sampler, comfy.samplers.KSampler.SAMPLERS),
+                                   ("scheduler", self.scheduler, comfy.samplers.KSampler.SCHEDULERS)):
+            if value not in valid:
+                raise ValueError(f"{what} '{value}' is not one of ComfyUI's {what}s: {', '.join(valid)}")
+        check_number("steps", self.steps, 1, 10000, whole=True)
+        check_number("width", self.width, 16, 16384, whole=True)
+        check_number("height", self.height, 16, 16384, whole=True)
+        check_number("scale", self.scale, 0.0, 30.0)
+        check_number("cfg", self.cfg, 0.0, 100.0)
+        return self
+
+
+def check_number(what: str, value, lo, hi, whole: bool = False) -> None:
+    """``value`` in [lo, hi] (and whole if asked), else a ValueError naming it and the range."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (whole and value != int(value)) or not lo <= value <= hi:
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"{what} must be {kind} from {lo:g} to {hi:g}, got {value!r}")
+
+
+def check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed {seed!r} is outside ComfyUI's seeds, 0 to {SEED_MAX} (2^64 - 1)")
 
 
 def stack_conditionings(conditionings: list) -> list:

@@ -149,3 +149,39 @@ def test_every_node_has_a_help_page_naming_each_input(host):
         text = page.read_text()
         for name, _, _ in hh_workflows.input_specs(hh_workflows.object_info(node_id)):
             assert f"**{name}**" in text, f"{page.name} does not explain input '{name}'"
+
+
+@pytest.mark.host
+def test_hostile_head_text_gets_a_422_and_the_server_keeps_answering(host):
+    # These held a real server for 16 s at 5 GB, or until killed; now each is refused before anything
+    # is expanded (memory bounds: test_hostile_inputs.py), and the next request is answered.
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    routes_mod = host("http_api.routes")
+    texts = ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L" + "9" * 5000,
+             ", ".join(["L0-1023H0-511"] * 200), ", ".join(f"L{i % 24}H{i % 24}" for i in range(600))]
+
+    async def run():
+        routes = web.RouteTableDef()
+        routes_mod.register_routes(routes)
+        app = web.Application()
+        app.add_routes(routes)
+        answers = []
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            for text in texts:
+                r = await client.get("/headhunter/parse", params={"text": text, "family": "sd3-medium"})
+                answers.append((r.status, await r.json()))
+            r = await client.get("/headhunter/parse", params={"text": "L1H2", "arch": "sd3"})
+            answers.append((r.status, await r.json()))
+        return answers
+
+    *hostile, (big_status, big), (last_status, last) = asyncio.run(run())
+    assert [status for status, _ in hostile] == [422] * 5
+    assert "'L0-9999999H*': layer 9999999 is out of range: HeadHunter reads layers 0-1023" in hostile[0][1]["error"]
+    assert "layer 999999999 is out of range" in hostile[1][1]["error"]
+    assert "'L0-999999H0-999999': layer 999999 is out of range" in hostile[2][1]["error"]
+    assert "5001 characters, a head has at most 64" in hostile[3][1]["error"] and len(hostile[3][1]["error"]) < 300
+    assert "names more than 131072 heads" in hostile[4][1]["error"]
+    assert big_status == 200 and big["count"] == 24  # 600 legal tokens naming the diagonal: fine
+    assert last_status == 200 and last["heads"] == [[1, 2, None]]

@@ -23,6 +23,9 @@ HAND_PICKED = [
     "L1H2@1.5", "-L1H2@0.5", "L30H2", "L3H24", "L0-23H23", "-L5", "L4, L4H2@0.5", "L4H2@0.5, L4, -L4H2, L4",
     "L1-2, -L1-2H3-4, L2H4", "L0H0@0", "L0H0@1", "L0H0@1.0000001", "L007H01", "L4, -L4H1, L5, L5",
     "L4, -L4H1, L4H2, -L4, L4H1", "L3H1@0.5, L3, -L3H1, L3@0.2",
+    # Hostile: numbers no model has, over-long tokens, too many heads named (test_hostile_inputs.py).
+    "L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L3H999999", "L0007H0511", "L1023H511", "L1024",
+    "L" + "9" * 300, "L0H0@" + "1" * 300, ", ".join(["L0-1023H0-511"] * 3),
 ]
 
 
