@@ -12,9 +12,9 @@ checkpoint. Run with --help, or see docs/search.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import importlib
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -100,38 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_comfyui(args) -> str:
-    """Import ComfyUI like its main.py would, then this pack like ComfyUI does; the pack's module name."""
-    root = args.comfyui.expanduser().resolve()
-    if not ((root / "comfy" / "samplers.py").is_file() and (root / "nodes.py").is_file()):
-        raise SystemExit(f"error: {root} is not a ComfyUI folder (no comfy/samplers.py and nodes.py); give "
-                         "--comfyui the folder that holds ComfyUI's main.py")
+    """ComfyUI from --comfyui, and this pack in it (comfy_host/loading.py); the pack's module name."""
     if args.extra_model_paths and not args.extra_model_paths.expanduser().is_file():
         raise SystemExit(f"error: --extra-model-paths: {args.extra_model_paths} is not a file")
-    sys.path.insert(0, str(root))
+    spec = importlib.util.spec_from_file_location("headhunter_comfy_loading", PACK_DIR / "comfy_host" / "loading.py")
+    loading = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loading)
+    folders = {"output": args.output_dir} if args.output_dir else None
     try:
-        # Before comfy's modules: importing them puts ComfyUI/comfy first on sys.path, where
-        # comfy/utils.py hides ComfyUI's utils package ("No module named 'utils.extra_config'").
-        # main.py imports it first for the same reason.
-        import utils.extra_config
-
-        import comfy.cli_args
-
-        comfy.cli_args.args.cpu = args.cpu  # before comfy.model_management is imported
-        import folder_paths
-        import nodes
-    except Exception as e:  # an old, partial or broken ComfyUI: say which, not a traceback
-        raise SystemExit(f"error: could not import ComfyUI from {root}: {type(e).__name__}: {e}") from None
-
-    if args.extra_model_paths:
-        try:
-            utils.extra_config.load_extra_path_config(str(args.extra_model_paths.expanduser()))
-        except Exception as e:  # YAML syntax, a wrong layout
-            raise SystemExit(f"error: --extra-model-paths {args.extra_model_paths}: {type(e).__name__}: {e}") from None
-    if args.output_dir:
-        folder_paths.set_output_directory(str(args.output_dir))
-    if not asyncio.run(nodes.load_custom_node(str(PACK_DIR))):
-        raise SystemExit(f"ComfyUI failed to import the HeadHunter pack from {PACK_DIR}; see the log above")
-    return str(PACK_DIR).replace(".", "_x_")  # the module name load_custom_node gives a folder
+        return loading.load_comfyui(args.comfyui, cpu=args.cpu, extra_model_paths=args.extra_model_paths,
+                                    folders=folders)
+    except loading.ComfyUILoadError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def model_path(folder: str, name: str) -> str:
