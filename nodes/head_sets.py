@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.head_aliases import has_aliases
 from ..core.heads import HeadSet
 from ..core.presets import combine, with_default_u
 from .perturbation_inputs import validate_heads_text
@@ -41,6 +42,9 @@ class HeadHunterHeads(io.ComfyNode):
 
     @classmethod
     def execute(cls, heads, default_u=None) -> io.NodeOutput:
+        if has_aliases(heads):
+            raise ValueError(f"'{heads}': block aliases (mid, in<N>, out<N>) need the model to be read; type "
+                             "them in the heads box of a node that takes the model, or write L<layer> here.")
         head_set = HeadSet.parse(heads or "")
         if default_u is not None:
             head_set = with_default_u(head_set, default_u)

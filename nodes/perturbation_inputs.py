@@ -8,6 +8,7 @@ import logging
 
 from comfy_api.latest import io
 
+from ..core.head_aliases import expand, placeholder
 from ..core.heads import HeadSet
 from ..core.presets import check_against_layout
 from ..http_api.payloads import layout_payload
@@ -66,14 +67,14 @@ def perturbation_inputs() -> list:
     ]
 
 
-def parse_heads(heads: str, head_set: HeadSet | None) -> HeadSet:
-    typed = HeadSet.parse(heads or "")
+def parse_heads(heads: str, head_set: HeadSet | None, layout) -> HeadSet:
+    typed = HeadSet.parse(expand(heads or "", layout))
     return typed if head_set is None else head_set.union(typed)
 
 
 def validate_heads_text(heads: str) -> bool | str:
     try:
-        HeadSet.parse(heads or "")
+        HeadSet.parse(placeholder(heads or ""))
     except ValueError as e:
         return str(e)
     return True
@@ -85,10 +86,10 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
         raise ValueError(f"end_percent ({end_percent}) is before start_percent ({start_percent}).")
     layout = model_layout(model)
     # Checked apart, so that an error names the preset only when the preset is at fault.
-    check_architecture(HeadSet.parse(heads or ""), layout)
+    check_architecture(HeadSet.parse(expand(heads or "", layout)), layout)
     if head_set is not None:
         check_architecture(head_set, layout)
-    selection = parse_heads(heads, head_set)
+    selection = parse_heads(heads, head_set, layout)
     resolved = selection.resolve(layout, default_u=softpag_u)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..core.head_aliases import placeholder
 from ..core.heads import HeadSet
 from ..search.generation import SamplingSettings
 
@@ -56,7 +57,7 @@ def settings_from(steps, sampler, scheduler, scale, cfg, width, height) -> Sampl
 
 def check_head_text(text: str, what: str) -> bool | str:
     try:
-        HeadSet.parse(text or "")
+        HeadSet.parse(placeholder(text or ""))
     except ValueError as e:
         return f"{what}: {e}"
     return True
