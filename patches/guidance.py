@@ -19,7 +19,7 @@ from ..core.architectures import ModelLayout
 from ..core.guidance import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations
 from .model_patch import with_dit_patches, with_plan
-from .prefix import PrefixCache, capture_patch, skip_patches
+from .prefix import PrefixCache, capture_patch, prefix_reuse_exact, skip_patches
 
 log = logging.getLogger("HeadHunter")
 
@@ -52,7 +52,8 @@ class PerturbedGuidance:
         layers = self.sequential_plan.layers
         self.first_layer = layers[0] if layers else 0
         joined = layers and not layout.group_of(self.first_layer).separate_text
-        self.prefix = PrefixCache() if self.first_layer > 0 and not (image_only and joined) else None
+        exact = prefix_reuse_exact(layout) and not (image_only and joined)
+        self.prefix = PrefixCache() if self.first_layer > 0 and exact else None
 
     @property
     def is_noop(self) -> bool:
