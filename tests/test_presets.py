@@ -172,6 +172,8 @@ def test_shipped_files_are_written_in_the_canonical_layout(presets, shipped):
     ("sd3.5-medium/layers/layers7-9-slg", "L7, L8, L9", "sd3.5-medium"),
     ("flux.1-dev/heads/golden-hour-L38H18", "L38H18", "flux.1-dev"),
     ("flux.1-dev/layers/single-blocks7-9", "L26, L27, L28", "flux.1-dev"),
+    ("sd1.5/layers/middle-block-pag", "L6", "sd1.5"),
+    ("sdxl/layers/middle-block-pag", ", ".join(f"L{layer}" for layer in range(24, 34)), "sdxl"),
 ])
 def test_shipped_presets_hold_the_heads_the_sources_name(shipped, pid, heads_text, family):
     p = shipped[pid]
