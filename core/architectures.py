@@ -153,6 +153,27 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 SUPPORTED = ", ".join(a.display_name for a in ARCHITECTURES)
 
 
+def numbering_help() -> str:
+    """How layers are numbered, per architecture and distinct variant, for tooltips (from the table)."""
+    parts = []
+    for arch in ARCHITECTURES:
+        seen = []
+        for family, layers in arch.variants.items():
+            if layers in seen:
+                continue
+            seen.append(layers)
+            layout = variant_layout(arch.id, family)
+            groups, start = [], 0
+            for group, size in zip(arch.groups, layout.group_sizes):
+                groups.append(f"{group.label} {start}" + (f"-{start + size - 1}" if size > 1 else ""))
+                start += size
+            parts.append(f"{family}: {', '.join(groups)} (x {layout.describe().rsplit(' x ', 1)[1]})")
+    return "; ".join(parts) + "."
+
+
+MODELS = ", ".join(a.examples for a in ARCHITECTURES)
+
+
 def architecture(arch_id: str) -> Architecture:
     for arch in ARCHITECTURES:
         if arch.id == arch_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..core.architectures import MODELS
 from ..core.head_aliases import placeholder
 from ..core.heads import HeadSet
 from ..search.generation import SamplingSettings
@@ -11,7 +12,7 @@ from ..search.generation import SamplingSettings
 
 def conditioning_inputs() -> list:
     return [
-        io.Model.Input("model", tooltip="SD3, SD3.5 or FLUX model whose heads are explored."),
+        io.Model.Input("model", tooltip=MODELS + " model whose heads are explored."),
         io.Vae.Input("vae", tooltip="Decodes the latents for the objective and the pictures."),
         io.Clip.Input("clip", optional=True,
                       tooltip="Encodes each prompt. Without it, the positive conditioning is used for every image."),
