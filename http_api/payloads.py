@@ -33,6 +33,9 @@ def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
         "heads": layout.heads,
         "heads_per_layer": [layout.heads_of(i) for i in range(layout.layers)],
         "layer_labels": [layout.label_of(i) for i in range(layout.layers)],
+        # ComfyUI's patch key of each layer ([kind, block] / [block name, id, transformer index]),
+        # from which a client can read U-Net block aliases (mid, in4, out1.2) as the server does.
+        "layer_keys": [list(layout.block_of(i)) for i in range(layout.layers)],
         "groups": groups,
         "description": layout.describe(),
     }
