@@ -215,3 +215,14 @@ def test_search_and_sweep_nodes_run_on_a_unet(host, hh, unets, vae4, tmp_path, m
     head_set = out[0]
     assert head_set.arch == "unet" and head_set.family == "sd1.5"
     assert set(head_set.meta["scores"]) == {"L2H0", "L2H1", "L2H2", "L2H3", "L3H1"}
+
+
+def test_image_tokens_only_is_all_tokens_on_a_unet(host, hh, unets):
+    # No joint text sequence (the table's token order): every self-attention token is an image token.
+    node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
+    pos, neg = conds(hh, "sd15")
+    image_only = hh.run_node(node, model=unets["sd15"], heads="L2H1@0.5, L4", scale=2.0, softpag_u=1.0,
+                             start_percent=0.0, end_percent=1.0, rescale=0.0, perturb_tokens="image tokens only")[0]
+    torch.testing.assert_close(hh.unet_ksampler(image_only, pos, neg),
+                               hh.unet_ksampler(node_model(host, hh, unets["sd15"], "L2H1@0.5, L4"), pos, neg),
+                               rtol=0, atol=0)
