@@ -81,6 +81,9 @@ class Architecture:
     markers: dict[str, str] = field(default_factory=dict)
     # What the architecture's models are called, for the unsupported-model message.
     examples: str = ""
+    # Models built by the same classes that the pack does not support (yet), told apart by an
+    # attribute path that is truthy only on them: name -> path. Refused with a message naming them.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def aliases(self) -> bool:
@@ -128,6 +131,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         ),
         heads_attr="num_heads",
         variants={"flux.1-dev": dit_layers((19, 38), 24), "flux.1-schnell": dit_layers((19, 38), 24)},
+        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class (48 heads, 128-channel latents):
+        # only FLUX.2 has global modulation.
+        refused={"FLUX.2": "params.global_modulation"},
         examples="FLUX.1 dev / schnell",
     ),
     Architecture(
@@ -293,6 +299,12 @@ def detect_layout(diffusion_model) -> ModelLayout:
     paths = _class_paths(diffusion_model)
     for arch in ARCHITECTURES:
         if any(p in paths for p in arch.model_classes):
+            for name, path in arch.refused.items():
+                if _truthy(diffusion_model, path):
+                    raise ValueError(
+                        f"HeadHunter does not support {name} yet (it is built by the same ComfyUI class as "
+                        f"{arch.display_name}, whose supported models are {_families(arch)}). Supported families: {SUPPORTED}."
+                    )
             if arch.heads_attr is None:
                 layers = _attention_layers(arch, diffusion_model)
             else:
@@ -303,6 +315,10 @@ def detect_layout(diffusion_model) -> ModelLayout:
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} ({'; '.join(a.examples for a in ARCHITECTURES)})."
     )
+
+
+def _families(arch: Architecture) -> str:
+    return ", ".join(arch.variants) or arch.display_name
 
 
 def _attention_layers(arch: Architecture, diffusion_model) -> tuple[Layer, ...]:
