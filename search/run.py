@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..core.architectures import ModelLayout
+from ..core.head_aliases import expand
 from ..core.heads import HeadSet
 from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
@@ -93,7 +94,7 @@ def default_runs_root() -> Path:
 
 def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[list[tuple[int, int]], dict]:
     """Head text (empty = every head of the model) -> the ordered pool and each head's u."""
-    selection = HeadSet.parse(text) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    selection = HeadSet.parse(expand(text, layout)) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
     resolved = sorted(selection.resolve(layout, default_u=softpag_u))
     if not resolved:
         raise ValueError(f"the candidates '{text}' name no head of {layout.describe()}")
@@ -238,8 +239,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
     for (key, _), grid in zip(stages, round_grids):
         save_png(run_dir / f"images_{key}.png", grid)
 
-    wanted = layout.family if job.family in ("", "auto") and layout.family else job.family  # detected: SD3 vs SD3.5
-    family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, wanted)
+    family = guess_family(layout, state.final, job.family)
     styles = sorted({p.style for p in job.prompts if p.style})
     label = ", ".join(styles) or job.objective.name
     s = job.settings

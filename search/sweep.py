@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..core.head_aliases import expand
 from ..core.heads import HeadSet
 from ..core.search_images import image_grid, label_image
 from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
@@ -19,7 +20,7 @@ PER_LAYER = "per layer"
 
 def sweep_candidates(text: str, layout, mode: str, softpag_u: float) -> list[tuple[str, list]]:
     """(label, resolved heads) for every head, or every layer, that ``text`` names."""
-    resolved = sorted(HeadSet.parse(text).resolve(layout, default_u=softpag_u))
+    resolved = sorted(HeadSet.parse(expand(text, layout)).resolve(layout, default_u=softpag_u))
     if not resolved:
         raise ValueError(f"the heads '{text}' name no head of {layout.describe()}")
     if mode == PER_HEAD:

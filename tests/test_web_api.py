@@ -15,8 +15,9 @@ def test_architectures_list_every_variant_with_groups(payloads):
     archs = {a["id"]: a for a in payloads.architectures_payload()["architectures"]}
     flux = {v["family"]: v for v in archs["flux"]["variants"]}["flux.1-dev"]
     assert (flux["layers"], flux["heads"]) == (57, 24)
-    assert flux["groups"] == [{"name": "double_block", "start": 0, "layers": 19},
-                              {"name": "single_block", "start": 19, "layers": 38}]
+    assert flux["groups"] == [{"name": "double blocks", "key": "double_block", "start": 0, "layers": 19},
+                              {"name": "single blocks", "key": "single_block", "start": 19, "layers": 38}]
+    assert flux["heads_per_layer"] == [24] * 57
     sd35 = {v["family"]: v for v in archs["sd3"]["variants"]}["sd3.5-large"]
     assert (sd35["layers"], sd35["heads"], len(sd35["groups"])) == (38, 38, 1)
 
@@ -33,7 +34,7 @@ def test_parse_reads_like_the_nodes(payloads):
     [
         ("L1H1", None, None, 400, "give arch"),
         (None, "sd3", None, 400, "missing 'text'"),
-        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux)"),
+        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux, unet)"),
         ("L1H1", None, "sd4", 400, "unknown family 'sd4' (known: sd3-medium"),
         ("L1H1", "sd3", "flux.1-dev", 400, "family 'flux.1-dev' is flux, not 'sd3'"),
         ("L1X", "sd3", None, 422, "'L1X' is not a head"),
@@ -89,7 +90,7 @@ def test_routes_answer_json_and_4xx_json_errors(host):
 
     status, archs, ok_status, ok, bad_status, bad, none_status, none, presets_status, presets = asyncio.run(run())
     assert presets_status == 200 and any(p["id"] == "flux.1-dev/heads/golden-hour-L38H18" for p in presets["presets"])
-    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux"]
+    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux", "unet"]
     assert ok_status == 200 and ok["count"] == 24
     assert bad_status == 422 and bad == {"error": "L1H99: head 99 is out of range for SD3: 24 layers "
                                          "(joint blocks 0-23) x 24 heads (heads 0-23)"}
