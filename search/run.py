@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from ..core.architectures import ModelLayout
-from ..core.head_aliases import expand
+from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadSet
 from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
@@ -58,7 +58,7 @@ def check_inputs(job: "SearchJob") -> None:
         raise ValueError(f"family '{job.family}' is not a known model family (valid: auto, {', '.join(FAMILIES)})")
     for prompt in job.prompts:
         check_seed(prompt.seed)
-    HeadSet.parse(job.candidates or "")
+    check_syntax(job.candidates or "")
     check_preset_is_ours(job.presets_folder, job.run_name, job.overwrite)
 
 
@@ -171,7 +171,7 @@ def run_search(job: SearchJob) -> SearchResult:
     layout = renderer.layout
     pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
     if job.family not in ("", "auto"):
-        guess_family(layout.arch.id, layout.layers, layout.heads, [], job.family)  # a family of this architecture
+        guess_family(layout, [], job.family)  # a family of this architecture
     params = {
         "model": {"layout": layout.describe(), **model_identity(job.model)},
         "vae": vae_identity(job.vae),
