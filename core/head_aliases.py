@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .architectures import ARCHITECTURES, ModelLayout
-from .heads import HeadRangeError, HeadSyntaxError
+from .heads import HeadRangeError, HeadSet, HeadSyntaxError
 
 _NAMES = sorted({g.alias for a in ARCHITECTURES for g in a.groups if g.alias}, key=len, reverse=True)
 _ALIAS = re.compile(
@@ -31,6 +31,11 @@ def has_aliases(text: str) -> bool:
 def placeholder(text: str) -> str:
     """The text with each alias read as layer 0, to check the rest of its syntax without a model."""
     return _rewrite(text or "", lambda m, token: f"{m['neg'] or ''}L0{m['rest']}")
+
+
+def check_syntax(text: str) -> None:
+    """Raise HeadSyntaxError for text no model could read; aliases pass (they need the layout)."""
+    HeadSet.parse(placeholder(text))
 
 
 def expand(text: str, layout: ModelLayout) -> str:

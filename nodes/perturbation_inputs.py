@@ -8,12 +8,12 @@ import logging
 
 from comfy_api.latest import io
 
-from ..core.head_aliases import expand, placeholder
+from ..core.head_aliases import check_syntax, expand
 from ..core.architectures import numbering_help
 from ..core.heads import HeadSet
 from ..core.presets import check_against_layout
 from ..http_api.payloads import layout_payload
-from ..patches.guidance import PerturbedGuidance
+from ..patches.guidance import PerturbedGuidance, heads_plan
 from ..patches.model_patch import model_layout
 from .types import HeadSetType
 
@@ -76,7 +76,7 @@ def parse_heads(heads: str, head_set: HeadSet | None, layout) -> HeadSet:
 
 def validate_heads_text(heads: str) -> bool | str:
     try:
-        HeadSet.parse(placeholder(heads or ""))
+        check_syntax(heads or "")
     except ValueError as e:
         return str(e)
     return True
@@ -97,7 +97,7 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")
     sampling = model.get_model_object("model_sampling")
     return PerturbedGuidance(
-        layout, resolved, scale,
+        layout, heads_plan(resolved), scale,
         sigma_start=sampling.percent_to_sigma(start_percent),
         sigma_end=sampling.percent_to_sigma(end_percent),
         rescale=rescale,

@@ -5,8 +5,7 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..core.architectures import MODELS
-from ..core.head_aliases import placeholder
-from ..core.heads import HeadSet
+from ..core.head_aliases import check_syntax
 from ..search.generation import SamplingSettings
 
 
@@ -58,7 +57,7 @@ def settings_from(steps, sampler, scheduler, scale, cfg, width, height) -> Sampl
 
 def check_head_text(text: str, what: str) -> bool | str:
     try:
-        HeadSet.parse(placeholder(text or ""))
+        check_syntax(text or "")
     except ValueError as e:
         return f"{what}: {e}"
     return True

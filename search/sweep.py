@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..core.head_aliases import expand
+from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadSet
 from ..core.search_images import image_grid, label_image
 from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
@@ -43,7 +43,7 @@ def check_sweep_inputs(seed: int, text: str, mode: str, settings: SamplingSettin
     check_number("columns", columns, 1, 64, whole=True)
     if mode not in (PER_HEAD, PER_LAYER):
         raise ValueError(f"unknown sweep mode '{mode}' (valid: {PER_HEAD}, {PER_LAYER})")
-    HeadSet.parse(text)
+    check_syntax(text)
 
 
 def run_sweep(model, vae, conditioning, seed: int, text: str, mode: str, settings: SamplingSettings,
