@@ -12,6 +12,7 @@ Two ways to run the perturbed pass, same result up to float rounding:
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import comfy.samplers
 
@@ -40,11 +41,27 @@ def joint_text_order(layout: ModelLayout) -> bool:
     return True
 
 
+# Builds the plan that perturbs the rows of one cond entry: (entry, image_only) -> plan.
+PlanFor = Callable[[int, bool], PerturbationPlan]
+
+
+def heads_plan(resolved: list[tuple[int, int, float]]) -> PlanFor:
+    """One head set, the same for every perturbed row."""
+    per_layer = layer_perturbations(resolved)
+    return lambda entry, image_only: PerturbationPlan({entry: per_layer}, image_only=image_only)
+
+
 class PerturbedGuidance:
+    """The perturbed pass and the guidance step of one node's settings.
+
+    ``plan_for`` makes the plans of both paths (sequential: entry 0 of a pass of its own; batched:
+    entry 2 of the cond, uncond, perturbed forward) once, here: a plan never changes afterwards.
+    """
+
     def __init__(
         self,
         layout: ModelLayout,
-        resolved: list[tuple[int, int, float]],
+        plan_for: PlanFor,
         scale: float,
         sigma_start: float,
         sigma_end: float,
@@ -57,9 +74,8 @@ class PerturbedGuidance:
         self.sigma_end = sigma_end
         self.rescale = rescale
         image_only = image_only and joint_text_order(layout)
-        per_layer = layer_perturbations(resolved)
-        self.sequential_plan = PerturbationPlan({SEQUENTIAL_ENTRY: per_layer}, image_only=image_only)
-        self.batched_plan = PerturbationPlan({BATCHED_ENTRY: per_layer}, image_only=image_only)
+        self.sequential_plan = plan_for(SEQUENTIAL_ENTRY, image_only)
+        self.batched_plan = plan_for(BATCHED_ENTRY, image_only)
         self._batched_result = None  # (input tensor, perturbed prediction) of the current step
         # Sequential pass: blocks below the first perturbed layer are reused from the cond pass,
         # where that is exact (patches/prefix.py).

@@ -23,20 +23,16 @@ import comfy.sample
 
 from ..core.candidate_plan import candidate_plan
 from ..core.objectives import SEED_MAX
-from ..core.plan import PerturbationPlan
-from ..patches.guidance import BATCHED_ENTRY, SEQUENTIAL_ENTRY, PerturbedGuidance
+from ..patches.guidance import PerturbedGuidance
 from ..patches.model_patch import model_layout
 
 Resolved = list[tuple[int, int, float]]
 
 
-class CandidateGuidance(PerturbedGuidance):
+def candidate_guidance(layout, candidates: list[Resolved], scale: float, image_only: bool = False):
     """PerturbedGuidance over the whole schedule whose perturbed rows hold several candidates."""
-
-    def __init__(self, layout, candidates: list[Resolved], scale: float, image_only: bool = False):
-        super().__init__(layout, [], scale, sigma_start=math.inf, sigma_end=0.0, image_only=image_only)
-        self.sequential_plan: PerturbationPlan = candidate_plan(SEQUENTIAL_ENTRY, candidates, image_only)
-        self.batched_plan: PerturbationPlan = candidate_plan(BATCHED_ENTRY, candidates, image_only)
+    return PerturbedGuidance(layout, lambda entry, only: candidate_plan(entry, candidates, only), scale,
+                             sigma_start=math.inf, sigma_end=0.0, image_only=image_only)
 
 
 @dataclass(frozen=True)
@@ -146,7 +142,7 @@ class CandidateRenderer:
         """[C, M, channels, h, w] sampled latents, one batched sampling run per prompt group."""
         count, m = len(candidates), len(self.seeds)
         out = torch.zeros((count, m) + self.latent_shape)
-        guided = CandidateGuidance(self.layout, candidates, self.settings.scale, self.image_only).patch(
+        guided = candidate_guidance(self.layout, candidates, self.settings.scale, self.image_only).patch(
             self.model, batched=True)
         s = self.settings
         for indices, positive in self.groups:
