@@ -7,13 +7,15 @@
 Loads ComfyUI from --comfyui (its model folders, extra_model_paths.yaml if given, this pack the way
 ComfyUI loads it) and runs the same code as the HeadHunter Search / Sweep nodes. Model files are
 named as in ComfyUI's loaders. Ctrl-C stops a search; the same command resumes it from its
-checkpoint. Run with --help, or see docs/search.md.
+checkpoint. Under torchrun the search spreads over the processes (search/distributed.py).
+Run with --help, or see docs/search.md.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import importlib
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -101,6 +103,15 @@ def load_comfyui(args) -> str:
     return str(PACK_DIR).replace(".", "_x_")  # the module name load_custom_node gives a folder
 
 
+def start_distributed(args):
+    """This process's place in a torchrun launch (alone without one). search/distributed.py needs
+    only torch: it is loaded before ComfyUI, so each process has chosen its GPU before ComfyUI looks."""
+    spec = importlib.util.spec_from_file_location("headhunter_distributed", PACK_DIR / "search" / "distributed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.start(args.command, cpu=args.cpu)
+
+
 def model_path(folder: str, name: str) -> str:
     import folder_paths
 
@@ -153,18 +164,22 @@ def load_models(args):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    workers = start_distributed(args)
     package = load_comfyui(args)
     try:
-        return run(args, package)
-    except KeyboardInterrupt:
-        print("\nInterrupted. Run the same command again to resume from the last checkpoint.", file=sys.stderr)
+        return run(args, package, workers)
+    except KeyboardInterrupt as e:  # Ctrl-C; under torchrun also a lost process (distributed.RunStopped)
+        print(f"\n{e or 'Interrupted.'} Run the same command again to resume from the last checkpoint.",
+              file=sys.stderr)
         return 130
     except (OSError, ValueError) as e:  # bad input, missing files, a checkpoint of another run
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        workers.close()
 
 
-def run(args, package: str) -> int:
+def run(args, package: str, workers=None) -> int:
     pack = lambda name: importlib.import_module(f"{package}.{name}")
     objectives_core = pack("core.objectives")
     prompts_glue = pack("search.prompts")
@@ -191,9 +206,11 @@ def run(args, package: str) -> int:
             model=model, vae=vae, objective=objective, prompts=prompts, conditionings=conditionings,
             negative=negative, settings=settings, softpag_u=args.softpag_u, k=args.k, rounds=args.rounds,
             candidates=args.candidates, batch_candidates=args.batch_candidates, run_name=args.run_name,
-            family=args.family, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder()))
-        print(f"heads: {result.head_set.to_text()}")
-        print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
+            family=args.family, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder(),
+            workers=workers))
+        if result is not None:  # rank 0 of a distributed run prints (and wrote) the result
+            print(f"heads: {result.head_set.to_text()}")
+            print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:
         grid, _ = pack("search.sweep").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
