@@ -11,7 +11,8 @@ encoder is far too big for the test machine, so each prompt gets a seeded random
 
 HH_DIST_TEST_HOOK="rank,call,action" acts on that rank's call-th scoring call: `interrupt` raises
 KeyboardInterrupt (a deterministic stop); `pause` writes the process id to HH_DIST_TEST_PIDFILE and
-sleeps, for the test to kill or to be left hanging. The preset goes to HH_DIST_TEST_PRESETS. Each process prints how many candidates' images
+sleeps, for the test to kill or to be left hanging. The preset goes to HH_DIST_TEST_PRESETS,
+ComfyUI's temp, input and user folders into HH_DIST_TEST_SCRATCH. Each process prints how many candidates' images
 it scored ("[hh-dist] rank R scored N images").
 """
 from __future__ import annotations
@@ -64,7 +65,19 @@ class HookedObjective:
         self.objective.release()
 
 
+def scratch_folders(comfyui: str, scratch: Path) -> None:
+    """ComfyUI's temp, input and user folders in the test's folder (the command line's
+    --output-dir moves the output folder), set before any node is imported."""
+    sys.path.insert(0, comfyui)
+    import folder_paths
+
+    for name in ("temp", "input", "user"):
+        (scratch / name).mkdir(parents=True, exist_ok=True)
+        getattr(folder_paths, f"set_{name}_directory")(str(scratch / name))
+
+
 def main() -> int:
+    scratch_folders(sys.argv[sys.argv.index("--comfyui") + 1], Path(os.environ["HH_DIST_TEST_SCRATCH"]))
     load_comfyui = cli.load_comfyui
 
     def load_comfyui_and_stand_in(args):

@@ -49,7 +49,8 @@ def command(models, out: Path, processes: int) -> list:
 
 
 def environment(out: Path, **extra) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", HH_DIST_TEST_PRESETS=str(out / "presets"), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HH_DIST_TEST_PRESETS=str(out / "presets"), PYTHONUNBUFFERED="1",
+               HH_DIST_TEST_SCRATCH=str(out / "comfyui-folders"))
     env.pop("HH_DIST_TEST_HOOK", None)
     env.update(extra)
     return env
