@@ -5,7 +5,8 @@ scored by the mean objective of the M prompt-seed images generated with perturba
 S_final + {h}; the k best join S_final. R rounds, no early stop. Everything that touches a model
 hides behind ``evaluate(list of candidate head lists) -> list of scores`` (higher = better), so
 this module is plain Python; it also defines the checkpoint (JSON, written after every finished
-batch of candidates) and the per-head score map (safetensors, [rounds, layers, heads]).
+step: one batch of candidates, or one per process) and the per-head score map (safetensors,
+[rounds, layers, heads]).
 
 Determinism: the pool is scanned in its given order, ties are broken by that order, and the
 candidates of a round are cut into evaluation batches on a fixed grid of that ordered list (batch
