@@ -7,7 +7,8 @@
 Loads ComfyUI from --comfyui (its model folders, extra_model_paths.yaml if given, this pack the way
 ComfyUI loads it) and runs the same code as the HeadHunter Search / Sweep nodes. Model files are
 named as in ComfyUI's loaders. Ctrl-C stops a search; the same command resumes it from its
-checkpoint. Run with --help, or see docs/search.md.
+checkpoint. Under torchrun the search spreads over the processes (search/distributed.py).
+Run with --help, or see docs/search.md.
 """
 from __future__ import annotations
 
@@ -103,15 +104,27 @@ def load_comfyui(args) -> str:
     """ComfyUI from --comfyui, and this pack in it (comfy_host/loading.py); the pack's module name."""
     if args.extra_model_paths and not args.extra_model_paths.expanduser().is_file():
         raise SystemExit(f"error: --extra-model-paths: {args.extra_model_paths} is not a file")
-    spec = importlib.util.spec_from_file_location("headhunter_comfy_loading", PACK_DIR / "comfy_host" / "loading.py")
-    loading = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loading)
+    loading = _standalone("comfy_host/loading.py")
     folders = {"output": args.output_dir} if args.output_dir else None
     try:
         return loading.load_comfyui(args.comfyui, cpu=args.cpu, extra_model_paths=args.extra_model_paths,
                                     folders=folders)
     except loading.ComfyUILoadError as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def _standalone(path: str):
+    """A pack module that imports nothing of the pack, loaded by its path before ComfyUI exists."""
+    spec = importlib.util.spec_from_file_location("headhunter_" + Path(path).stem, PACK_DIR / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start_distributed(args):
+    """This process's place in a torchrun launch (alone without one). search/distributed.py needs
+    only torch: it is loaded before ComfyUI, so each process has chosen its GPU before ComfyUI looks."""
+    return _standalone("search/distributed.py").start(args.command, cpu=args.cpu)
 
 
 def model_path(folder: str, name: str) -> str:
@@ -189,20 +202,24 @@ def main(argv=None) -> int:
     if getattr(args, "comfyui", None) is None:
         parser.error("--comfyui is required (the ComfyUI folder; before or after the subcommand)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    workers = start_distributed(args)
     package = load_comfyui(args)
     try:
-        return run(args, package)
-    except KeyboardInterrupt:
-        print("\nInterrupted. Run the same command again to resume from the last checkpoint.", file=sys.stderr)
+        return run(args, package, workers)
+    except KeyboardInterrupt as e:  # Ctrl-C; under torchrun also a lost process (distributed.RunStopped)
+        print(f"\n{e or 'Interrupted.'} Run the same command again to resume from the last checkpoint.",
+              file=sys.stderr)
         return 130
     except (OSError, ValueError, KeyError) as e:  # bad input, missing files, a checkpoint of another run
         message = e.strerror + (f": {e.filename}" if e.filename else "") if isinstance(e, OSError) and e.strerror \
             else str(e)
         print(f"error: {message}", file=sys.stderr)
         return 2
+    finally:
+        workers.close()
 
 
-def run(args, package: str) -> int:
+def run(args, package: str, workers=None) -> int:
     pack = lambda name: importlib.import_module(f"{package}.{name}")
     objectives_core = pack("core.objectives")
     prompts_glue = pack("search.prompts")
@@ -238,9 +255,10 @@ def run(args, package: str) -> int:
     if args.command == "search":
         result = search.run_search(dataclasses.replace(
             job, model=model, vae=vae, objective=objective, conditionings=conditionings, negative=negative,
-            provenance={"files": files}))
-        print(f"heads: {result.head_set.to_text()}")
-        print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
+            provenance={"files": files}, workers=workers))
+        if result is not None:  # rank 0 of a distributed run prints (and wrote) the result
+            print(f"heads: {result.head_set.to_text()}")
+            print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:
         grid, _ = pack("search.sweep").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,

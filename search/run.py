@@ -2,7 +2,9 @@
 
 Glue between the host-free algorithm (core.search) and ComfyUI: images from CandidateRenderer,
 scores from the objective, the checkpoint and outputs in a run folder
-(<output>/headhunter_search/<run name>/), the preset in the user preset folder.
+(<output>/headhunter_search/<run name>/), the preset in the user preset folder. Under torchrun
+(``job.workers``, search/distributed.py) every process runs this with its share of the batches;
+rank 0 alone reads and writes files.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..core.search_images import heatmap, image_grid
 from ..core.file_names import name_problem
 from ..core.presets import FAMILIES, dumps_preset, preset_from_dict, save_preset
 from ..core.search_preset import guess_family, search_preset
+from .distributed import SingleProcess
 from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
 from .identity import conditioning_digest, model_identity, vae_identity
 from .progress import JobProgress
@@ -122,6 +125,7 @@ class SearchJob:
     presets_folder: Path | None = None  # the user preset folder; None: the preset stays in the run folder
     node_id: str | None = None
     overwrite: bool = False  # replace a preset search/<run name> that this search did not write
+    workers: SingleProcess | None = None  # search.distributed.start(): this process's place in a torchrun launch
 
 
 @dataclass
@@ -163,7 +167,10 @@ class RoundImages:
         return image_grid(images, columns, labels)[0]
 
 
-def run_search(job: SearchJob) -> SearchResult:
+def run_search(job: SearchJob) -> SearchResult | None:
+    """The search; its result on rank 0 (a run of one process is rank 0), None on the other
+    processes of a distributed run."""
+    workers = job.workers or SingleProcess()
     check_inputs(job)
     run_name = check_run_name(job.run_name)
     renderer = CandidateRenderer(job.model, job.vae, job.conditionings, [p.seed for p in job.prompts],
@@ -184,14 +191,16 @@ def run_search(job: SearchJob) -> SearchResult:
         "k": job.k, "rounds": job.rounds,
         "candidates": [head_name(h) + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
     }
+    workers.check_same("search inputs", json.loads(json.dumps(params)))
     run_dir = Path(job.runs_root or default_runs_root()) / run_name
     checkpoint = run_dir / "checkpoint.json"
-    state = load_checkpoint(checkpoint, params)
+    state = workers.on_writer(lambda: load_checkpoint(checkpoint, params))
     if state is None:
         state = SearchState(params=json.loads(json.dumps(params)), pool=pool)
     else:
         log.info("HeadHunter search '%s': resuming from %s", run_name, checkpoint)
-    round_images = RoundImages(run_dir / "round_images.safetensors")
+    writer = workers.is_writer
+    round_images = RoundImages(run_dir / "round_images.safetensors") if writer else None
     m = len(job.prompts)
 
     def score_images(images: torch.Tensor) -> torch.Tensor:
@@ -207,20 +216,28 @@ def run_search(job: SearchJob) -> SearchResult:
         return scores.mean(1).tolist()
 
     def summarize(heads):
-        images = renderer.images([resolve(heads)])
-        scores = score_images(images)[0]
-        key = "baseline" if not heads else f"round_{len(state.selected) - 1}"
-        round_images.put(key, images[0], scores)
-        return float(scores.mean())
+        def render():  # rank 0 keeps the images; the others wait for the score
+            images = renderer.images([resolve(heads)])
+            scores = score_images(images)[0]
+            key = "baseline" if not heads else f"round_{len(state.selected) - 1}"
+            round_images.put(key, images[0], scores)
+            return float(scores.mean())
 
-    progress = JobProgress(f"HeadHunter search '{run_name}'", job.node_id)
+        return workers.on_writer(render)
+
+    progress = JobProgress(f"HeadHunter search '{run_name}'", job.node_id) if writer else None
     try:
-        greedy_search(pool, job.k, job.rounds, evaluate, batch_size=job.batch_candidates, state=state,
-                      summarize=summarize, on_update=lambda s: save_checkpoint(checkpoint, s),
-                      on_progress=progress.update)
+        greedy_search(pool, job.k, job.rounds, evaluate, batch_size=job.batch_candidates,
+                      evaluate_step=lambda batches: workers.evaluate_batches(batches, evaluate),
+                      batches_per_step=workers.world_size, state=state, summarize=summarize,
+                      on_update=(lambda s: save_checkpoint(checkpoint, s)) if writer else None,
+                      on_progress=progress.update if writer else None)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         job.objective.release()
+    if not writer:
+        return None
     return _write_outputs(job, run_name, run_dir, layout, state, round_images, params)
 
 

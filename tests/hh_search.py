@@ -12,16 +12,31 @@ import torch
 from hh_host import randomize
 
 
-def tiny_vae(seed: int = 3, latent_channels: int = 16):
-    """A random TAESD decoder wrapped in ComfyUI's own VAE class (detected from its keys)."""
-    import comfy.sd
+def tiny_vae_state_dict(seed: int = 3, latent_channels: int = 16) -> dict:
+    """A random TAESD decoder's weights, keyed as ComfyUI detects a TAESD VAE file."""
     import comfy.taesd.taesd
 
     taesd = comfy.taesd.taesd.TAESD(latent_channels=latent_channels)
     randomize(taesd, seed, std=0.2)
-    sd = {k: v for k, v in taesd.state_dict().items()}
+    sd = {k: v.contiguous() for k, v in taesd.state_dict().items()}
     sd["vae_scale"], sd["vae_shift"] = torch.tensor(1.0), torch.tensor(0.0)
-    return comfy.sd.VAE(sd=sd)
+    return sd
+
+
+def tiny_vae(seed: int = 3, latent_channels: int = 16):
+    """A random TAESD decoder wrapped in ComfyUI's own VAE class (detected from its keys)."""
+    import comfy.sd
+
+    return comfy.sd.VAE(sd=tiny_vae_state_dict(seed, latent_channels))
+
+
+def tiny_vae_file(folder: Path, seed: int = 3) -> Path:
+    """The same VAE as a file, for ComfyUI's loaders (the command line's --vae)."""
+    from safetensors.torch import save_file
+
+    path = Path(folder) / f"tiny_taesd_s{seed}.safetensors"
+    save_file(tiny_vae_state_dict(seed), str(path))
+    return path
 
 
 def prompt_conditionings(count: int, kind: str = "sd3", tokens: int = 6, seed: int = 10):
