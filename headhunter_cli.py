@@ -240,7 +240,7 @@ def run(args, package: str, workers=None) -> int:
             model=None, vae=None, objective=None, prompts=prompts, conditionings=[], settings=settings,
             softpag_u=args.softpag_u, k=args.k, rounds=args.rounds, candidates=args.candidates,
             batch_candidates=args.batch_candidates, run_name=args.run_name, family=args.family,
-            presets_folder=pack("nodes.preset_store").save_folder(), overwrite=args.overwrite)
+            presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite)
         search.check_inputs(job)
         objective = pack("search.objectives").load_objective(args.objective, args.objective_model, args.template)
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..core.architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
 from ..core.head_aliases import expand
+from ..core.grid_payload import layout_payload
 from ..core.heads import HeadSet
 
 
@@ -16,29 +17,6 @@ class BadRequest(ValueError):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
-
-
-def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
-    """One grid: layers, heads per layer and the block groups (FLUX: double then single; U-Nets:
-    input, middle, output) with their first layer. ``heads`` is the most any layer has."""
-    groups, start = [], 0
-    for group, size in zip(layout.arch.groups, layout.group_sizes):
-        groups.append({"name": group.label, "key": group.patch_key, "start": start, "layers": size})
-        start += size
-    return {
-        "arch": layout.arch.id,
-        "arch_name": layout.arch.display_name,
-        "family": family,
-        "layers": layout.layers,
-        "heads": layout.heads,
-        "heads_per_layer": [layout.heads_of(i) for i in range(layout.layers)],
-        "layer_labels": [layout.label_of(i) for i in range(layout.layers)],
-        # ComfyUI's patch key of each layer ([kind, block] / [block name, id, transformer index]),
-        # from which a client can read U-Net block aliases (mid, in4, out1.2) as the server does.
-        "layer_keys": [list(layout.block_of(i)) for i in range(layout.layers)],
-        "groups": groups,
-        "description": layout.describe(),
-    }
 
 
 def architectures_payload() -> dict:

@@ -12,7 +12,7 @@ from ..core.head_aliases import check_syntax, expand
 from ..core.architectures import numbering_help
 from ..core.heads import HeadSet
 from ..core.presets import check_against_layout
-from ..http_api.payloads import layout_payload
+from ..core.grid_payload import layout_payload
 from ..patches.guidance import PerturbedGuidance, heads_plan
 from ..patches.model_patch import model_layout
 from .types import HeadSetType

@@ -5,7 +5,7 @@ from comfy_api.latest import io, ui
 
 from ..core.presets import (FAMILIES, SETTINGS, SHIPPED_DIR, PresetError, load_presets, preset_from_head_set,
                             sanitize_preset_id, save_preset)
-from . import preset_store
+from ..comfy_host import preset_store
 from .types import CATEGORY, HeadSetType
 
 DEFAULT_PRESET = "sd3-medium/styles/golden-hour-round3"

@@ -6,7 +6,7 @@ from ..core.architectures import ARCHITECTURES
 from ..core.objectives import parse_seeds, prompt_grid, text_lines
 from ..search.prompts import negative_conditioning, prompt_conditionings
 from ..search.run import SearchJob, check_preset_is_ours, check_run_name, run_search
-from .preset_store import save_folder
+from ..comfy_host.preset_store import save_folder
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 from .types import CATEGORY, HeadSetType, ObjectiveType
 

@@ -76,7 +76,7 @@ def test_aliases_are_for_unets_only(pack, arch):
 
 
 def test_payload_carries_heads_per_layer_and_group_labels(pack, sdxl):
-    payload = pack("http_api.payloads").layout_payload(sdxl, "sdxl")
+    payload = pack("core.grid_payload").layout_payload(sdxl, "sdxl")
     assert payload["heads_per_layer"] == [10] * 4 + [20] * 60 + [10] * 6
     assert [(g["name"], g["key"], g["start"], g["layers"]) for g in payload["groups"]] == [
         ("input blocks", "input", 0, 24), ("middle block", "middle", 24, 10), ("output blocks", "output", 34, 36)]

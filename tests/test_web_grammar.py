@@ -59,12 +59,12 @@ def node_read(layout_payload: dict, texts: list[str]) -> list[dict]:
 def test_js_and_python_read_head_text_alike(pack, family):
     heads_mod = pack("core.heads")
     arch = pack("core.architectures")
-    payloads = pack("http_api.payloads")
+    grid_payload = pack("core.grid_payload")
     arch_id = arch.family_architecture(family).id
     layout = arch.variant_layout(arch_id, family)
     rng = random.Random(family)
     texts = HAND_PICKED + [random_text(rng, layout.layers, layout.heads) for _ in range(600)]
-    js = node_read(payloads.layout_payload(layout, family), texts)
+    js = node_read(grid_payload.layout_payload(layout, family), texts)
     agreed_errors = 0
     for text, got in zip(texts, js):
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import folder_paths
 
-from ..comfy_host.folders import register_model_folder
+from .folders import register_model_folder
 from ..core.presets import SHIPPED_DIR, Preset, find_preset, load_presets
 
 log = logging.getLogger("HeadHunter")
