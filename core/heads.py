@@ -44,6 +44,23 @@ MAX_NAMED = 1 << 17  # (layer, head) entries one text may name in all, repeats c
 MAX_TOKEN = 64  # characters in one token; also keeps the regular expression linear
 
 
+_KEY = re.compile(r"^L(\d+)(?:H(\d+))?$")
+
+
+def head_key(layer: int, head: int | None = None) -> str:
+    """The paper's name of one head, ``L14H13``, or of a whole layer, ``L5`` (head None): the key
+    of scores, labels, checkpoints and presets. The widget's headKey (web/js/head_text.js) is its twin."""
+    return f"L{layer}" if head is None else f"L{layer}H{head}"
+
+
+def parse_head_key(key: str) -> tuple[int, int | None]:
+    """``head_key``'s inverse: (layer, head or None); ValueError for anything else."""
+    m = _KEY.match(key)
+    if m is None:
+        raise ValueError(f"'{key}' is not a head key (expected L<layer>H<head> or L<layer>)")
+    return int(m[1]), None if m[2] is None else int(m[2])
+
+
 class HeadSyntaxError(ValueError):
     """Head text that cannot be read; the message names the token."""
 
@@ -230,7 +247,7 @@ class HeadSet:
         out: list[tuple[int, int, float]] = []
         seen = set()
         for layer, head, u in self.entries:
-            token = f"L{layer}" + (f"H{head}" if head is not None else "")
+            token = head_key(layer, head)
             if layer > last:
                 raise HeadRangeError(
                     f"{token}: layer {layer} is out of range for {layout.describe()} (layers 0-{last})"

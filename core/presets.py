@@ -28,7 +28,7 @@ from pathlib import Path
 from .architectures import (ARCHITECTURES, ModelLayout, architecture, family_architecture, same_structure,
                             variant_layout)
 from .file_names import name_problem
-from .heads import HeadRangeError, HeadSet
+from .heads import HeadRangeError, HeadSet, head_key, parse_head_key
 
 FORMAT = "headhunter-preset"
 FORMAT_VERSION = 1
@@ -48,7 +48,6 @@ FAMILIES = tuple(f for a in ARCHITECTURES for f in a.variants)
 _TOP_KEYS = ("format", "version", "name", "description", "family", "architecture", "heads", "recommended",
              "tags", "provenance")
 _HEAD_KEYS = ("head", "u", "label", "note", "confidence", "score")
-_TOKEN_KEY = re.compile(r"^L(\d+)(?:H(\d+))?$")
 
 
 class PresetError(ValueError):
@@ -309,13 +308,13 @@ def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | No
     meta = head_set.meta or {}
     heads = []
     for layer, head, u in head_set.entries:
-        key = f"L{layer}" + ("" if head is None else f"H{head}")
+        key = head_key(layer, head)
         entry = {"head": key, "u": u}
         for field_name, meta_key in (("label", "labels"), ("confidence", "confidence"), ("score", "scores")):
             if key in meta.get(meta_key, {}):
                 entry[field_name] = meta[meta_key][key]
         heads.append(entry)
-    heads += [{"head": f"-L{layer}H{head}"} for layer, head in sorted(head_set.excluded)]
+    heads += [{"head": "-" + head_key(layer, head)} for layer, head in sorted(head_set.excluded)]
     d = {"format": FORMAT, "version": FORMAT_VERSION, "name": name, "description": description, "family": family,
          "architecture": family_arch.id, "heads": heads, "recommended": recommended or {}, "tags": list(tags),
          "provenance": provenance or {}}
@@ -476,17 +475,17 @@ def _fold_heads(heads: list[dict]) -> HeadSet:
 
 
 def _keys_of(head_set: HeadSet) -> list[str]:
-    return [f"L{layer}" + ("" if h is None else f"H{h}") for layer, h, _ in head_set.entries]
+    return [head_key(layer, h) for layer, h, _ in head_set.entries]
 
 
 def _key_in(head_set: HeadSet, key: str) -> bool:
-    m = _TOKEN_KEY.match(key)
-    if m is None:
+    try:
+        layer, head = parse_head_key(key)
+    except ValueError:
         return False
-    layer = int(m[1])
-    if m[2] is None:
+    if head is None:
         return any(entry[0] == layer and entry[1] is None for entry in head_set.entries)
-    return head_set.contains(layer, int(m[2]))
+    return head_set.contains(layer, head)
 
 
 def _label(head_set: HeadSet, default: str) -> str:

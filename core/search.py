@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
+
+from .heads import head_key, parse_head_key
 
 Head = tuple[int, int]
 Evaluate = Callable[[list[list[Head]]], Sequence[float]]  # one batch of candidates -> their scores
@@ -31,18 +32,15 @@ EvaluateStep = Callable[[list[list[list[Head]]]], Sequence[Sequence[float]]]  # 
 
 CHECKPOINT_FORMAT = "headhunter-search-checkpoint"
 CHECKPOINT_VERSION = 1
-_HEAD = re.compile(r"^L(\d+)H(\d+)$")
-
-
 def head_name(head: Head) -> str:
-    return f"L{head[0]}H{head[1]}"
+    return head_key(*head)
 
 
 def parse_head_name(name: str) -> Head:
-    m = _HEAD.match(name)
-    if m is None:
+    layer, head = parse_head_key(name)
+    if head is None:
         raise ValueError(f"'{name}' is not a single head (expected L<layer>H<head>)")
-    return int(m[1]), int(m[2])
+    return layer, head
 
 
 class CheckpointMismatch(ValueError):

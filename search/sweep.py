@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..core.head_aliases import check_syntax, expand
-from ..core.heads import HeadSet
+from ..core.heads import HeadSet, head_key
 from ..core.search_images import image_grid, label_image
 from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
 from .progress import JobProgress
@@ -24,13 +24,13 @@ def sweep_candidates(text: str, layout, mode: str, softpag_u: float) -> list[tup
     if not resolved:
         raise ValueError(f"the heads '{text}' name no head of {layout.describe()}")
     if mode == PER_HEAD:
-        return [(f"L{l}H{h}", [(l, h, u)]) for l, h, u in resolved]
+        return [(head_key(l, h), [(l, h, u)]) for l, h, u in resolved]
     if mode != PER_LAYER:
         raise ValueError(f"unknown sweep mode '{mode}' (valid: {PER_HEAD}, {PER_LAYER})")
     layers: dict[int, list] = {}
     for l, h, u in resolved:
         layers.setdefault(l, []).append((l, h, u))
-    return [(f"L{l}", heads) for l, heads in layers.items()]
+    return [(head_key(l), heads) for l, heads in layers.items()]
 
 
 def check_sweep_inputs(seed: int, text: str, mode: str, settings: SamplingSettings, softpag_u: float,
