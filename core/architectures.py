@@ -81,6 +81,9 @@ class Architecture:
     markers: dict[str, str] = field(default_factory=dict)
     # What the architecture's models are called, for the unsupported-model message.
     examples: str = ""
+    # Models built by the same classes that the pack does not support (yet), told apart by an
+    # attribute path that is truthy only on them: name -> path. Refused with a message naming them.
+    refused: dict[str, str] = field(default_factory=dict)
 
     @property
     def aliases(self) -> bool:
@@ -129,6 +132,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         heads_attr="num_heads",
         variants={"flux.1-dev": dit_layers((19, 38), 24), "flux.1-schnell": dit_layers((19, 38), 24)},
         examples="FLUX.1 dev / schnell",
+        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class (48 heads, 128-channel latents):
+        # only FLUX.2 has global modulation.
+        refused={"FLUX.2": "params.global_modulation"},
     ),
     Architecture(
         id="unet",
@@ -289,6 +295,12 @@ def detect_layout(diffusion_model) -> ModelLayout:
     paths = _class_paths(diffusion_model)
     for arch in ARCHITECTURES:
         if any(p in paths for p in arch.model_classes):
+            for name, path in arch.refused.items():
+                if _truthy(diffusion_model, path):
+                    raise ValueError(
+                        f"HeadHunter does not support {name} yet (it is built by the same ComfyUI class as "
+                        f"{arch.examples}). Supported families: {SUPPORTED}."
+                    )
             if arch.heads_attr is None:
                 layers = _attention_layers(arch, diffusion_model)
             else:
