@@ -169,11 +169,7 @@ def numbering_help() -> str:
                 continue
             seen.append(layers)
             layout = variant_layout(arch.id, family)
-            groups, start = [], 0
-            for group, size in zip(arch.groups, layout.group_sizes):
-                groups.append(f"{group.label} {start}" + (f"-{start + size - 1}" if size > 1 else ""))
-                start += size
-            parts.append(f"{family}: {', '.join(groups)} (x {layout.describe().rsplit(' x ', 1)[1]})")
+            parts.append(f"{family}: {layout.groups_text()} (x {layout.heads_text} heads)")
     return "; ".join(parts) + "."
 
 
@@ -266,15 +262,23 @@ class ModelLayout:
             return None
         return next((i for i, l in enumerate(self.layer_list) if self.arch.groups[l.group].separate_text), None)
 
-    def describe(self) -> str:
-        parts = []
-        start = 0
+    @property
+    def heads_text(self) -> str:
+        """"24", or "10-20" where heads differ per layer."""
+        counts = sorted({l.heads for l in self.layer_list}) or [self.heads]
+        return f"{counts[0]}-{counts[-1]}" if len(counts) > 1 else str(counts[0])
+
+    def groups_text(self) -> str:
+        """"double blocks 0-18, single blocks 19-56"."""
+        parts, start = [], 0
         for group, size in zip(self.arch.groups, self.group_sizes):
-            parts.append(f"{group.label} {start}-{start + size - 1}" if size else f"no {group.label}")
+            span = f"{start}-{start + size - 1}" if size > 1 else str(start)
+            parts.append(f"{group.label} {span}" if size else f"no {group.label}")
             start += size
-        counts = sorted({l.heads for l in self.layer_list})
-        heads = f"{counts[0]}-{counts[-1]}" if len(counts) > 1 else str(self.heads)
-        return f"{self.name}: {self.layers} layers ({', '.join(parts)}) x {heads} heads"
+        return ", ".join(parts)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.layers} layers ({self.groups_text()}) x {self.heads_text} heads"
 
 
 def _class_paths(obj) -> list[str]:
