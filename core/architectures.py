@@ -81,9 +81,9 @@ class Architecture:
     markers: dict[str, str] = field(default_factory=dict)
     # What the architecture's models are called, for the unsupported-model message.
     examples: str = ""
-    # Models built by the same classes that the pack does not support (yet), told apart by an
-    # attribute path that is truthy only on them: name -> path. Refused with a message naming them.
-    refused: dict[str, str] = field(default_factory=dict)
+    # Rows that share model classes are told apart by their parameters: an attribute path (from
+    # the diffusion model) truthy only on this row's models. A row with it wins over one without.
+    requires: str = ""
 
     @property
     def aliases(self) -> bool:
@@ -101,6 +101,12 @@ def unet_layers(*groups: tuple[tuple[int, int, int], ...]) -> tuple[Layer, ...]:
     return tuple(Layer(g, block, t, heads) for g, blocks in enumerate(groups)
                  for block, depth, heads in blocks for t in range(depth))
 
+
+# FLUX-like DiTs: double-stream blocks numbered first, then single-stream blocks (paper, Sec. 5).
+_FLUX_GROUPS = (
+    BlockGroup("double_block", "double_blocks", label="double blocks"),
+    BlockGroup("single_block", "single_blocks", separate_text=False, label="single blocks"),
+)
 
 _UNET_GROUPS = (
     BlockGroup("input", "input_blocks", label="input blocks", alias="in"),
@@ -125,16 +131,37 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         id="flux",
         display_name="FLUX",
         model_classes=("comfy.ldm.flux.model.Flux",),
-        groups=(
-            BlockGroup("double_block", "double_blocks", label="double blocks"),
-            BlockGroup("single_block", "single_blocks", separate_text=False, label="single blocks"),
-        ),
+        groups=_FLUX_GROUPS,
         heads_attr="num_heads",
         variants={"flux.1-dev": dit_layers((19, 38), 24), "flux.1-schnell": dit_layers((19, 38), 24)},
         examples="FLUX.1 dev / schnell",
-        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class (48 heads, 128-channel latents):
-        # only FLUX.2 has global modulation.
-        refused={"FLUX.2": "params.global_modulation"},
+    ),
+    Architecture(
+        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class and the same blocks, with other
+        # parameters: only FLUX.2 has global modulation (``params.global_modulation``, set by
+        # ComfyUI's model detection from ``double_stream_modulation_img``). Numbered as FLUX.1.
+        id="flux2",
+        display_name="FLUX.2",
+        model_classes=("comfy.ldm.flux.model.Flux",),
+        requires="params.global_modulation",
+        groups=_FLUX_GROUPS,
+        heads_attr="num_heads",
+        # FLUX.2 dev: 8 double + 48 single blocks, 48 heads of 128 channels; FLUX.2 klein 4B:
+        # 5 + 20 blocks, 24 heads (its diffusers transformer config).
+        variants={"flux.2-dev": dit_layers((8, 48), 48), "flux.2-klein-4b": dit_layers((5, 20), 24)},
+        examples="FLUX.2 dev / klein (ComfyUI v0.28+)",
+    ),
+    Architecture(
+        # Chroma (and Chroma Radiance, a subclass working in pixel space): FLUX.1-schnell's
+        # blocks with modulations from a distilled guidance layer; ComfyUI's own class.
+        id="chroma",
+        display_name="Chroma",
+        model_classes=("comfy.ldm.chroma.model.Chroma",),
+        groups=_FLUX_GROUPS,
+        heads_attr="num_heads",
+        variants={"chroma": dit_layers((19, 38), 24), "chroma-radiance": dit_layers((19, 38), 24)},
+        markers={"chroma-radiance": "nerf_blocks"},
+        examples="Chroma, Chroma Radiance",
     ),
     Architecture(
         id="unet",
@@ -297,20 +324,17 @@ def detect_layout(diffusion_model) -> ModelLayout:
     Raises ValueError naming the supported families for any other model.
     """
     paths = _class_paths(diffusion_model)
-    for arch in ARCHITECTURES:
-        if any(p in paths for p in arch.model_classes):
-            for name, path in arch.refused.items():
-                if _truthy(diffusion_model, path):
-                    raise ValueError(
-                        f"HeadHunter does not support {name} yet (it is built by the same ComfyUI class as "
-                        f"{arch.examples}). Supported families: {SUPPORTED}."
-                    )
-            if arch.heads_attr is None:
-                layers = _attention_layers(arch, diffusion_model)
-            else:
-                sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
-                layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
-            return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers))
+    rows = [a for a in ARCHITECTURES if any(p in paths for p in a.model_classes)]
+    marked = [a for a in rows if a.requires and _truthy(diffusion_model, a.requires)]
+    rows = marked or [a for a in rows if not a.requires]
+    if rows:
+        arch = rows[0]
+        if arch.heads_attr is None:
+            layers = _attention_layers(arch, diffusion_model)
+        else:
+            sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
+            layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
+        return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers))
     raise ValueError(
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} ({'; '.join(a.examples for a in ARCHITECTURES)})."

@@ -78,34 +78,71 @@ def tiny_flux(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int = 1
     return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=torch.device("cpu"))
 
 
+def tiny_model(model_config, seed: int = 0):
+    """A ComfyUI model config's model with random weights, in fp32, wrapped in a ModelPatcher."""
+    import comfy.model_management
+    import comfy.model_patcher
+
+    model_config.set_inference_dtype(torch.float32, None)
+    model = model_config.get_model({})
+    randomize(model.diffusion_model, seed)
+    device = comfy.model_management.get_torch_device()
+    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=torch.device("cpu"))
+
+
+def tiny_flux2(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random FLUX.2 (ComfyUI's Flux2 config: global modulation, 128-channel latents,
+    patch size 1), or None on releases that cannot build FLUX.2."""
+    config = hh_releases.flux2_model_config(hidden_size=heads * head_dim, heads=heads, depth=depth, single=single)
+    return None if config is None else tiny_model(config, seed)
+
+
+def tiny_chroma(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random Chroma from ComfyUI's Chroma config (FLUX blocks, modulations from the
+    distilled guidance layer; in_dim 64 = 16 timestep + 16 guidance + 32 index channels)."""
+    import comfy.supported_models
+
+    config = {
+        "image_model": "chroma", "in_channels": 64, "out_channels": 64, "patch_size": 2, "context_in_dim": 4096,
+        "hidden_size": heads * head_dim, "mlp_ratio": 2.0, "num_heads": heads, "depth": depth,
+        "depth_single_blocks": single, "axes_dim": [4, 6, 6], "theta": 10000, "qkv_bias": True, "in_dim": 64,
+        "out_dim": heads * head_dim, "hidden_dim": 32, "n_layers": 2, **hh_releases.chroma_params_extras(),
+    }
+    return tiny_model(comfy.supported_models.Chroma(config), seed)
+
+
 def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.5):
-    """Random text conditioning of the right shapes (T5 context + pooled CLIP)."""
+    """Random text conditioning of the right shapes: T5 context + pooled CLIP (SD3, FLUX, Chroma);
+    FLUX.2: a 64-channel context (the tiny model's context_in_dim), no pooled output."""
     g = torch.Generator().manual_seed(seed)
-    context = torch.randn(1, tokens, 4096, generator=g)
-    pooled = torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)
-    extra = {"pooled_output": pooled}
-    if kind == "flux":
+    context = torch.randn(1, tokens, 64 if kind == "flux2" else 4096, generator=g)
+    extra = {} if kind == "flux2" else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
+    if kind != "sd3":
         extra["guidance"] = guidance
     return [[context, extra]]
 
 
-def latent(size: int = 16, batch: int = 1):
-    return {"samples": torch.zeros(batch, 16, size, size)}
+def latent(size: int = 16, batch: int = 1, model=None):
+    """An empty latent; its channels from the model's latent format (FLUX.2: 128), 16 without one."""
+    channels = 16 if model is None else model.get_model_object("latent_format").latent_channels
+    return {"samples": torch.zeros(batch, channels, size, size)}
 
 
-def ksampler(model, positive, negative, steps=3, cfg=2.0, seed=0, sampler="euler", scheduler="simple"):
+def ksampler(model, positive, negative, steps=3, cfg=2.0, seed=0, sampler="euler", scheduler="simple", size=16):
     import nodes
 
-    (out,) = nodes.common_ksampler(model, seed, steps, cfg, sampler, scheduler, positive, negative, latent())
+    (out,) = nodes.common_ksampler(model, seed, steps, cfg, sampler, scheduler, positive, negative,
+                                   latent(size, model=model))
     return out["samples"]
 
 
-def custom_advanced(guider, steps=3, seed=0, sampler="euler", scheduler="simple"):
+def custom_advanced(guider, steps=3, seed=0, sampler="euler", scheduler="simple", size=16):
     import comfy.samplers
     from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
 
     sigmas = comfy.samplers.calculate_sigmas(guider.model_patcher.get_model_object("model_sampling"), scheduler, steps)
-    out, _ = SamplerCustomAdvanced().sample(Noise_RandomNoise(seed), guider, comfy.samplers.sampler_object(sampler), sigmas, latent())
+    out, _ = SamplerCustomAdvanced().sample(Noise_RandomNoise(seed), guider, comfy.samplers.sampler_object(sampler), sigmas,
+                                            latent(size, model=guider.model_patcher))
     return out["samples"]
 
 

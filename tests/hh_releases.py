@@ -46,3 +46,13 @@ def flux2_model_config(hidden_size: int, heads: int, depth: int, single: int):
         "guidance_embed": True, "txt_ids_dims": [3], "global_modulation": True, "mlp_silu_act": True,
         "ops_bias": False, "default_ref_method": "index", "ref_index_scale": 10.0,
     })
+
+
+def chroma_params_extras() -> dict:
+    """Keys newer releases require in a Chroma config: v0.28.1's ChromaParams has ``txt_ids_dims``
+    and ``vec_in_dim`` (Chroma: ``[]`` and None, as its model detection writes them)."""
+    from comfy.ldm.chroma.model import ChromaParams
+
+    fields = {f.name for f in dataclasses.fields(ChromaParams)}
+    extras = {"txt_ids_dims": [], "vec_in_dim": None}
+    return {k: v for k, v in extras.items() if k in fields}

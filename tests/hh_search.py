@@ -21,6 +21,10 @@ def tiny_vae(seed: int = 3, latent_channels: int = 16):
     randomize(taesd, seed, std=0.2)
     sd = {k: v for k, v in taesd.state_dict().items()}
     sd["vae_scale"], sd["vae_shift"] = torch.tensor(1.0), torch.tensor(0.0)
+    if latent_channels == 128:
+        # FLUX.2's TAESD (v0.28+) has another decoder whose first layer does not show the latent
+        # channels; ComfyUI reads them from the file's metadata, as a saved taef2 file carries them.
+        return comfy.sd.VAE(sd=sd, metadata={"tae_latent_channels": latent_channels})
     return comfy.sd.VAE(sd=sd)
 
 

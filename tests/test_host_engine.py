@@ -230,23 +230,22 @@ def test_unsupported_model_names_supported_families(host, hh):
     config = comfy.supported_models.AuraFlow({"dim": 64, "n_layers": 2, "n_double_layers": 1, "n_heads": 2,
                                               "global_conddim": 64, "cond_seq_dim": 64, "max_seq": 64})
     model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match=r"does not support this model \(MMDiT\). Supported families: SD3, FLUX, U-Net"):
+    with pytest.raises(ValueError, match=r"does not support this model \(MMDiT\). Supported families: SD3, FLUX, FLUX.2, Chroma, U-Net"):
         patch(host, hh, model, "L0H0")
 
 
-def test_flux2_is_refused_by_name_not_taken_for_flux1(host, hh):
-    """ComfyUI v0.28+ builds FLUX.2 with the same Flux class; until it is supported it must be
-    refused with its name, not numbered as a FLUX.1."""
-    import comfy.model_patcher
-    import hh_releases
-
-    config = hh_releases.flux2_model_config(hidden_size=64, heads=4, depth=1, single=1)
-    if config is None:
+def test_flux2_is_told_apart_from_flux1_by_its_parameters(host, hh, flux):
+    """ComfyUI v0.28+ builds FLUX.2 with the same Flux class; with the same block counts and heads
+    it is still FLUX.2 (global modulation), and FLUX.1 presets do not apply to it."""
+    flux2 = hh.tiny_flux2(depth=2, single=3, heads=4)
+    if flux2 is None:
         pytest.skip("this ComfyUI release cannot build FLUX.2")
-    config.set_inference_dtype(torch.float32, None)
-    model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match="does not support FLUX.2 yet"):
-        patch(host, hh, model, "L0H0")
+    model_layout = host("patches.model_patch").model_layout
+    assert (model_layout(flux).arch.id, model_layout(flux2).arch.id) == ("flux", "flux2")
+    assert model_layout(flux).layer_list == model_layout(flux2).layer_list
+    preset = host("core.heads").HeadSet.parse("L3H1", name="golden", arch="flux", family="flux.1-dev")
+    with pytest.raises(ValueError, match=r"golden.* was made for .*flux.1-dev.* but the model is FLUX.2: 5 layers"):
+        host("core.presets").check_against_layout(preset, model_layout(flux2))
 
 
 def test_chains_an_existing_attention_override(host, hh, sd3):
