@@ -102,8 +102,12 @@ def _mask_rows(mask, rows: slice, batch: int):
         return None
     if mask.dtype == torch.bool:
         mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill_(~mask, float("-inf"))
-    while mask.ndim < 4:
+    # As ComfyUI's attention backends read it: [N, N] -> [1, 1, N, N]; [B, Nq, N] -> [B, 1, Nq, N]
+    # (Qwen-Image passes [B, 1, N]: a key mask for every query).
+    if mask.ndim == 2:
         mask = mask.unsqueeze(0)
+    if mask.ndim == 3:
+        mask = mask.unsqueeze(1)
     if mask.shape[0] == batch and batch > 1:
         mask = mask[rows]
     return mask
@@ -122,11 +126,13 @@ def _image_only_target(q_h, k_h, v_h, idx, n_txt: int, mask):
     s_txt = (q_i @ k_t.transpose(-1, -2)) * scale  # [b, k, Ni, Nt]
     s_self = (q_i * k_i).sum(-1, keepdim=True) * scale  # [b, k, Ni, 1]
     if mask is not None:
-        m = mask[:, :, n_txt:, :].to(dtype)
+        key_mask = mask.shape[2] == 1  # one row for every query (Qwen-Image's text padding mask)
+        m = (mask if key_mask else mask[:, :, n_txt:, :]).to(dtype)
         if m.shape[1] > 1:
             m = m[:, idx]
         s_txt = s_txt + m[..., :n_txt]
-        s_self = s_self + torch.diagonal(m[..., n_txt:], dim1=-2, dim2=-1).unsqueeze(-1)
+        own = m[..., 0, n_txt:] if key_mask else torch.diagonal(m[..., n_txt:], dim1=-2, dim2=-1)
+        s_self = s_self + own.unsqueeze(-1)
     if n_txt == 0:
         target = v_i
     else:
