@@ -164,6 +164,18 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         examples="Chroma, Chroma Radiance",
     ),
     Architecture(
+        # Qwen-Image (and its Edit models): one kind of block, each a joint attention over text
+        # then image tokens (``torch.cat([txt, img])`` in its Attention); ComfyUI v0.28 also passes
+        # the text padding mask to the backend. ComfyUI keys its blocks ("double_block", i).
+        id="qwen-image",
+        display_name="Qwen-Image",
+        model_classes=("comfy.ldm.qwen_image.model.QwenImageTransformer2DModel",),
+        groups=(BlockGroup("double_block", "transformer_blocks", label="transformer blocks"),),
+        heads_attr="transformer_blocks.0.attn.heads",
+        variants={"qwen-image": dit_layers((60,), 24)},
+        examples="Qwen-Image, Qwen-Image-Edit",
+    ),
+    Architecture(
         id="unet",
         display_name="U-Net",
         model_classes=("comfy.ldm.modules.diffusionmodules.openaimodel.UNetModel",),

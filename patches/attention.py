@@ -44,12 +44,15 @@ class PerturbedAttention:
         bound.update({name: kwargs[name] for name in _ATTENTION_PARAMS if name in kwargs})
         q, k, v, heads = (bound[name] for name in _ATTENTION_PARAMS)
         skip_reshape = kwargs.get("skip_reshape", False)
+        # ComfyUI's backends take the mask fifth (Qwen-Image passes it so) or by name.
+        mask = args[4] if len(args) > 4 else kwargs.get("mask")
         tokens = q.shape[2] if skip_reshape else q.shape[1]
         if tokens != self.joint_tokens:
             return self._call(func, args, kwargs)
         out = None
         targets = self.targets
-        if self.previous is None and not self.image_only and kwargs.get("mask") is None and len(args) <= 4:
+        # A mask given fifth as None (Qwen-Image on v0.3.64) is the default; later positional args are not.
+        if self.previous is None and not self.image_only and mask is None and len(args) <= 5:
             out, targets = _identity_shortcut(func, q, k, v, heads, targets, kwargs)
         if out is None:
             out = self._call(func, args, kwargs)
@@ -59,7 +62,7 @@ class PerturbedAttention:
             skip_output_reshape=kwargs.get("skip_output_reshape", False),
             image_only=self.image_only,
             text_tokens=self.text_tokens,
-            mask=kwargs.get("mask"),
+            mask=mask,
         )
 
 

@@ -111,13 +111,46 @@ def tiny_chroma(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int =
     return tiny_model(comfy.supported_models.Chroma(config), seed)
 
 
+def tiny_chroma_radiance(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int = 16, seed: int = 0,
+                         patch: int = 4):
+    """A tiny random Chroma Radiance (ComfyUI's config: Chroma's blocks on pixel patches, a NeRF
+    head decoding them; RGB "latents"). ``patch`` pixels a side per token (the real model: 16)."""
+    import comfy.supported_models
+
+    config = {
+        "image_model": "chroma_radiance", "in_channels": 3, "out_channels": 3, "patch_size": patch,
+        "context_in_dim": 4096, "hidden_size": heads * head_dim, "mlp_ratio": 2.0, "num_heads": heads, "depth": depth,
+        "depth_single_blocks": single, "axes_dim": [4, 6, 6], "theta": 10000, "qkv_bias": True, "in_dim": 64,
+        "out_dim": heads * head_dim, "hidden_dim": 32, "n_layers": 2, "nerf_hidden_size": 16, "nerf_mlp_ratio": 2,
+        "nerf_depth": 2, "nerf_max_freqs": 4, "nerf_tile_size": 0, "nerf_final_head_type": "conv",
+        "nerf_embedder_dtype": torch.float32, **hh_releases.chroma_params_extras(),
+        **hh_releases.chroma_radiance_params_extras(),
+    }
+    return tiny_model(comfy.supported_models.ChromaRadiance(config), seed)
+
+
+def tiny_qwen_image(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random Qwen-Image from ComfyUI's QwenImage config (16-channel latents in Wan 2.1's
+    video format, patch size 2, text first in every block's joint attention)."""
+    import comfy.supported_models
+
+    config = {"image_model": "qwen_image", "patch_size": 2, "in_channels": 64, "out_channels": 16,
+              "num_layers": layers, "attention_head_dim": head_dim, "num_attention_heads": heads,
+              "joint_attention_dim": 64, "axes_dims_rope": (4, 6, 6)}
+    return tiny_model(comfy.supported_models.QwenImage(config), seed)
+
+
 def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.5):
     """Random text conditioning of the right shapes: T5 context + pooled CLIP (SD3, FLUX, Chroma);
-    FLUX.2: a 64-channel context (the tiny model's context_in_dim), no pooled output."""
+    FLUX.2 and Qwen-Image: a 64-channel context (the tiny models' text width), no pooled output;
+    Qwen-Image with the text encoder's attention mask, its last token padding."""
     g = torch.Generator().manual_seed(seed)
-    context = torch.randn(1, tokens, 64 if kind == "flux2" else 4096, generator=g)
-    extra = {} if kind == "flux2" else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
-    if kind != "sd3":
+    context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen") else 4096, generator=g)
+    extra = {} if kind in ("flux2", "qwen") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
+    if kind == "qwen":
+        extra["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
+        extra["attention_mask"][:, -1] = 0
+    elif kind != "sd3":
         extra["guidance"] = guidance
     return [[context, extra]]
 

@@ -56,3 +56,26 @@ def chroma_params_extras() -> dict:
     fields = {f.name for f in dataclasses.fields(ChromaParams)}
     extras = {"txt_ids_dims": [], "vec_in_dim": None}
     return {k: v for k, v in extras.items() if k in fields}
+
+
+def chroma_radiance_params_extras() -> dict:
+    """Keys v0.28.1's ChromaRadianceParams adds (``use_x0``, ``use_sequential_txt_ids``; False for the
+    first Radiance checkpoints, as its model detection writes them)."""
+    from comfy.ldm.chroma_radiance.model import ChromaRadianceParams
+
+    fields = {f.name for f in dataclasses.fields(ChromaRadianceParams)}
+    extras = {"use_x0": False, "use_sequential_txt_ids": False}
+    return {k: v for k, v in extras.items() if k in fields}
+
+
+def release() -> tuple[int, ...]:
+    """The ComfyUI release under test, from its comfyui_version.py."""
+    from comfyui_version import __version__
+
+    return tuple(int(part) for part in __version__.split(".")[:3])
+
+
+def qwen_image_masks_text() -> bool:
+    """v0.28.1's Qwen-Image attention hands the text padding mask to the backend ([B, 1, N],
+    fifth argument); v0.3.64's takes it but passes None (read in both trees)."""
+    return release() >= (0, 28)

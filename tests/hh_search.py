@@ -28,6 +28,19 @@ def tiny_vae(seed: int = 3, latent_channels: int = 16):
     return comfy.sd.VAE(sd=sd)
 
 
+def tiny_wan21_vae(seed: int = 3):
+    """A random Wan 2.1 VAE (Qwen-Image's; video latents [B, 16, T, h, w]) wrapped in ComfyUI's VAE
+    class, which detects it from its keys. ComfyUI fixes its width (96), so it is not tiny:
+    127 M parameters, a few seconds per decode on a CPU."""
+    import comfy.ldm.wan.vae
+    import comfy.sd
+
+    model = comfy.ldm.wan.vae.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                                     temperal_downsample=[False, True, True], dropout=0.0)
+    randomize(model, seed, std=0.02)
+    return comfy.sd.VAE(sd=model.state_dict())
+
+
 def prompt_conditionings(count: int, kind: str = "sd3", tokens: int = 6, seed: int = 10):
     """One random conditioning per prompt (distinct seeds), shaped like a text encoder's output."""
     from hh_host import conditioning

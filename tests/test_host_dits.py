@@ -4,24 +4,40 @@ attention-map reference, scale 0, the guider's modes against the KSampler path, 
 
 A model a release cannot build is skipped with the reason (FLUX.2 needs ComfyUI v0.28+).
 """
+from dataclasses import dataclass
+
 import pytest
 import torch
 
-from test_host_engine import TOKENS_ALL, _check_calls, patch
+from test_host_engine import TOKENS_ALL, _check_calls, _heads_view, patch
 
 pytestmark = pytest.mark.host
 
-# kind -> (architecture id, group sizes of the tiny model, heads)
+FLUX_GROUPS = (("double_block", 2), ("single_block", 3))
+
+
+@dataclass(frozen=True)
+class Kind:
+    arch: str
+    groups: tuple  # the tiny model's groups as (ComfyUI block kind, blocks)
+    heads: int
+    image_tokens: int  # of an 8 x 8 latent
+    text_tokens: int  # of a 5-token prompt, as the model sees it
+    latent: tuple  # (channels, VAE factor): ComfyUI's latent format for the model
+
+
 KINDS = {
-    "flux2": ("flux2", (2, 3), 4),
-    "chroma": ("chroma", (2, 3), 4),
+    "flux2": Kind("flux2", FLUX_GROUPS, 4, 64, 512, (128, 16)),  # patch size 1; ComfyUI pads FLUX.2 text to 512
+    "chroma": Kind("chroma", FLUX_GROUPS, 4, 16, 5, (16, 8)),
+    "radiance": Kind("chroma", FLUX_GROUPS, 4, 4, 5, (3, 1)),  # pixels, 4 x 4 patches (tiny model)
+    "qwen": Kind("qwen-image", (("double_block", 5),), 4, 16, 5, (16, 8)),  # Wan 2.1's format
 }
 
 
 @pytest.fixture(scope="module")
 def dits(host, hh):
-    built = {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma()}
-    return built
+    return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
+            "qwen": hh.tiny_qwen_image()}
 
 
 def _model(dits, kind):
@@ -38,11 +54,11 @@ def _tokens(c):
 @pytest.mark.parametrize("kind", KINDS)
 def test_detected_by_class_and_parameters(host, dits, kind):
     layout = host("patches.model_patch").model_layout(_model(dits, kind))
-    arch, sizes, heads = KINDS[kind]
-    assert (layout.arch.id, layout.group_sizes, layout.heads) == (arch, sizes, heads)
-    # The numbering: double blocks first, then single blocks numbered on (as FLUX.1).
-    assert [layout.block_of(i) for i in range(layout.layers)] == (
-        [("double_block", i) for i in range(sizes[0])] + [("single_block", i) for i in range(sizes[1])])
+    k = KINDS[kind]
+    assert (layout.arch.id, layout.group_sizes, layout.heads) == (k.arch, tuple(n for _, n in k.groups), k.heads)
+    # The numbering: FLUX-like double blocks first, then single blocks numbered on (as FLUX.1);
+    # Qwen-Image: the block index.
+    assert [layout.block_of(i) for i in range(layout.layers)] == [(key, i) for key, n in k.groups for i in range(n)]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -115,9 +131,17 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
     pos, neg = hh.conditioning(kind, tokens=5), hh.conditioning(kind, seed=2, tokens=5)
     hh.ksampler(patched, pos, neg, steps=1, size=8)
     (c,) = [c for c in calls if c["perturbed"] and c["layer"] == 3]
-    q, k, v = (t.double() for t in c["args"][:3])  # [B, H, N, D]
-    n_txt = q.shape[2] - (64 if kind == "flux2" else 16)  # 8 x 8 latent: 64 image tokens at patch size 1, 16 at 2
-    logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5
+    a, kw = c["args"], c["kwargs"]
+    heads = a[3] if len(a) > 3 else kw["heads"]
+    q, k, v = (_heads_view(t, heads, kw.get("skip_reshape", False)).transpose(1, 2).double() for t in a[:3])
+    n_txt = KINDS[kind].text_tokens
+    assert q.shape[2] == n_txt + KINDS[kind].image_tokens
+    if kind == "qwen":
+        import hh_releases
+
+        masked = (a[4] if len(a) > 4 else kw.get("mask")) is not None
+        assert masked == hh_releases.qwen_image_masks_text()
+    logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + _key_mask(c, q)
     allowed = torch.full(logits.shape[-2:], float("-inf"), dtype=q.dtype)
     allowed[:, :n_txt] = 0
     allowed.fill_diagonal_(0)
@@ -125,8 +149,20 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
     plain = torch.softmax(logits, -1) @ v
     want = plain.clone()
     want[:, 2] = (torch.softmax(logits + allowed, -1) @ v)[:, 2]
-    got = c["out"].double().view(q.shape[0], q.shape[2], q.shape[1], -1).transpose(1, 2)
+    got = c["out"].double()
+    got = got if kw.get("skip_output_reshape") else got.view(q.shape[0], q.shape[2], heads, -1).transpose(1, 2)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def _key_mask(call, q):
+    """The additive mask of a recorded call as ComfyUI's backends read it ([B, 1, N] -> [B, 1, 1, N]),
+    zeros without one. Qwen-Image on v0.28 hides the padded text token this way."""
+    a, kw = call["args"], call["kwargs"]
+    mask = a[4] if len(a) > 4 else kw.get("mask")
+    if mask is None:
+        return torch.zeros((), dtype=q.dtype)
+    mask = mask.double()
+    return mask.unsqueeze(1) if mask.ndim == 3 else mask
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -134,11 +170,13 @@ def test_layout_payload_of_the_model(host, dits, kind):
     """What the grid draws after a run (the nodes' UI message): the model's own layout."""
     layout = host("patches.model_patch").model_layout(_model(dits, kind))
     payload = host("http_api.payloads").layout_payload(layout, layout.family)
-    arch, sizes, heads = KINDS[kind]
-    assert (payload["arch"], payload["layers"], payload["heads"]) == (arch, sum(sizes), heads)
+    k = KINDS[kind]
+    groups = k.groups
+    assert (payload["arch"], payload["layers"], payload["heads"]) == (k.arch, sum(n for _, n in groups), k.heads)
+    starts = [sum(n for _, n in groups[:i]) for i in range(len(groups))]
     assert [(g["key"], g["start"], g["layers"]) for g in payload["groups"]] == [
-        ("double_block", 0, sizes[0]), ("single_block", sizes[0], sizes[1])]
-    assert payload["layer_labels"][sizes[0]] == "single block 0"
+        (key, start, n) for (key, n), start in zip(groups, starts)]
+    assert payload["layer_labels"][2] == ("single block 0" if len(groups) == 2 else "transformer block 2")
 
 
 # ---- search and sweep: latent channels and the VAE factor from the model's latent format ----------
@@ -150,23 +188,35 @@ def vaes(host):
     return {channels: hh_search.tiny_vae(latent_channels=channels) for channels in (16, 128)}
 
 
-def _latent_format(model):
-    fmt = model.get_model_object("latent_format")
-    return fmt.latent_channels, getattr(fmt, "spacial_downscale_ratio", 8)
+def _vae(vaes, kind, channels):
+    """The decoder for the kind's latents: TAESD for image latents, Wan 2.1's VAE for Qwen-Image's
+    one-frame video latents (built on first use: it is large), ComfyUI's pixel-space conversion
+    for Chroma Radiance."""
+    if kind == "radiance":
+        import comfy.sd
+
+        return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
+    if kind == "qwen":
+        if "wan21" not in vaes:
+            import hh_search
+
+            vaes["wan21"] = hh_search.tiny_wan21_vae()
+        return vaes["wan21"]
+    return vaes[channels]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_search_renders_candidates_as_ksampler_would(host, hh, dits, vaes, kind):
     model = _model(dits, kind)
-    channels, factor = _latent_format(model)
-    assert (channels, factor) == ((128, 16) if kind == "flux2" else (16, 8))  # ComfyUI's Flux2 / Flux formats
+    channels, factor = KINDS[kind].latent
     gen = host("search.generation")
     positive = [hh.conditioning(kind, seed=s) for s in (1, 3)]
     size = 8 * factor  # 8 x 8 latents
     settings = gen.SamplingSettings(steps=2, sampler="euler", scheduler="simple", scale=2.0, cfg=1.0, width=size,
                                     height=size)
-    renderer = gen.CandidateRenderer(model, vaes[channels], positive, [0, 1], settings)
-    assert renderer.latent_shape == (channels, 8, 8)
+    renderer = gen.CandidateRenderer(model, _vae(vaes, kind, channels), positive, [0, 1], settings)
+    frames = (1,) if kind == "qwen" else ()  # Wan 2.1's video latents: one frame
+    assert renderer.latent_shape == (channels,) + frames + (8, 8)
     latents = renderer.latents([[(4, 1, 1.0)], [(0, 2, 0.5), (3, 1, 1.0)]])
     for c, text in enumerate(["L4H1", "L0H2@0.5, L3H1"]):
         for m in range(2):
@@ -182,11 +232,11 @@ def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkey
     monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
     monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
     model = _model(dits, kind)
-    channels, factor = _latent_format(model)
+    channels, factor = KINDS[kind].latent
     size = 8 * factor
     positive = hh.conditioning(kind)
     grid, images = hh.run_node(
-        host("nodes.sweep").HeadHunterSweep, model=model, vae=vaes[channels], positive=positive, prompt="", seed=5,
+        host("nodes.sweep").HeadHunterSweep, model=model, vae=_vae(vaes, kind, channels), positive=positive, prompt="", seed=5,
         heads="L4", mode="per head", steps=1, sampler="euler", scheduler="simple", scale=2.0, softpag_u=1.0, cfg=1.0,
         width=size, height=size, batch_candidates=2, include_baseline=True, columns=5)
     assert images.shape[0] == 5  # baseline + the 4 heads of single block 2
@@ -204,10 +254,54 @@ def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkey
             pass
 
     out = hh.run_node(
-        host("nodes.search").HeadHunterSearch, model=model, vae=vaes[channels], objective=Brightness(), positive=positive,
+        host("nodes.search").HeadHunterSearch, model=model, vae=_vae(vaes, kind, channels), objective=Brightness(), positive=positive,
         prompts="a cat", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple", scale=2.0,
         softpag_u=1.0, cfg=1.0, width=size, height=size, batch_candidates=4, candidates="L4, L0H1",
         run_name=f"{kind} run", family="")
     head_set = out[0]
-    assert head_set.arch == KINDS[kind][0]
+    assert head_set.arch == KINDS[kind].arch
     assert set(head_set.meta["scores"]) == {"L4H0", "L4H1", "L4H2", "L4H3", "L0H1"}
+
+
+@pytest.mark.parametrize("radiance", [False, True])
+def test_chroma_and_chroma_radiance_are_told_apart_at_their_real_size(host, radiance):
+    """Both 19 + 38 blocks x 24 heads; Radiance carries a NeRF head (``nerf_blocks``). Built on the
+    meta device with ComfyUI's own classes and the parameters its model detection writes."""
+    import comfy.ops
+    import hh_releases
+    from comfy.ldm.chroma.model import Chroma
+    from comfy.ldm.chroma_radiance.model import ChromaRadiance
+
+    params = dict(in_channels=64, out_channels=64, context_in_dim=4096, hidden_size=3072, mlp_ratio=4.0, num_heads=24,
+                  depth=19, depth_single_blocks=38, axes_dim=[16, 56, 56], theta=10000, patch_size=2, qkv_bias=True,
+                  in_dim=64, out_dim=3072, hidden_dim=5120, n_layers=5, **hh_releases.chroma_params_extras())
+    if radiance:
+        params.update(in_channels=3, out_channels=3, patch_size=16, nerf_hidden_size=64, nerf_mlp_ratio=4,
+                      nerf_depth=4, nerf_max_freqs=8, nerf_tile_size=512, nerf_final_head_type="conv",
+                      nerf_embedder_dtype=torch.float32, **hh_releases.chroma_radiance_params_extras())
+    model = (ChromaRadiance if radiance else Chroma)(device="meta", operations=comfy.ops.disable_weight_init, **params)
+    layout = host("core.architectures").detect_layout(model)
+    assert (layout.arch.id, layout.group_sizes, layout.heads) == ("chroma", (19, 38), 24)
+    assert layout.family == ("chroma-radiance" if radiance else "chroma")
+
+
+def test_flux2_dev_and_qwen_image_families_at_their_real_size(host):
+    """FLUX.2 dev (8 + 48 blocks, 48 heads, as ComfyUI's detection writes its parameters) and
+    Qwen-Image (60 blocks, 24 heads) are their published families; built on the meta device."""
+    import comfy.ops
+    import hh_releases
+    from comfy.ldm.qwen_image.model import QwenImageTransformer2DModel
+
+    ops = comfy.ops.disable_weight_init
+    detect = host("core.architectures").detect_layout
+    config = hh_releases.flux2_model_config(hidden_size=6144, heads=48, depth=8, single=48)
+    if config is not None:
+        from comfy.ldm.flux.model import Flux
+
+        params = {k: v for k, v in config.unet_config.items() if k != "image_model"}
+        params.update(context_in_dim=15360, axes_dim=[32, 32, 32, 32])
+        layout = detect(Flux(device="meta", operations=ops, **params))
+        assert (layout.arch.id, layout.group_sizes, layout.heads, layout.family) == ("flux2", (8, 48), 48, "flux.2-dev")
+    qwen = QwenImageTransformer2DModel(num_layers=60, device="meta", operations=ops)
+    layout = detect(qwen)
+    assert (layout.arch.id, layout.group_sizes, layout.heads, layout.family) == ("qwen-image", (60,), 24, "qwen-image")

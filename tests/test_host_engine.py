@@ -80,7 +80,9 @@ def _check_calls(calls, expected, heads_per_layer, image_only_text=None):
         heads = a[3] if len(a) > 3 else kw["heads"]
         skip = kw.get("skip_reshape", False)
         qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))  # [B, H, N, D]
-        mask = kw.get("mask")
+        mask = a[4] if len(a) > 4 else kw.get("mask")  # Qwen-Image passes it fifth
+        if mask is not None:  # as ComfyUI's backends read it: [B, N, N] or [B, 1, N] -> [B, 1, ., N]
+            mask = (mask.unsqueeze(1) if mask.ndim == 3 else mask).double()
         plain = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
         want = plain.clone()
         joint = c["out"].shape[1] == q.shape[2 if skip else 1] and (c["layer"] in expected) and c["perturbed"]
@@ -230,7 +232,7 @@ def test_unsupported_model_names_supported_families(host, hh):
     config = comfy.supported_models.AuraFlow({"dim": 64, "n_layers": 2, "n_double_layers": 1, "n_heads": 2,
                                               "global_conddim": 64, "cond_seq_dim": 64, "max_seq": 64})
     model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match=r"does not support this model \(MMDiT\). Supported families: SD3, FLUX, FLUX.2, Chroma, U-Net"):
+    with pytest.raises(ValueError, match=r"does not support this model \(MMDiT\). Supported families: SD3, FLUX, FLUX.2, Chroma, Qwen-Image, U-Net"):
         patch(host, hh, model, "L0H0")
 
 
