@@ -176,6 +176,21 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         examples="Qwen-Image, Qwen-Image-Edit",
     ),
     Architecture(
+        # AuraFlow: MMDiT double blocks, then DiT single blocks over the joined sequence (text with
+        # its register tokens first, then image), keyed ("double_block", i) / ("single_block", i).
+        id="auraflow",
+        display_name="AuraFlow",
+        model_classes=("comfy.ldm.aura.mmdit.MMDiT",),
+        groups=(
+            BlockGroup("double_block", "double_layers", label="double blocks"),
+            BlockGroup("single_block", "single_layers", separate_text=False, label="single blocks"),
+        ),
+        heads_attr="single_layers.0.attn.n_heads",
+        # AuraFlow v0.1-v0.3: 4 MMDiT + 32 DiT blocks, 12 heads of 256 channels.
+        variants={"auraflow": dit_layers((4, 32), 12)},
+        examples="AuraFlow",
+    ),
+    Architecture(
         id="unet",
         display_name="U-Net",
         model_classes=("comfy.ldm.modules.diffusionmodules.openaimodel.UNetModel",),
@@ -196,6 +211,27 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 )
 
 SUPPORTED = ", ".join(a.display_name for a in ARCHITECTURES)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A model family whose attention no ComfyUI extension point reaches per layer (yet): named in
+    its own error instead of the generic one."""
+
+    name: str
+    model_class: str
+    why: str
+
+
+UNREACHABLE = (
+    # Read in ComfyUI v0.3.64 and v0.28.1: no patches_replace hook in their blocks; their attention
+    # calls carry the forward's transformer_options but nothing that names the layer reliably
+    # (v0.28 writes block_index for Lumina 2 into a dict its refiner layers share).
+    Unreachable("HiDream", "comfy.ldm.hidream.model.HiDreamImageTransformer2DModel",
+                "its blocks have no block-replace hook (patches_replace['dit']) in ComfyUI v0.3.64 or v0.28.1"),
+    Unreachable("Lumina 2 (and models on its NextDiT code)", "comfy.ldm.lumina.model.NextDiT",
+                "its blocks have no block-replace hook (patches_replace['dit']) in ComfyUI v0.3.64 or v0.28.1"),
+)
 
 
 def numbering_help() -> str:
@@ -339,6 +375,10 @@ def detect_layout(diffusion_model) -> ModelLayout:
     rows = [a for a in ARCHITECTURES if any(p in paths for p in a.model_classes)]
     marked = [a for a in rows if a.requires and _truthy(diffusion_model, a.requires)]
     rows = marked or [a for a in rows if not a.requires]
+    for model in UNREACHABLE:
+        if model.model_class in paths:
+            raise ValueError(f"HeadHunter cannot perturb {model.name} heads: {model.why}, so no layer's attention can be "
+                             f"reached without patching ComfyUI. Supported families: {SUPPORTED}.")
     if rows:
         arch = rows[0]
         if arch.heads_attr is None:

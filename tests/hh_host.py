@@ -140,17 +140,27 @@ def tiny_qwen_image(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: i
     return tiny_model(comfy.supported_models.QwenImage(config), seed)
 
 
+def tiny_auraflow(double: int = 2, single: int = 3, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random AuraFlow from ComfyUI's AuraFlow config (MMDiT double blocks, then DiT single
+    blocks; 8 register tokens before the text; SDXL's 4-channel latents)."""
+    import comfy.supported_models
+
+    config = {"dim": heads * head_dim, "n_layers": double + single, "n_double_layers": double, "n_heads": heads,
+              "global_conddim": 64, "cond_seq_dim": 64, "max_seq": 64}
+    return tiny_model(comfy.supported_models.AuraFlow(config), seed)
+
+
 def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.5):
     """Random text conditioning of the right shapes: T5 context + pooled CLIP (SD3, FLUX, Chroma);
-    FLUX.2 and Qwen-Image: a 64-channel context (the tiny models' text width), no pooled output;
+    FLUX.2, Qwen-Image, AuraFlow: a 64-channel context (the tiny models' text width), no pooled output;
     Qwen-Image with the text encoder's attention mask, its last token padding."""
     g = torch.Generator().manual_seed(seed)
-    context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen") else 4096, generator=g)
-    extra = {} if kind in ("flux2", "qwen") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
+    context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen", "aura") else 4096, generator=g)
+    extra = {} if kind in ("flux2", "qwen", "aura") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
     if kind == "qwen":
         extra["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
         extra["attention_mask"][:, -1] = 0
-    elif kind != "sd3":
+    elif kind not in ("sd3", "aura"):
         extra["guidance"] = guidance
     return [[context, extra]]
 

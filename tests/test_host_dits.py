@@ -31,13 +31,14 @@ KINDS = {
     "chroma": Kind("chroma", FLUX_GROUPS, 4, 16, 5, (16, 8)),
     "radiance": Kind("chroma", FLUX_GROUPS, 4, 4, 5, (3, 1)),  # pixels, 4 x 4 patches (tiny model)
     "qwen": Kind("qwen-image", (("double_block", 5),), 4, 16, 5, (16, 8)),  # Wan 2.1's format
+    "aura": Kind("auraflow", FLUX_GROUPS, 4, 16, 8 + 5, (4, 8)),  # 8 register tokens before the text; SDXL's format
 }
 
 
 @pytest.fixture(scope="module")
 def dits(host, hh):
     return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
-            "qwen": hh.tiny_qwen_image()}
+            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow()}
 
 
 def _model(dits, kind):
@@ -185,7 +186,7 @@ def test_layout_payload_of_the_model(host, dits, kind):
 def vaes(host):
     import hh_search
 
-    return {channels: hh_search.tiny_vae(latent_channels=channels) for channels in (16, 128)}
+    return {channels: hh_search.tiny_vae(latent_channels=channels) for channels in (4, 16, 128)}
 
 
 def _vae(vaes, kind, channels):
@@ -305,3 +306,24 @@ def test_flux2_dev_and_qwen_image_families_at_their_real_size(host):
     qwen = QwenImageTransformer2DModel(num_layers=60, device="meta", operations=ops)
     layout = detect(qwen)
     assert (layout.arch.id, layout.group_sizes, layout.heads, layout.family) == ("qwen-image", (60,), 24, "qwen-image")
+
+
+@pytest.mark.parametrize("name", ["HiDream", "Lumina 2"])
+def test_models_without_a_block_hook_are_refused_by_name(host, name):
+    """HiDream and Lumina 2 blocks have no patches_replace hook in either release: a clear error
+    naming the model and why, before sampling (meta device: only the class is read)."""
+    import comfy.ops
+    from comfy.ldm.hidream.model import HiDreamImageTransformer2DModel
+    from comfy.ldm.lumina.model import NextDiT
+
+    ops = comfy.ops.disable_weight_init
+    if name == "HiDream":
+        model = HiDreamImageTransformer2DModel(patch_size=2, caption_channels=[64, 64], llama_layers=list(range(48)),
+                                               num_layers=1, num_single_layers=1, attention_head_dim=32,
+                                               num_attention_heads=2, text_emb_dim=64, axes_dims_rope=(16, 16),
+                                               device="meta", operations=ops)
+    else:
+        model = NextDiT(n_layers=2, dim=64, n_heads=2, axes_dims=(8, 12, 12), cap_feat_dim=64, device="meta",
+                        operations=ops)
+    with pytest.raises(ValueError, match=rf"cannot perturb {name}.* no block-replace hook .* Supported families: SD3, FLUX"):
+        host("core.architectures").detect_layout(model)

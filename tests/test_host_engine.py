@@ -225,15 +225,14 @@ def test_bad_heads_fail_before_sampling_with_the_valid_range(host, hh, sd3, head
 
 
 def test_unsupported_model_names_supported_families(host, hh):
-    import comfy.model_patcher
-    import comfy.supported_models
+    import comfy.ops
+    from comfy.ldm.pixart.pixartms import PixArtMS
 
-    # AuraFlow's diffusion model is also a class named MMDiT: detection is by class path, not name.
-    config = comfy.supported_models.AuraFlow({"dim": 64, "n_layers": 2, "n_double_layers": 1, "n_heads": 2,
-                                              "global_conddim": 64, "cond_seq_dim": 64, "max_seq": 64})
-    model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match=r"does not support this model \(MMDiT\). Supported families: SD3, FLUX, FLUX.2, Chroma, Qwen-Image, U-Net"):
-        patch(host, hh, model, "L0H0")
+    # PixArt: a DiT the pack does not support (built on the meta device: only its class is read).
+    model = PixArtMS(depth=1, hidden_size=64, num_heads=2, device="meta", operations=comfy.ops.disable_weight_init)
+    with pytest.raises(ValueError, match=r"does not support this model \(PixArtMS\). Supported families: SD3, FLUX, "
+                                         r"FLUX.2, Chroma, Qwen-Image, AuraFlow, U-Net \(SD3 / SD3.5 MMDiT; FLUX.1"):
+        host("core.architectures").detect_layout(model)
 
 
 def test_flux2_is_told_apart_from_flux1_by_its_parameters(host, hh, flux):

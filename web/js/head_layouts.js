@@ -61,6 +61,7 @@ export function familyFromModelName(name) {
   if (n.includes("flux")) return n.includes("schnell") ? "flux.1-schnell" : "flux.1-dev";
   if (n.includes("chroma")) return n.includes("radiance") ? "chroma-radiance" : "chroma";
   if (n.includes("qwen")) return "qwen-image";
+  if (n.includes("aura")) return "auraflow";
   const sd35 = /sd3\.?5|sd35|stable-diffusion-3\.5/.test(n);
   if (sd35 && n.includes("large")) return "sd3.5-large";
   if (sd35) return "sd3.5-medium";

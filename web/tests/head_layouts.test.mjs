@@ -38,6 +38,7 @@ test("families guessed from model file names", () => {
   assert.equal(familyFromModelName("Chroma1-HD.safetensors"), "chroma");
   assert.equal(familyFromModelName("chroma-radiance-x0.safetensors"), "chroma-radiance");
   assert.equal(familyFromModelName("qwen_image_fp8_e4m3fn.safetensors"), "qwen-image");
+  assert.equal(familyFromModelName("aura_flow_0.3.safetensors"), "auraflow");
   assert.equal(familyFromModelName("v1-5-pruned.ckpt"), null);
   assert.equal(familyFromModelName(undefined), null);
 });
