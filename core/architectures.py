@@ -191,6 +191,23 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         examples="AuraFlow",
     ),
     Architecture(
+        # Wan 2.1 / 2.2 (and ComfyUI's Vace, Camera, S2V, HuMo variants, subclasses of WanModel):
+        # self-attention over the video's space-time tokens, text only through cross-attention.
+        # Its block patch gets the text as "txt", but that is the cross-attention context, not a
+        # part of the attended sequence: hence no joint text.
+        id="wan",
+        display_name="Wan",
+        model_classes=("comfy.ldm.wan.model.WanModel",),
+        groups=(BlockGroup("double_block", "blocks", label="blocks"),),
+        heads_attr="num_heads",
+        token_order=NO_JOINT_TEXT,
+        # Wan 2.1 / 2.2 14B: 40 blocks x 40 heads; Wan 2.1 1.3B: 30 x 12; Wan 2.2 5B: 30 x 24
+        # (dim / 128 heads, as ComfyUI's model detection reads them).
+        variants={"wan-14b": dit_layers((40,), 40), "wan2.1-1.3b": dit_layers((30,), 12),
+                  "wan2.2-5b": dit_layers((30,), 24)},
+        examples="Wan 2.1 / 2.2",
+    ),
+    Architecture(
         id="unet",
         display_name="U-Net",
         model_classes=("comfy.ldm.modules.diffusionmodules.openaimodel.UNetModel",),

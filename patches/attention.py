@@ -47,7 +47,10 @@ class PerturbedAttention:
         # ComfyUI's backends take the mask fifth (Qwen-Image passes it so) or by name.
         mask = args[4] if len(args) > 4 else kwargs.get("mask")
         tokens = q.shape[2] if skip_reshape else q.shape[1]
-        if tokens != self.joint_tokens:
+        keys = k.shape[2] if skip_reshape else k.shape[1]
+        # Only the self-attention over the whole sequence: an identity map needs a key per query
+        # (cross-attention to the text, as in Wan's blocks, has as many queries but other keys).
+        if tokens != self.joint_tokens or keys != tokens:
             return self._call(func, args, kwargs)
         out = None
         targets = self.targets
@@ -126,17 +129,21 @@ def _values_as_output(v, heads, skip_reshape, skip_output_reshape):
 
 
 class PerturbedBlock:
-    """Block-replace patch for one paper layer; chains a replace patch that was there before."""
+    """Block-replace patch for one paper layer; chains a replace patch that was there before.
 
-    def __init__(self, layer: int, previous=None):
+    ``joint_text``: the block's "txt" is part of the attended sequence (SD3, FLUX, Qwen-Image...);
+    False where it is only cross-attention context (Wan): the table's token order says which."""
+
+    def __init__(self, layer: int, previous=None, joint_text: bool = True):
         self.layer = layer
         self.previous = previous
+        self.joint_text = joint_text
 
     def __call__(self, args, extra):
         options = args.get("transformer_options") or {}
         plan: PerturbationPlan | None = options.get(PLAN_KEY)
         if plan is not None:
-            txt = args.get("txt")
+            txt = args.get("txt") if self.joint_text else None
             if txt is not None:
                 # For later blocks that only see the joined sequence (FLUX single blocks), in this
                 # forward's own options: ComfyUI copies transformer_options for every forward and

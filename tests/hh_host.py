@@ -150,32 +150,47 @@ def tiny_auraflow(double: int = 2, single: int = 3, heads: int = 4, head_dim: in
     return tiny_model(comfy.supported_models.AuraFlow(config), seed)
 
 
+def tiny_wan(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random Wan 2.1 text-to-video model from ComfyUI's WAN21_T2V config (self-attention
+    over space-time tokens, cross-attention to the text; 16-channel video latents)."""
+    import comfy.supported_models
+
+    config = {"image_model": "wan2.1", "model_type": "t2v", "patch_size": (1, 2, 2), "in_dim": 16,
+              "dim": heads * head_dim, "ffn_dim": 128, "freq_dim": 256, "text_dim": 64, "out_dim": 16,
+              "num_heads": heads, "num_layers": layers, "window_size": (-1, -1), "qk_norm": True,
+              "cross_attn_norm": True, "eps": 1e-6}
+    return tiny_model(comfy.supported_models.WAN21_T2V(config), seed)
+
+
 def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.5):
     """Random text conditioning of the right shapes: T5 context + pooled CLIP (SD3, FLUX, Chroma);
     FLUX.2, Qwen-Image, AuraFlow: a 64-channel context (the tiny models' text width), no pooled output;
     Qwen-Image with the text encoder's attention mask, its last token padding."""
     g = torch.Generator().manual_seed(seed)
-    context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen", "aura") else 4096, generator=g)
-    extra = {} if kind in ("flux2", "qwen", "aura") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
+    context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen", "aura", "wan") else 4096, generator=g)
+    extra = {} if kind in ("flux2", "qwen", "aura", "wan") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
     if kind == "qwen":
         extra["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
         extra["attention_mask"][:, -1] = 0
-    elif kind not in ("sd3", "aura"):
+    elif kind not in ("sd3", "aura", "wan"):
         extra["guidance"] = guidance
     return [[context, extra]]
 
 
-def latent(size: int = 16, batch: int = 1, model=None):
-    """An empty latent; its channels from the model's latent format (FLUX.2: 128), 16 without one."""
+def latent(size: int = 16, batch: int = 1, model=None, frames: int | None = None):
+    """An empty latent; its channels from the model's latent format (FLUX.2: 128), 16 without one;
+    ``frames``: a video latent [B, C, frames, h, w] (ComfyUI adds the frame axis itself otherwise)."""
     channels = 16 if model is None else model.get_model_object("latent_format").latent_channels
-    return {"samples": torch.zeros(batch, channels, size, size)}
+    shape = (batch, channels) + ((frames,) if frames else ()) + (size, size)
+    return {"samples": torch.zeros(shape)}
 
 
-def ksampler(model, positive, negative, steps=3, cfg=2.0, seed=0, sampler="euler", scheduler="simple", size=16):
+def ksampler(model, positive, negative, steps=3, cfg=2.0, seed=0, sampler="euler", scheduler="simple", size=16,
+             frames=None):
     import nodes
 
     (out,) = nodes.common_ksampler(model, seed, steps, cfg, sampler, scheduler, positive, negative,
-                                   latent(size, model=model))
+                                   latent(size, model=model, frames=frames))
     return out["samples"]
 
 

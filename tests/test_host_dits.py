@@ -24,21 +24,25 @@ class Kind:
     image_tokens: int  # of an 8 x 8 latent
     text_tokens: int  # of a 5-token prompt, as the model sees it
     latent: tuple  # (channels, VAE factor): ComfyUI's latent format for the model
+    label2: str = "single block 0"  # how people call layer 2 of the tiny model
+    frames: tuple = ()  # video latent formats (Wan 2.1's): one frame
 
 
 KINDS = {
     "flux2": Kind("flux2", FLUX_GROUPS, 4, 64, 512, (128, 16)),  # patch size 1; ComfyUI pads FLUX.2 text to 512
     "chroma": Kind("chroma", FLUX_GROUPS, 4, 16, 5, (16, 8)),
     "radiance": Kind("chroma", FLUX_GROUPS, 4, 4, 5, (3, 1)),  # pixels, 4 x 4 patches (tiny model)
-    "qwen": Kind("qwen-image", (("double_block", 5),), 4, 16, 5, (16, 8)),  # Wan 2.1's format
+    "qwen": Kind("qwen-image", (("double_block", 5),), 4, 16, 5, (16, 8), "transformer block 2", (1,)),  # Wan 2.1's format
     "aura": Kind("auraflow", FLUX_GROUPS, 4, 16, 8 + 5, (4, 8)),  # 8 register tokens before the text; SDXL's format
+    # Wan: self-attention over the space-time tokens only (text through cross-attention).
+    "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
 }
 
 
 @pytest.fixture(scope="module")
 def dits(host, hh):
     return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
-            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow()}
+            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan()}
 
 
 def _model(dits, kind):
@@ -48,8 +52,17 @@ def _model(dits, kind):
     return model
 
 
-def _tokens(c):
-    return c["args"][0].shape[2 if c["kwargs"].get("skip_reshape") else 1]
+def _tokens(c, arg=0):
+    return c["args"][arg].shape[2 if c["kwargs"].get("skip_reshape") else 1]
+
+
+def _self_attention(calls):
+    """The recorded self-attention calls (as many keys as queries); cross-attention (Wan's, to the
+    text) is never perturbed and is checked as plain attention."""
+    for c in calls:
+        if _tokens(c, 1) != _tokens(c):
+            c["perturbed"] = False
+    return [c for c in calls if _tokens(c, 1) == _tokens(c)]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -84,8 +97,24 @@ def test_only_the_selected_heads_change(host, hh, dits, kind, u):
     patched = patch(host, hh, hh.with_recorders(model, layout, calls), "L1H3, L3H1, L4", u=u)
     hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0, size=8)
     expected = {1: {3: u}, 3: {1: u}, 4: {h: u for h in range(layout.heads)}}
+    _self_attention(calls)
     assert any(c["perturbed"] for c in calls), "the perturbed pass never ran"
     assert _check_calls(calls, expected, heads_per_layer=None) > 0
+
+
+@pytest.mark.parametrize("u", [1.0, 0.5])
+def test_wan_heads_over_space_and_time(host, hh, dits, u):
+    """A 3-frame video: Wan's self-attention runs over all 3 x 16 space-time tokens at once, and a
+    perturbed head's map over all of them moves toward the identity (head-level spatio-temporal
+    guidance); cross-attention to the text is untouched."""
+    model = _model(dits, "wan")
+    layout = host("patches.model_patch").model_layout(model)
+    calls = []
+    patched = patch(host, hh, hh.with_recorders(model, layout, calls), "L2H1, L4H0-2", u=u)
+    hh.ksampler(patched, hh.conditioning("wan"), hh.conditioning("wan", seed=2), steps=1, cfg=2.0, size=8, frames=3)
+    selfs = _self_attention(calls)
+    assert {_tokens(c) for c in selfs} == {3 * 16} and len(calls) == 2 * len(selfs)
+    assert _check_calls(calls, {2: {1: u}, 4: {0: u, 1: u, 2: u}}, heads_per_layer=None) > 0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -117,7 +146,7 @@ def test_sequential_pass_reuses_the_cond_pass_below_the_first_perturbed_layer(ho
                             start_percent=0.0, end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL,
                             mode=guider_node.MODE_SEQUENTIAL)
     hh.custom_advanced(guider, steps=2, size=8)
-    forwards = [sum(1 for c in calls if c["layer"] == layer) for layer in range(layout.layers)]
+    forwards = [sum(1 for c in _self_attention(calls) if c["layer"] == layer) for layer in range(layout.layers)]
     assert forwards == [2 if layer < 3 else 4 for layer in range(layout.layers)], forwards
 
 
@@ -131,7 +160,7 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
     patched = patch(host, hh, hh.with_recorders(model, layout, calls), "L3H2", tokens="image tokens only")
     pos, neg = hh.conditioning(kind, tokens=5), hh.conditioning(kind, seed=2, tokens=5)
     hh.ksampler(patched, pos, neg, steps=1, size=8)
-    (c,) = [c for c in calls if c["perturbed"] and c["layer"] == 3]
+    (c,) = [c for c in _self_attention(calls) if c["perturbed"] and c["layer"] == 3]
     a, kw = c["args"], c["kwargs"]
     heads = a[3] if len(a) > 3 else kw["heads"]
     q, k, v = (_heads_view(t, heads, kw.get("skip_reshape", False)).transpose(1, 2).double() for t in a[:3])
@@ -177,7 +206,7 @@ def test_layout_payload_of_the_model(host, dits, kind):
     starts = [sum(n for _, n in groups[:i]) for i in range(len(groups))]
     assert [(g["key"], g["start"], g["layers"]) for g in payload["groups"]] == [
         (key, start, n) for (key, n), start in zip(groups, starts)]
-    assert payload["layer_labels"][2] == ("single block 0" if len(groups) == 2 else "transformer block 2")
+    assert payload["layer_labels"][2] == k.label2
 
 
 # ---- search and sweep: latent channels and the VAE factor from the model's latent format ----------
@@ -197,7 +226,7 @@ def _vae(vaes, kind, channels):
         import comfy.sd
 
         return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
-    if kind == "qwen":
+    if kind in ("qwen", "wan"):
         if "wan21" not in vaes:
             import hh_search
 
@@ -216,8 +245,7 @@ def test_search_renders_candidates_as_ksampler_would(host, hh, dits, vaes, kind)
     settings = gen.SamplingSettings(steps=2, sampler="euler", scheduler="simple", scale=2.0, cfg=1.0, width=size,
                                     height=size)
     renderer = gen.CandidateRenderer(model, _vae(vaes, kind, channels), positive, [0, 1], settings)
-    frames = (1,) if kind == "qwen" else ()  # Wan 2.1's video latents: one frame
-    assert renderer.latent_shape == (channels,) + frames + (8, 8)
+    assert renderer.latent_shape == (channels,) + KINDS[kind].frames + (8, 8)
     latents = renderer.latents([[(4, 1, 1.0)], [(0, 2, 0.5), (3, 1, 1.0)]])
     for c, text in enumerate(["L4H1", "L0H2@0.5, L3H1"]):
         for m in range(2):

@@ -39,6 +39,9 @@ test("families guessed from model file names", () => {
   assert.equal(familyFromModelName("chroma-radiance-x0.safetensors"), "chroma-radiance");
   assert.equal(familyFromModelName("qwen_image_fp8_e4m3fn.safetensors"), "qwen-image");
   assert.equal(familyFromModelName("aura_flow_0.3.safetensors"), "auraflow");
+  assert.equal(familyFromModelName("wan2.1_t2v_1.3B_fp16.safetensors"), "wan2.1-1.3b");
+  assert.equal(familyFromModelName("wan2.2_ti2v_5B_fp16.safetensors"), "wan2.2-5b");
+  assert.equal(familyFromModelName("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors"), "wan-14b");
   assert.equal(familyFromModelName("v1-5-pruned.ckpt"), null);
   assert.equal(familyFromModelName(undefined), null);
 });
