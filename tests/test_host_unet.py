@@ -226,3 +226,11 @@ def test_image_tokens_only_is_all_tokens_on_a_unet(host, hh, unets):
     torch.testing.assert_close(hh.unet_ksampler(image_only, pos, neg),
                                hh.unet_ksampler(node_model(host, hh, unets["sd15"], "L2H1@0.5, L4"), pos, neg),
                                rtol=0, atol=0)
+
+
+def test_sequential_pass_runs_whole_on_a_unet(host, hh, unets):
+    # Input blocks feed output blocks through skip connections: no prefix of blocks can be reused
+    # from the cond pass by block patches (patches/prefix.py), even for heads late in the model.
+    build = host("nodes.perturbation_inputs").build_guidance
+    guidance = build(unets["sdxl"], "L11H0", 2.0, 1.0, 0.0, 1.0, 0.0, TOKENS_ALL)
+    assert guidance.first_layer == 11 and guidance.prefix is None
