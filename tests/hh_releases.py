@@ -1,8 +1,9 @@
 """What differs between the ComfyUI releases, as the tests meet it: one place, read by the fixtures.
 
-The pack's own code meets no such difference except through the architecture table (FLUX.2 is
-refused there by its parameters). These are differences in how a test builds things with
-ComfyUI's classes, which newer releases changed.
+The pack's own code meets no such difference except through the architecture table (FLUX.2, which
+only v0.28+ builds, is told apart from FLUX.1 there by its parameters). These are differences in
+how a test builds things with ComfyUI's classes, which newer releases changed, and what a release's
+model code does that a test checks (Qwen-Image's text mask).
 """
 from __future__ import annotations
 
