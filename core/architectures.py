@@ -84,6 +84,9 @@ class Architecture:
     # Rows that share model classes are told apart by their parameters: an attribute path (from
     # the diffusion model) truthy only on this row's models. A row with it wins over one without.
     requires: str = ""
+    # An attribute path truthy on models whose joint sequence puts the image first, text last
+    # (HunyuanVideo's double blocks on ComfyUI v0.3.64: ``flipped_img_txt``); read per model.
+    image_first: str = ""
 
     @property
     def aliases(self) -> bool:
@@ -189,6 +192,21 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         # AuraFlow v0.1-v0.3: 4 MMDiT + 32 DiT blocks, 12 heads of 256 channels.
         variants={"auraflow": dit_layers((4, 32), 12)},
         examples="AuraFlow",
+    ),
+    Architecture(
+        # HunyuanVideo (1.0; ComfyUI's class also runs HunyuanVideo 1.5): FLUX-like double then
+        # single blocks over space-time video tokens and the text. ComfyUI v0.3.64 joins them
+        # image first (``flipped_img_txt`` in its double blocks, then ``cat(img, txt)``), v0.28.1
+        # text first: read from the model.
+        id="hunyuan-video",
+        display_name="HunyuanVideo",
+        model_classes=("comfy.ldm.hunyuan_video.model.HunyuanVideo",),
+        groups=_FLUX_GROUPS,
+        heads_attr="num_heads",
+        image_first="double_blocks.0.flipped_img_txt",
+        # HunyuanVideo 1.0: 20 double + 40 single blocks, 24 heads of 128 channels.
+        variants={"hunyuan-video": dit_layers((20, 40), 24)},
+        examples="HunyuanVideo",
     ),
     Architecture(
         # Wan 2.1 / 2.2 (and ComfyUI's Vace, Camera, S2V, HuMo variants, subclasses of WanModel):
@@ -298,15 +316,18 @@ class ModelLayout:
     # The published family this model is, where its structure and markers say so unambiguously.
     family: str | None = None
     layer_list: tuple[Layer, ...] = ()
+    # This model's joint sequence is image first, text last (see ``Architecture.image_first``).
+    image_first: bool = False
 
     def __post_init__(self):
         if not self.layer_list:
             object.__setattr__(self, "layer_list", dit_layers(self.group_sizes, self.heads))
 
     @classmethod
-    def of_layers(cls, arch: Architecture, layers: tuple[Layer, ...], family: str | None = None) -> "ModelLayout":
+    def of_layers(cls, arch: Architecture, layers: tuple[Layer, ...], family: str | None = None,
+                  image_first: bool = False) -> "ModelLayout":
         sizes = tuple(sum(1 for l in layers if l.group == g) for g in range(len(arch.groups)))
-        return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers))
+        return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers), image_first)
 
     @property
     def layers(self) -> int:
@@ -403,7 +424,8 @@ def detect_layout(diffusion_model) -> ModelLayout:
         else:
             sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
             layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
-        return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers))
+        image_first = bool(arch.image_first) and _truthy(diffusion_model, arch.image_first)
+        return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers), image_first)
     raise ValueError(
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} ({'; '.join(a.examples for a in ARCHITECTURES)})."

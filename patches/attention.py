@@ -27,12 +27,14 @@ _ATTENTION_PARAMS = ("q", "k", "v", "heads")
 
 
 class PerturbedAttention:
-    def __init__(self, targets: list[Target], joint_tokens: int, text_tokens: int, image_only: bool, previous=None):
+    def __init__(self, targets: list[Target], joint_tokens: int, text_tokens: int, image_only: bool, previous=None,
+                 text_first: bool = True):
         self.targets = targets
         self.joint_tokens = joint_tokens
         self.text_tokens = text_tokens
         self.image_only = image_only
         self.previous = previous
+        self.text_first = text_first
 
     def _call(self, func, args, kwargs):
         if self.previous is not None:
@@ -66,6 +68,7 @@ class PerturbedAttention:
             image_only=self.image_only,
             text_tokens=self.text_tokens,
             mask=mask,
+            text_first=self.text_first,
         )
 
 
@@ -132,12 +135,14 @@ class PerturbedBlock:
     """Block-replace patch for one paper layer; chains a replace patch that was there before.
 
     ``joint_text``: the block's "txt" is part of the attended sequence (SD3, FLUX, Qwen-Image...);
-    False where it is only cross-attention context (Wan): the table's token order says which."""
+    False where it is only cross-attention context (Wan): the table's token order says which.
+    ``text_first``: the order of that sequence (False: image first, as HunyuanVideo on v0.3.64)."""
 
-    def __init__(self, layer: int, previous=None, joint_text: bool = True):
+    def __init__(self, layer: int, previous=None, joint_text: bool = True, text_first: bool = True):
         self.layer = layer
         self.previous = previous
         self.joint_text = joint_text
+        self.text_first = text_first
 
     def __call__(self, args, extra):
         options = args.get("transformer_options") or {}
@@ -154,7 +159,7 @@ class PerturbedBlock:
             if targets:
                 joint = img.shape[1] + (txt.shape[1] if txt is not None else 0)
                 override = PerturbedAttention(targets, joint, options.get(TEXT_TOKENS_KEY, 0), plan.image_only,
-                                              options.get(OVERRIDE_KEY))
+                                              options.get(OVERRIDE_KEY), text_first=self.text_first)
                 args = {**args, "transformer_options": {**options, OVERRIDE_KEY: override}}
         if self.previous is not None:
             return self.previous(args, extra)

@@ -33,7 +33,8 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
     def register(dit):
         for layer in sorted(layers):
             key = layout.block_of(layer)
-            dit[key] = PerturbedBlock(layer, previous=dit.get(key), joint_text=layout.arch.token_order != NO_JOINT_TEXT)
+            dit[key] = PerturbedBlock(layer, previous=dit.get(key), joint_text=layout.arch.token_order != NO_JOINT_TEXT,
+                                      text_first=not layout.image_first)
 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan

@@ -150,6 +150,19 @@ def tiny_auraflow(double: int = 2, single: int = 3, heads: int = 4, head_dim: in
     return tiny_model(comfy.supported_models.AuraFlow(config), seed)
 
 
+def tiny_hunyuan_video(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random HunyuanVideo from ComfyUI's config (FLUX-like double then single blocks over
+    space-time tokens and the text; 16-channel video latents)."""
+    import comfy.supported_models
+
+    config = {"image_model": "hunyuan_video", "in_channels": 16, "out_channels": 16, "vec_in_dim": 768,
+              "context_in_dim": 4096, "hidden_size": heads * head_dim, "mlp_ratio": 2.0, "num_heads": heads,
+              "depth": depth, "depth_single_blocks": single, "axes_dim": [4, 6, 6], "theta": 256,
+              "patch_size": [1, 2, 2], "qkv_bias": True, "guidance_embed": True, "byt5": False, "meanflow": False,
+              **hh_releases.hunyuan_video_params_extras()}
+    return tiny_model(comfy.supported_models.HunyuanVideo(config), seed)
+
+
 def tiny_wan(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0):
     """A tiny random Wan 2.1 text-to-video model from ComfyUI's WAN21_T2V config (self-attention
     over space-time tokens, cross-attention to the text; 16-channel video latents)."""

@@ -69,6 +69,16 @@ def chroma_radiance_params_extras() -> dict:
     return {k: v for k, v in extras.items() if k in fields}
 
 
+def hunyuan_video_params_extras() -> dict:
+    """Keys v0.28.1's HunyuanVideoParams adds for HunyuanVideo 1.5 (off for 1.0, as its model
+    detection writes them)."""
+    from comfy.ldm.hunyuan_video.model import HunyuanVideoParams
+
+    fields = {f.name for f in dataclasses.fields(HunyuanVideoParams)}
+    extras = {"use_cond_type_embedding": False, "vision_in_dim": None, "meanflow_sum": False}
+    return {k: v for k, v in extras.items() if k in fields}
+
+
 def release() -> tuple[int, ...]:
     """The ComfyUI release under test, from its comfyui_version.py."""
     from comfyui_version import __version__

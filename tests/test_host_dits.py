@@ -34,6 +34,7 @@ KINDS = {
     "radiance": Kind("chroma", FLUX_GROUPS, 4, 4, 5, (3, 1)),  # pixels, 4 x 4 patches (tiny model)
     "qwen": Kind("qwen-image", (("double_block", 5),), 4, 16, 5, (16, 8), "transformer block 2", (1,)),  # Wan 2.1's format
     "aura": Kind("auraflow", FLUX_GROUPS, 4, 16, 8 + 5, (4, 8)),  # 8 register tokens before the text; SDXL's format
+    "hv": Kind("hunyuan-video", FLUX_GROUPS, 4, 16, 5, (16, 8), frames=(1,)),
     # Wan: self-attention over the space-time tokens only (text through cross-attention).
     "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
 }
@@ -42,7 +43,8 @@ KINDS = {
 @pytest.fixture(scope="module")
 def dits(host, hh):
     return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
-            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan()}
+            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan(),
+            "hv": hh.tiny_hunyuan_video()}
 
 
 def _model(dits, kind):
@@ -150,10 +152,28 @@ def test_sequential_pass_reuses_the_cond_pass_below_the_first_perturbed_layer(ho
     assert forwards == [2 if layer < 3 else 4 for layer in range(layout.layers)], forwards
 
 
+@pytest.mark.parametrize("kind", [k for k, v in KINDS.items() if len(v.groups) == 2])
+def test_reuse_up_to_the_first_single_block_splits_the_joined_sequence_back(host, hh, dits, kind):
+    """First perturbed layer = the first single block: the last skipped double block hands back
+    the cond pass's joined sequence split into text and image, in the model's order (image first
+    for HunyuanVideo on v0.3.64). Same image as the batched guider, which runs every block."""
+    model = _model(dits, kind)
+    guider_node = host("nodes.guider")
+    pos, neg = hh.conditioning(kind, seed=1), hh.conditioning(kind, seed=2)
+    results = {}
+    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
+        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=model, positive=pos, negative=neg, cfg=2.0,
+                                mode=mode, heads="L2H0@0.5, L4H1", scale=3.0, softpag_u=1.0, start_percent=0.0,
+                                end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL)
+        results[mode] = hh.custom_advanced(guider, steps=2, size=8)
+    torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], results[guider_node.MODE_BATCHED], rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind):
-    """Text first in the joint sequence (as FLUX.1): 'image tokens only' leaves the text queries'
-    rows alone, also in single blocks, which learn the text length from the double blocks."""
+    """'image tokens only' leaves the text queries' rows alone, also in single blocks, which learn
+    the text length from the double blocks. Text first in the joint sequence (as FLUX.1), except
+    HunyuanVideo on v0.3.64, which joins image then text (its text is then the last tokens)."""
     model = _model(dits, kind)
     layout = host("patches.model_patch").model_layout(model)
     calls = []
@@ -171,11 +191,17 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
 
         masked = (a[4] if len(a) > 4 else kw.get("mask")) is not None
         assert masked == hh_releases.qwen_image_masks_text()
+    n = q.shape[2]
+    text = slice(n - n_txt, n) if layout.image_first else slice(0, n_txt)
+    if kind == "hv":
+        import hh_releases
+
+        assert layout.image_first == (hh_releases.release() < (0, 28))  # read in both trees
     logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + _key_mask(c, q)
     allowed = torch.full(logits.shape[-2:], float("-inf"), dtype=q.dtype)
-    allowed[:, :n_txt] = 0
+    allowed[:, text] = 0
     allowed.fill_diagonal_(0)
-    allowed[:n_txt] = 0
+    allowed[text] = 0
     plain = torch.softmax(logits, -1) @ v
     want = plain.clone()
     want[:, 2] = (torch.softmax(logits + allowed, -1) @ v)[:, 2]
@@ -226,7 +252,7 @@ def _vae(vaes, kind, channels):
         import comfy.sd
 
         return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
-    if kind in ("qwen", "wan"):
+    if kind in ("qwen", "wan", "hv"):  # HunyuanVideo's VAE differs; Wan's decodes its latent shape alike
         if "wan21" not in vaes:
             import hh_search
 

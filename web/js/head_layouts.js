@@ -62,6 +62,7 @@ export function familyFromModelName(name) {
   if (n.includes("chroma")) return n.includes("radiance") ? "chroma-radiance" : "chroma";
   if (n.includes("qwen")) return "qwen-image";
   if (n.includes("aura")) return "auraflow";
+  if (n.includes("hunyuan") && n.includes("video")) return "hunyuan-video";
   if (/wan2[._]?1.*1[._]3b/.test(n)) return "wan2.1-1.3b";
   if (/wan2[._]?2.*5b/.test(n)) return "wan2.2-5b";
   if (/wan2[._]?[12]/.test(n)) return "wan-14b";

@@ -42,6 +42,7 @@ test("families guessed from model file names", () => {
   assert.equal(familyFromModelName("wan2.1_t2v_1.3B_fp16.safetensors"), "wan2.1-1.3b");
   assert.equal(familyFromModelName("wan2.2_ti2v_5B_fp16.safetensors"), "wan2.2-5b");
   assert.equal(familyFromModelName("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors"), "wan-14b");
+  assert.equal(familyFromModelName("hunyuan_video_t2v_720p_bf16.safetensors"), "hunyuan-video");
   assert.equal(familyFromModelName("v1-5-pruned.ckpt"), null);
   assert.equal(familyFromModelName(undefined), null);
 });
