@@ -81,9 +81,12 @@ class Architecture:
     markers: dict[str, str] = field(default_factory=dict)
     # What the architecture's models are called, for the unsupported-model message.
     examples: str = ""
-    # Models built by the same classes that the pack does not support (yet), told apart by an
-    # attribute path that is truthy only on them: name -> path. Refused with a message naming them.
-    refused: dict[str, str] = field(default_factory=dict)
+    # Rows that share model classes are told apart by their parameters: an attribute path (from
+    # the diffusion model) truthy only on this row's models. A row with it wins over one without.
+    requires: str = ""
+    # An attribute path truthy on models whose joint sequence puts the image first, text last
+    # (HunyuanVideo's double blocks on ComfyUI v0.3.64: ``flipped_img_txt``); read per model.
+    image_first: str = ""
 
     @property
     def aliases(self) -> bool:
@@ -101,6 +104,12 @@ def unet_layers(*groups: tuple[tuple[int, int, int], ...]) -> tuple[Layer, ...]:
     return tuple(Layer(g, block, t, heads) for g, blocks in enumerate(groups)
                  for block, depth, heads in blocks for t in range(depth))
 
+
+# FLUX-like DiTs: double-stream blocks numbered first, then single-stream blocks (paper, Sec. 5).
+_FLUX_GROUPS = (
+    BlockGroup("double_block", "double_blocks", label="double blocks"),
+    BlockGroup("single_block", "single_blocks", separate_text=False, label="single blocks"),
+)
 
 _UNET_GROUPS = (
     BlockGroup("input", "input_blocks", label="input blocks", alias="in"),
@@ -125,16 +134,96 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         id="flux",
         display_name="FLUX",
         model_classes=("comfy.ldm.flux.model.Flux",),
-        groups=(
-            BlockGroup("double_block", "double_blocks", label="double blocks"),
-            BlockGroup("single_block", "single_blocks", separate_text=False, label="single blocks"),
-        ),
+        groups=_FLUX_GROUPS,
         heads_attr="num_heads",
         variants={"flux.1-dev": dit_layers((19, 38), 24), "flux.1-schnell": dit_layers((19, 38), 24)},
-        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class (48 heads, 128-channel latents):
-        # only FLUX.2 has global modulation.
-        refused={"FLUX.2": "params.global_modulation"},
         examples="FLUX.1 dev / schnell",
+    ),
+    Architecture(
+        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class and the same blocks, with other
+        # parameters: only FLUX.2 has global modulation (``params.global_modulation``, set by
+        # ComfyUI's model detection from ``double_stream_modulation_img``). Numbered as FLUX.1.
+        id="flux2",
+        display_name="FLUX.2",
+        model_classes=("comfy.ldm.flux.model.Flux",),
+        requires="params.global_modulation",
+        groups=_FLUX_GROUPS,
+        heads_attr="num_heads",
+        # FLUX.2 dev: 8 double + 48 single blocks, 48 heads of 128 channels; FLUX.2 klein 4B:
+        # 5 + 20 blocks, 24 heads (its diffusers transformer config).
+        variants={"flux.2-dev": dit_layers((8, 48), 48), "flux.2-klein-4b": dit_layers((5, 20), 24)},
+        examples="FLUX.2 dev / klein (ComfyUI v0.28+)",
+    ),
+    Architecture(
+        # Chroma (and Chroma Radiance, a subclass working in pixel space): FLUX.1-schnell's
+        # blocks with modulations from a distilled guidance layer; ComfyUI's own class.
+        id="chroma",
+        display_name="Chroma",
+        model_classes=("comfy.ldm.chroma.model.Chroma",),
+        groups=_FLUX_GROUPS,
+        heads_attr="num_heads",
+        variants={"chroma": dit_layers((19, 38), 24), "chroma-radiance": dit_layers((19, 38), 24)},
+        markers={"chroma-radiance": "nerf_blocks"},
+        examples="Chroma, Chroma Radiance",
+    ),
+    Architecture(
+        # Qwen-Image (and its Edit models): one kind of block, each a joint attention over text
+        # then image tokens (``torch.cat([txt, img])`` in its Attention); ComfyUI v0.28 also passes
+        # the text padding mask to the backend. ComfyUI keys its blocks ("double_block", i).
+        id="qwen-image",
+        display_name="Qwen-Image",
+        model_classes=("comfy.ldm.qwen_image.model.QwenImageTransformer2DModel",),
+        groups=(BlockGroup("double_block", "transformer_blocks", label="transformer blocks"),),
+        heads_attr="transformer_blocks.0.attn.heads",
+        variants={"qwen-image": dit_layers((60,), 24)},
+        examples="Qwen-Image, Qwen-Image-Edit",
+    ),
+    Architecture(
+        # AuraFlow: MMDiT double blocks, then DiT single blocks over the joined sequence (text with
+        # its register tokens first, then image), keyed ("double_block", i) / ("single_block", i).
+        id="auraflow",
+        display_name="AuraFlow",
+        model_classes=("comfy.ldm.aura.mmdit.MMDiT",),
+        groups=(
+            BlockGroup("double_block", "double_layers", label="double blocks"),
+            BlockGroup("single_block", "single_layers", separate_text=False, label="single blocks"),
+        ),
+        heads_attr="single_layers.0.attn.n_heads",
+        # AuraFlow v0.1-v0.3: 4 MMDiT + 32 DiT blocks, 12 heads of 256 channels.
+        variants={"auraflow": dit_layers((4, 32), 12)},
+        examples="AuraFlow",
+    ),
+    Architecture(
+        # HunyuanVideo (1.0; ComfyUI's class also runs HunyuanVideo 1.5): FLUX-like double then
+        # single blocks over space-time video tokens and the text. ComfyUI v0.3.64 joins them
+        # image first (``flipped_img_txt`` in its double blocks, then ``cat(img, txt)``), v0.28.1
+        # text first: read from the model.
+        id="hunyuan-video",
+        display_name="HunyuanVideo",
+        model_classes=("comfy.ldm.hunyuan_video.model.HunyuanVideo",),
+        groups=_FLUX_GROUPS,
+        heads_attr="num_heads",
+        image_first="double_blocks.0.flipped_img_txt",
+        # HunyuanVideo 1.0: 20 double + 40 single blocks, 24 heads of 128 channels.
+        variants={"hunyuan-video": dit_layers((20, 40), 24)},
+        examples="HunyuanVideo",
+    ),
+    Architecture(
+        # Wan 2.1 / 2.2 (and ComfyUI's Vace, Camera, S2V, HuMo variants, subclasses of WanModel):
+        # self-attention over the video's space-time tokens, text only through cross-attention.
+        # Its block patch gets the text as "txt", but that is the cross-attention context, not a
+        # part of the attended sequence: hence no joint text.
+        id="wan",
+        display_name="Wan",
+        model_classes=("comfy.ldm.wan.model.WanModel",),
+        groups=(BlockGroup("double_block", "blocks", label="blocks"),),
+        heads_attr="num_heads",
+        token_order=NO_JOINT_TEXT,
+        # Wan 2.1 / 2.2 14B: 40 blocks x 40 heads; Wan 2.1 1.3B: 30 x 12; Wan 2.2 5B: 30 x 24
+        # (dim / 128 heads, as ComfyUI's model detection reads them).
+        variants={"wan-14b": dit_layers((40,), 40), "wan2.1-1.3b": dit_layers((30,), 12),
+                  "wan2.2-5b": dit_layers((30,), 24)},
+        examples="Wan 2.1 / 2.2",
     ),
     Architecture(
         id="unet",
@@ -157,6 +246,27 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 )
 
 SUPPORTED = ", ".join(a.display_name for a in ARCHITECTURES)
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A model family whose attention no ComfyUI extension point reaches per layer (yet): named in
+    its own error instead of the generic one."""
+
+    name: str
+    model_class: str
+    why: str
+
+
+UNREACHABLE = (
+    # Read in ComfyUI v0.3.64 and v0.28.1: no patches_replace hook in their blocks; their attention
+    # calls carry the forward's transformer_options but nothing that names the layer reliably
+    # (v0.28 writes block_index for Lumina 2 into a dict its refiner layers share).
+    Unreachable("HiDream", "comfy.ldm.hidream.model.HiDreamImageTransformer2DModel",
+                "its blocks have no block-replace hook (patches_replace['dit']) in ComfyUI v0.3.64 or v0.28.1"),
+    Unreachable("Lumina 2 (and models on its NextDiT code)", "comfy.ldm.lumina.model.NextDiT",
+                "its blocks have no block-replace hook (patches_replace['dit']) in ComfyUI v0.3.64 or v0.28.1"),
+)
 
 
 def numbering_help() -> str:
@@ -206,15 +316,18 @@ class ModelLayout:
     # The published family this model is, where its structure and markers say so unambiguously.
     family: str | None = None
     layer_list: tuple[Layer, ...] = ()
+    # This model's joint sequence is image first, text last (see ``Architecture.image_first``).
+    image_first: bool = False
 
     def __post_init__(self):
         if not self.layer_list:
             object.__setattr__(self, "layer_list", dit_layers(self.group_sizes, self.heads))
 
     @classmethod
-    def of_layers(cls, arch: Architecture, layers: tuple[Layer, ...], family: str | None = None) -> "ModelLayout":
+    def of_layers(cls, arch: Architecture, layers: tuple[Layer, ...], family: str | None = None,
+                  image_first: bool = False) -> "ModelLayout":
         sizes = tuple(sum(1 for l in layers if l.group == g) for g in range(len(arch.groups)))
-        return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers))
+        return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers), image_first)
 
     @property
     def layers(self) -> int:
@@ -297,28 +410,26 @@ def detect_layout(diffusion_model) -> ModelLayout:
     Raises ValueError naming the supported families for any other model.
     """
     paths = _class_paths(diffusion_model)
-    for arch in ARCHITECTURES:
-        if any(p in paths for p in arch.model_classes):
-            for name, path in arch.refused.items():
-                if _truthy(diffusion_model, path):
-                    raise ValueError(
-                        f"HeadHunter does not support {name} yet (it is built by the same ComfyUI class as "
-                        f"{arch.display_name}, whose supported models are {_families(arch)}). Supported families: {SUPPORTED}."
-                    )
-            if arch.heads_attr is None:
-                layers = _attention_layers(arch, diffusion_model)
-            else:
-                sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
-                layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
-            return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers))
+    rows = [a for a in ARCHITECTURES if any(p in paths for p in a.model_classes)]
+    marked = [a for a in rows if a.requires and _truthy(diffusion_model, a.requires)]
+    rows = marked or [a for a in rows if not a.requires]
+    for model in UNREACHABLE:
+        if model.model_class in paths:
+            raise ValueError(f"HeadHunter cannot perturb {model.name} heads: {model.why}, so no layer's attention can be "
+                             f"reached without patching ComfyUI. Supported families: {SUPPORTED}.")
+    if rows:
+        arch = rows[0]
+        if arch.heads_attr is None:
+            layers = _attention_layers(arch, diffusion_model)
+        else:
+            sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
+            layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
+        image_first = bool(arch.image_first) and _truthy(diffusion_model, arch.image_first)
+        return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers), image_first)
     raise ValueError(
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} ({'; '.join(a.examples for a in ARCHITECTURES)})."
     )
-
-
-def _families(arch: Architecture) -> str:
-    return ", ".join(arch.variants) or arch.display_name
 
 
 def _attention_layers(arch: Architecture, diffusion_model) -> tuple[Layer, ...]:

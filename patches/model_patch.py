@@ -5,7 +5,7 @@ ModelPatcher clone semantics), so the model a node was given never changes.
 """
 from __future__ import annotations
 
-from ..core.architectures import REACH_ATTN1, REACH_BLOCK, ModelLayout, detect_layout
+from ..core.architectures import NO_JOINT_TEXT, REACH_ATTN1, REACH_BLOCK, ModelLayout, detect_layout
 from ..core.plan import PerturbationPlan
 from . import self_attention
 from .attention import PLAN_KEY, PerturbedBlock
@@ -33,7 +33,8 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
     def register(dit):
         for layer in sorted(layers):
             key = layout.block_of(layer)
-            dit[key] = PerturbedBlock(layer, previous=dit.get(key))
+            dit[key] = PerturbedBlock(layer, previous=dit.get(key), joint_text=layout.arch.token_order != NO_JOINT_TEXT,
+                                      text_first=not layout.image_first)
 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan

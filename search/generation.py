@@ -126,10 +126,13 @@ class CandidateRenderer:
             groups.setdefault(_shape_key(c), []).append(i)
         self.groups = [(idx, stack_conditionings([conditionings[i] for i in idx])) for idx in groups.values()]
         latent_format = model.get_model_object("latent_format")
-        # The VAE's factor from the model's latent format (SD1.5 / SDXL / SD3 / FLUX: 8; releases
-        # before v0.4 do not name it, and have no other factor for image models).
-        factor = getattr(latent_format, "spacial_downscale_ratio", 8)
-        self.latent_shape = (latent_format.latent_channels, settings.height // factor, settings.width // factor)
+        # The VAE's factor from the model's latent format (SD1.5 / SDXL / SD3 / FLUX: 8; FLUX.2: 16;
+        # Chroma Radiance: 1, pixels). Releases before v0.4 do not name it there; the VAE's own
+        # factor is the other source (Chroma Radiance's pixel-space "VAE": 1).
+        factor = getattr(latent_format, "spacial_downscale_ratio", None) or vae.spacial_compression_encode()
+        # Models on video latents (Qwen-Image: Wan 2.1's format) take one frame: [C, 1, h, w].
+        frames = (1,) if getattr(latent_format, "latent_dimensions", 2) == 3 else ()
+        self.latent_shape = (latent_format.latent_channels,) + frames + (settings.height // factor, settings.width // factor)
         latent = torch.zeros((1,) + self.latent_shape)
         self.noise = [comfy.sample.prepare_noise(latent, seed) for seed in self.seeds]
 

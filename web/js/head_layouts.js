@@ -55,7 +55,17 @@ export function blockOf(layout, layer) {
 /** A family guessed from a model file name ("flux1-dev.safetensors" -> "flux.1-dev"), or null. */
 export function familyFromModelName(name) {
   const n = String(name ?? "").toLowerCase();
+  // Only a first guess for the grid before the model has run: the server tells FLUX.2 from FLUX.1
+  // by the model's parameters once it runs.
+  if (/flux[._-]?2/.test(n)) return n.includes("klein") && n.includes("4b") ? "flux.2-klein-4b" : "flux.2-dev";
   if (n.includes("flux")) return n.includes("schnell") ? "flux.1-schnell" : "flux.1-dev";
+  if (n.includes("chroma")) return n.includes("radiance") ? "chroma-radiance" : "chroma";
+  if (n.includes("qwen")) return "qwen-image";
+  if (n.includes("aura")) return "auraflow";
+  if (n.includes("hunyuan") && n.includes("video")) return "hunyuan-video";
+  if (/wan2[._]?1.*1[._]3b/.test(n)) return "wan2.1-1.3b";
+  if (/wan2[._]?2.*5b/.test(n)) return "wan2.2-5b";
+  if (/wan2[._]?[12]/.test(n)) return "wan-14b";
   const sd35 = /sd3\.?5|sd35|stable-diffusion-3\.5/.test(n);
   if (sd35 && n.includes("large")) return "sd3.5-large";
   if (sd35) return "sd3.5-medium";
