@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Mapping
 
 from .architectures import ModelLayout
 
@@ -69,6 +70,17 @@ class HeadRangeError(ValueError):
     """A head that does not exist in the model; the message names it and the valid range."""
 
 
+@dataclass(frozen=True)
+class HeadNotes:
+    """What is known about a set's heads beyond which they are, keyed by ``head_key``: shown on
+    the head grid (labels on hover, scores as a heatmap) and written into saved presets."""
+
+    preset: str = ""  # the id of the preset the set came from
+    labels: Mapping[str, str] = field(default_factory=dict)  # what a head steers ("golden hour")
+    confidence: Mapping[str, str] = field(default_factory=dict)  # how sure that label is
+    scores: Mapping[str, float] = field(default_factory=dict)  # a search's score per head, higher = better
+
+
 # An entry is (layer, head, u): head None means the whole layer, u None means "use the node's u".
 Entry = tuple[int, "int | None", "float | None"]
 
@@ -87,7 +99,7 @@ class HeadSet:
     name: str = ""
     arch: str | None = None
     family: str | None = None
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
+    notes: HeadNotes = field(default_factory=HeadNotes, compare=False, hash=False)
 
     # ---- construction -------------------------------------------------------------------
     @classmethod

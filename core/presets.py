@@ -28,7 +28,7 @@ from pathlib import Path
 from .architectures import (ARCHITECTURES, ModelLayout, architecture, family_architecture, same_structure,
                             variant_layout)
 from .file_names import name_problem
-from .heads import HeadRangeError, HeadSet, head_key, parse_head_key
+from .heads import HeadNotes, HeadRangeError, HeadSet, head_key, parse_head_key
 
 FORMAT = "headhunter-preset"
 FORMAT_VERSION = 1
@@ -93,10 +93,8 @@ class Preset:
                     confidence[key] = entry["confidence"]
                 if entry.get("score") is not None:
                     scores[key] = entry["score"]
-        meta = {"preset": self.id, "labels": labels, "confidence": confidence}
-        if scores:
-            meta["scores"] = scores
-        return replace(result, name=self.name, arch=self.arch, family=self.family, meta=meta)
+        notes = HeadNotes(preset=self.id, labels=labels, confidence=confidence, scores=scores)
+        return replace(result, name=self.name, arch=self.arch, family=self.family, notes=notes)
 
     def setting(self, key: str):
         """A recommended setting, or the fallback when the preset does not give it."""
@@ -305,14 +303,14 @@ def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | No
         )
     if not head_set:
         raise PresetError("the head set is empty: there is nothing to save")
-    meta = head_set.meta or {}
+    notes = head_set.notes
     heads = []
     for layer, head, u in head_set.entries:
         key = head_key(layer, head)
         entry = {"head": key, "u": u}
-        for field_name, meta_key in (("label", "labels"), ("confidence", "confidence"), ("score", "scores")):
-            if key in meta.get(meta_key, {}):
-                entry[field_name] = meta[meta_key][key]
+        for field_name, known in (("label", notes.labels), ("confidence", notes.confidence), ("score", notes.scores)):
+            if key in known:
+                entry[field_name] = known[key]
         heads.append(entry)
     heads += [{"head": "-" + head_key(layer, head)} for layer, head in sorted(head_set.excluded)]
     d = {"format": FORMAT, "version": FORMAT_VERSION, "name": name, "description": description, "family": family,
@@ -406,16 +404,13 @@ def combine(a: HeadSet, b: HeadSet, operation: str) -> HeadSet:
         )
     symbol, op = OPERATIONS[operation]
     result = op(a, b)
-    meta = {}
-    for key in ("labels", "confidence", "scores"):
-        merged = {**(b.meta or {}).get(key, {}), **(a.meta or {}).get(key, {})}
-        kept = {k: v for k, v in merged.items() if _key_in(result, k)}
-        if kept or key != "scores":
-            meta[key] = kept
+    # What is known of a head survives where the head does; A's word wins over B's.
+    kept = {key: {k: v for k, v in {**getattr(b.notes, key), **getattr(a.notes, key)}.items() if _key_in(result, k)}
+            for key in ("labels", "confidence", "scores")}
     families = {f for f in (a.family, b.family) if f}
     name = f"{a.name or 'heads'} {symbol} {b.name or 'heads'}" if (a.name or b.name) else ""
     return replace(result, name=name, arch=a.arch or b.arch, family=families.pop() if len(families) == 1 else None,
-                   meta=meta)
+                   notes=HeadNotes(**kept))
 
 
 def with_default_u(head_set: HeadSet, u: float) -> HeadSet:
@@ -491,7 +486,7 @@ def _key_in(head_set: HeadSet, key: str) -> bool:
 def _label(head_set: HeadSet, default: str) -> str:
     if not head_set.name:
         return default
-    kind = "preset" if (head_set.meta or {}).get("preset") else "head set"
+    kind = "preset" if head_set.notes.preset else "head set"
     return f"{kind} '{head_set.name}'"
 
 

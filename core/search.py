@@ -63,7 +63,7 @@ class SearchState:
         return [h for chosen in self.selected for h in chosen]
 
     def selected_scores(self) -> dict[str, float]:
-        """Each chosen head's score in the round that chose it (HeadSet.meta["scores"])."""
+        """Each chosen head's score in the round that chose it (HeadSet.notes.scores)."""
         return {head_name(h): self.rounds[r][head_name(h)] for r, chosen in enumerate(self.selected) for h in chosen}
 
     def latest_scores(self) -> dict[str, float]:

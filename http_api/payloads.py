@@ -84,7 +84,7 @@ def preset_payload(preset) -> dict:
         "family": preset.family,
         "architecture": preset.arch,
         "heads": head_set.to_text(),
-        "labels": dict(head_set.meta.get("labels", {})),
+        "labels": dict(head_set.notes.labels),
         "recommended": dict(preset.recommended or {}),
         "tags": list(preset.tags or []),
         "shipped": bool(preset.shipped),

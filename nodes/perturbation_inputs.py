@@ -10,7 +10,7 @@ from comfy_api.latest import io
 
 from ..core.head_aliases import check_syntax, expand
 from ..core.architectures import numbering_help
-from ..core.heads import HeadSet
+from ..core.heads import HeadNotes, HeadSet
 from ..core.presets import check_against_layout
 from ..core.grid_payload import layout_payload
 from ..patches.guidance import PerturbedGuidance, heads_plan
@@ -109,15 +109,15 @@ def head_grid_ui(layout, head_set: HeadSet | None) -> dict:
     """The node's UI message for the head-grid widget (web/js/headhunter.js, ``onExecuted``).
 
     ``headhunter_layout``: the grid of the model the heads were applied to. ``headhunter_scores``:
-    a search result's per-head scores (``HeadSet.meta["scores"]``, higher = better), drawn as a
+    a search result's per-head scores (``HeadSet.notes.scores``, higher = better), drawn as a
     heatmap. ``headhunter_labels``: what the heads of an incoming preset do, shown on hover.
     ComfyUI wants every UI value to be a list.
     """
-    meta = head_set.meta if head_set is not None else {}
+    notes = head_set.notes if head_set is not None else HeadNotes()
     return {
         "headhunter_layout": [layout_payload(layout)],
-        "headhunter_scores": [{"head": h, "score": float(s)} for h, s in (meta.get("scores") or {}).items()],
-        "headhunter_labels": [{"head": h, "label": str(label)} for h, label in (meta.get("labels") or {}).items()],
+        "headhunter_scores": [{"head": h, "score": float(s)} for h, s in notes.scores.items()],
+        "headhunter_labels": [{"head": h, "label": str(label)} for h, label in notes.labels.items()],
     }
 
 

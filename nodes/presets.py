@@ -136,8 +136,7 @@ class HeadHunterSavePreset(io.ComfyNode):
     def execute(cls, head_set, name, description, family, scale, softpag_u, steps, cfg, tags, notes,
                 overwrite) -> io.NodeOutput:
         pid = _check_name(name)
-        base = (head_set.meta or {}).get("provenance")
-        provenance = dict(base) if isinstance(base, dict) else {"source": "user"}
+        provenance = {"source": "user"}
         if head_set.name:
             provenance.setdefault("based_on", head_set.name)
         if notes.strip():

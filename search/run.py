@@ -18,7 +18,7 @@ import torch
 
 from ..core.architectures import ModelLayout
 from ..core.head_aliases import check_syntax, expand
-from ..core.heads import HeadSet
+from ..core.heads import HeadNotes, HeadSet
 from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
                            load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
@@ -277,9 +277,8 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         # Checked before the search: the file there is this search's own, or overwrite was asked for.
         check_preset_is_ours(job.presets_folder, run_name, job.overwrite)
         preset_path = save_preset(job.presets_folder, preset, overwrite=True)
-    head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family)
-    head_set.meta.update({"scores": state.latest_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
-                          "run_dir": str(run_dir)})
+    notes = HeadNotes(scores=state.latest_scores(), labels={h["head"]: h["label"] for h in preset.heads})
+    head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family, notes=notes)
     log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
     return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)
 

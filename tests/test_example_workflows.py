@@ -149,7 +149,7 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
         uses_flux = any(v["class_type"] == "HHTestTinyFlux" for v in prompt.values())
         assert (layout["layers"], layout["heads"]) == ((57, 24) if uses_flux else (3, 3))
         # Fed a search result, the engine passes the search's scores on for the heatmap
-        # (HeadSet.meta["scores"]: every head the search evaluated, i.e. its candidate pool).
+        # (HeadSet.notes.scores: every head the search evaluated, i.e. its candidate pool).
         scores = executed[k]["headhunter_scores"]
         if searched:
             (search,) = [v for v in prompt.values() if v["class_type"] == "HeadHunterSearch"]

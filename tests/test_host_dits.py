@@ -315,7 +315,7 @@ def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkey
         run_name=f"{kind} run", family="")
     head_set = out[0]
     assert head_set.arch == KINDS[kind].arch
-    assert set(head_set.meta["scores"]) == {"L4H0", "L4H1", "L4H2", "L4H3", "L0H1"}
+    assert set(head_set.notes.scores) == {"L4H0", "L4H1", "L4H2", "L4H3", "L0H1"}
 
 
 @pytest.mark.parametrize("radiance", [False, True])

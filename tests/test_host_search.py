@@ -127,10 +127,10 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
     result = host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
     assert result.state.selected == [[(2, 1)], [(1, 0)]]
     assert result.head_set.to_text() == "L2H1, L1H0"
-    scores = result.head_set.meta["scores"]
+    scores = result.head_set.notes.scores
     # The targets are met up to the float noise of batched vs one-image forwards (the random decoder
     # amplifies it); every other candidate is orders of magnitude further away.
-    # meta["scores"] holds every evaluated head (for the head grid's heatmap); the chosen ones at the
+    # notes.scores holds every evaluated head (for the head grid's heatmap); the chosen ones at the
     # round that chose them.
     assert set(scores) == set(result.state.rounds[0])
     assert all(-1e-4 < scores[h] <= 0 for h in ("L2H1", "L1H0"))
@@ -157,7 +157,7 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
     assert (result.run_dir / "heatmap_round1.png").is_file() and (result.run_dir / "images_round_1.png").is_file()
     loaded = host("core.presets").read_preset(result.preset_path, "search/run").head_set()
     assert loaded.to_text() == "L2H1, L1H0" and loaded.family == "sd3-medium"
-    assert loaded.meta["scores"] == {h: scores[h] for h in ("L2H1", "L1H0")}
+    assert loaded.notes.scores == {h: scores[h] for h in ("L2H1", "L1H0")}
     assert (result.run_dir / "preset.json").read_text() == result.preset_path.read_text()
 
 
@@ -292,7 +292,7 @@ def test_search_node_runs_and_outputs_load_back(host, hh, hs, sd3, vae, pickscor
         run_name="node run", family="auto")
     head_set, heads, heatmaps, round_images, preset_path = out
     assert heads == head_set.to_text() and len(head_set.resolve(host("patches.model_patch").model_layout(sd3))) == 1
-    assert head_set.arch == "sd3" and set(head_set.meta["scores"]) == {"L2H0", "L2H1", "L2H2"}
+    assert head_set.arch == "sd3" and set(head_set.notes.scores) == {"L2H0", "L2H1", "L2H2"}
     assert heatmaps.ndim == 4 and heatmaps.shape[0] == 1 and round_images.shape[0] == 2
     assert preset_path == str(tmp_path / "presets" / "search" / "node run.json")
     scores = load_file(str(tmp_path / "output" / "headhunter_search" / "node run" / "scores.safetensors"))["scores"]

@@ -214,7 +214,7 @@ def test_search_and_sweep_nodes_run_on_a_unet(host, hh, unets, vae4, tmp_path, m
         run_name="unet run", family="sd1.5")
     head_set = out[0]
     assert head_set.arch == "unet" and head_set.family == "sd1.5"
-    assert set(head_set.meta["scores"]) == {"L2H0", "L2H1", "L2H2", "L2H3", "L3H1"}
+    assert set(head_set.notes.scores) == {"L2H0", "L2H1", "L2H2", "L2H3", "L3H1"}
 
 
 def test_image_tokens_only_is_all_tokens_on_a_unet(host, hh, unets):

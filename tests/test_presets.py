@@ -44,7 +44,7 @@ def test_minimal_preset_loads_and_missing_settings_fall_back(presets, arch):
     assert [p.setting(k) for k in ("scale", "softpag_u", "steps", "cfg")] == [3.0, 1.0, 20, 1.0]
     assert "not given" in p.summary()
     hs = p.head_set()
-    assert (hs.name, hs.arch, hs.family, hs.meta["preset"]) == ("mine", "sd3", "sd3-medium", "mine")
+    assert (hs.name, hs.arch, hs.family, hs.notes.preset) == ("mine", "sd3", "sd3-medium", "mine")
 
 
 def test_round_trip_through_json_keeps_everything(presets, heads, arch):
@@ -66,18 +66,18 @@ def test_round_trip_through_json_keeps_everything(presets, heads, arch):
     want = {(18, 11): 0.5, **{(5, h): 1.0 for h in range(24) if h != 3},
             **{(l, h): 1.0 for l in (7, 8) for h in (0, 1)}}
     assert got == want
-    assert p.head_set().meta["labels"] == {"L18H11": "golden"}
-    assert p.head_set().meta["scores"] == {"L18H11": 21.5}
+    assert p.head_set().notes.labels == {"L18H11": "golden"}
+    assert p.head_set().notes.scores == {"L18H11": 21.5}
 
 
 def test_head_set_to_preset_and_back(presets, heads, arch):
     hs = heads.HeadSet.parse("L14H13@0.5, L5, -L5H3, L1-2H0-3, L9H2@0.25", name="typed")
-    hs = type(hs)(hs.entries, hs.excluded, meta={"labels": {"L14H13": "3D"}, "scores": {"L9H2": 1.5}})
+    hs = type(hs)(hs.entries, hs.excluded, notes=heads.HeadNotes(labels={"L14H13": "3D"}, scores={"L9H2": 1.5}))
     p = presets.preset_from_head_set(hs, "saved", "Saved", family="sd3-medium", recommended={"scale": 2.0})
     back = p.head_set()
     assert (back.entries, back.excluded) == (hs.entries, hs.excluded)
     assert back.to_text() == hs.to_text()
-    assert back.meta["labels"] == {"L14H13": "3D"} and back.meta["scores"] == {"L9H2": 1.5}
+    assert back.notes.labels == {"L14H13": "3D"} and back.notes.scores == {"L9H2": 1.5}
     layout = arch.variant_layout("sd3", "sd3-medium")
     assert pairs(back, layout) == pairs(hs, layout)
 
@@ -210,8 +210,8 @@ def test_combine_presets_matches_set_algebra_of_their_heads(presets, arch, shipp
     assert result.arch == a.arch and result.family == a.family
     assert result.name == f"{a.name} {presets.OPERATIONS[op][0]} {b.name}"
     # Labels follow the heads that are left.
-    for key in result.meta["labels"]:
-        assert key in a.meta["labels"] or key in b.meta["labels"]
+    for key in result.notes.labels:
+        assert key in a.notes.labels or key in b.notes.labels
 
 
 def test_union_of_two_figure_heads_is_the_figure_combination(presets, shipped):
@@ -219,9 +219,9 @@ def test_union_of_two_figure_heads_is_the_figure_combination(presets, shipped):
     union = presets.combine(dark.head_set(), shear.head_set(), "union")
     fig3 = shipped["sd3-medium/combos/dark-shearing-fig3"].head_set()
     assert (union.entries, union.excluded) == (fig3.entries, fig3.excluded)
-    assert union.meta["labels"] == fig3.meta["labels"]
+    assert union.notes.labels == fig3.notes.labels
     inter = presets.combine(shipped["sd3-medium/combos/darker-fig36"].head_set(), fig3, "intersection")
-    assert inter.to_text() == "L1H10" and inter.meta["labels"] == {"L1H10": "dark / lighting"}
+    assert inter.to_text() == "L1H10" and inter.notes.labels == {"L1H10": "dark / lighting"}
 
 
 def test_layer_minus_a_head_saves_and_reloads(presets, arch, shipped, tmp_path):
@@ -274,7 +274,7 @@ def test_heads_outside_the_model_name_the_preset_and_its_family(presets, arch, s
 
 def test_other_family_same_architecture_warns_but_applies(presets, heads, arch):
     tiny = arch.ModelLayout(arch.architecture("sd3"), (3,), 3)
-    hs = heads.HeadSet.parse("L1H2", name="mine", arch="sd3", family="sd3-medium", meta={"preset": "mine"})
+    hs = heads.HeadSet.parse("L1H2", name="mine", arch="sd3", family="sd3-medium", notes=heads.HeadNotes(preset="mine"))
     (warning,) = presets.check_against_layout(hs, tiny)
     assert warning.startswith("preset 'mine' was found on sd3-medium (SD3: 24 layers (joint blocks 0-23) x 24 heads); this model is SD3: 3 layers")
     assert presets.check_against_layout(hs, arch.variant_layout("sd3", "sd3-medium")) == []

@@ -119,7 +119,7 @@ def test_engine_nodes_send_scores_labels_and_layout_to_the_widget(host, tmp_path
 
     model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(tmp_path_factory.mktemp("m")))
     head_set = host("core.heads").HeadSet.parse(
-        "L1H2, L0H0", meta={"scores": {"L1H2": 0.75, "L0H0": 0.25}, "labels": {"L1H2": "golden hour"}})
+        "L1H2, L0H0", notes=host("core.heads").HeadNotes(scores={"L1H2": 0.75, "L0H0": 0.25}, labels={"L1H2": "golden hour"}))
     inputs = dict(model=model, heads="L2H1", scale=3.0, softpag_u=1.0, start_percent=0.0, end_percent=1.0, rescale=0.0,
                   perturb_tokens="all tokens (paper)", head_set=head_set)
     if node_name == "HeadHunterGuider":
