@@ -55,6 +55,10 @@ class Architecture:
     # Models built by the same classes that the pack does not support (yet), told apart by an
     # attribute path that is truthy only on them: name -> path. Refused with a message naming them.
     refused: dict[str, str] = field(default_factory=dict)
+    # Attribute path, from the diffusion model, to the side of the square patch one image token
+    # covers in the latent. The image tokens are the latent's patches in row-major order, after
+    # padding to a whole patch: the grid is (ceil(h / p), ceil(w / p)) (SEG blurs over it).
+    patch_size_attr: str = "patch_size"
 
 
 ARCHITECTURES: tuple[Architecture, ...] = (
@@ -113,6 +117,14 @@ class ModelLayout:
     heads: int
     # The published family this model is, where its size and markers say so unambiguously.
     family: str | None = None
+    # The latent patch one image token covers (``Architecture.patch_size_attr``).
+    patch_size: int = 2
+
+    def image_grid(self, latent_hw) -> tuple[int, int]:
+        """The image tokens' (rows, columns) for a latent of spatial size ``latent_hw``."""
+        h, w = (int(x) for x in latent_hw)
+        p = self.patch_size
+        return -(-h // p), -(-w // p)
 
     @property
     def layers(self) -> int:
@@ -179,7 +191,9 @@ def detect_layout(diffusion_model) -> ModelLayout:
                     )
             sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
             heads = int(_attr_path(diffusion_model, arch.heads_attr))
-            return ModelLayout(arch, sizes, heads, _family_of(arch, diffusion_model, sum(sizes), heads))
+            patch = _attr_path(diffusion_model, arch.patch_size_attr)
+            patch = int(patch[0] if isinstance(patch, (tuple, list)) else patch)
+            return ModelLayout(arch, sizes, heads, _family_of(arch, diffusion_model, sum(sizes), heads), patch)
     raise ValueError(
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} (SD3 / SD3.5 MMDiT and FLUX.1 dev / schnell)."

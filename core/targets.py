@@ -35,75 +35,12 @@ Host-free: plain torch.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 
 import torch
 
-KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max")
-# The parameter each kind takes, with its valid range (inclusive) and what it means.
-PARAMS = {"seg": ("sigma", 0.0, math.inf, "the blur's standard deviation in image tokens; inf = mean_query"),
-          "temperature": ("t", 0.01, 100.0, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max")}
-MAX_TARGET_TEXT = 32
-SEG_INFINITE = 9999.0  # SEG (Hong 2024) treats sigma >= 9999 as the infinite blur
-TARGET_HELP = ("targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), "
-               "temperature(<t>) with t in [0.01, 100] e.g. temperature(2)")
-_TARGET = re.compile(r"^(?P<kind>[a-z_]+)(?:\((?P<param>inf|\d*\.?\d+(?:e-?\d+)?)\))?$", re.IGNORECASE)
+from .target_spec import IDENTITY, KINDS, PARAMS, TargetError, TargetSpec, parse_target  # noqa: F401
+
 _MAX_CHUNK_ELEMENTS = 1 << 22  # scores held at once by ``max``: 4M floats per chunk
-
-
-class TargetError(ValueError):
-    """Target text that names no target; the message says what is valid."""
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    kind: str = "identity"
-    param: float | None = None
-
-    @property
-    def text(self) -> str:
-        if self.param is None:
-            return self.kind
-        return f"{self.kind}({'inf' if math.isinf(self.param) else f'{self.param:g}'})"
-
-    @property
-    def is_identity(self) -> bool:
-        return self.kind == "identity"
-
-    def __str__(self) -> str:
-        return self.text
-
-
-IDENTITY = TargetSpec()
-
-
-def parse_target(text: str | None) -> TargetSpec:
-    """'uniform', 'seg(4)', 'temperature(2)' ... -> TargetSpec; empty -> identity. Cost bounded by
-    MAX_TARGET_TEXT characters (checked first)."""
-    text = (text or "").strip()
-    if not text:
-        return IDENTITY
-    if len(text) > MAX_TARGET_TEXT:
-        raise TargetError(f"'{text[:29]}...' is not a target: {len(text)} characters (at most {MAX_TARGET_TEXT}); {TARGET_HELP}.")
-    m = _TARGET.match(text)
-    kind = m["kind"].lower() if m else None
-    if kind not in KINDS:
-        raise TargetError(f"'{text}' is not a target; {TARGET_HELP}.")
-    if kind not in PARAMS:
-        if m["param"] is not None:
-            raise TargetError(f"'{text}': {kind} takes no parameter; {TARGET_HELP}.")
-        return TargetSpec(kind)
-    name, low, high, meaning = PARAMS[kind]
-    if m["param"] is None:
-        raise TargetError(f"'{text}': {kind} needs its {name} ({meaning}), e.g. {kind}(2).")
-    value = float(m["param"])
-    if kind == "seg" and value >= SEG_INFINITE:
-        value = math.inf
-    if not low <= value <= high or (kind == "seg" and value == 0.0):
-        shown = "inf" if math.isinf(high) else f"{high:g}"
-        raise TargetError(f"'{text}': {name}={value:g} is outside {'(' if kind == 'seg' else '['}{low:g}, {shown}]; {meaning}.")
-    return TargetSpec(kind, value)
 
 
 # ---- the targets --------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ class PerturbedGuidance:
         conds, x, sigma, model = args["conds"], args["input"], args["sigma"], args["model"]
         if not self.active(sigma):
             return comfy.samplers.calc_cond_batch(model, conds, x, sigma, args["model_options"])
-        options = with_plan(args["model_options"], self.batched_plan, self.layout)
+        options = with_plan(args["model_options"], self.batched_plan, self.layout, x)
         out = comfy.samplers.calc_cond_batch(model, [conds[0], conds[1], conds[0]], x, sigma, options)
         self._batched_result = (x, out[BATCHED_ENTRY])
         return out[:BATCHED_ENTRY]
@@ -102,7 +102,7 @@ class PerturbedGuidance:
         if self._batched_result is not None and self._batched_result[0] is x:
             perturbed = self._batched_result[1]
         else:
-            options = with_plan(args["model_options"], self.sequential_plan, self.layout)
+            options = with_plan(args["model_options"], self.sequential_plan, self.layout, x)
             state = self.prefix.take(sigma) if self.prefix is not None else None
             if state is not None and _prefix_reuse_is_exact(args):
                 options = with_dit_patches(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..core.architectures import ModelLayout, detect_layout
 from ..core.plan import PerturbationPlan
-from .attention import PLAN_KEY, PerturbedBlock
+from .attention import GRID_KEY, PLAN_KEY, PerturbedBlock
 
 
 def model_layout(model_patcher) -> ModelLayout:
@@ -15,8 +15,11 @@ def model_layout(model_patcher) -> ModelLayout:
     return detect_layout(model_patcher.get_model_object("diffusion_model"))
 
 
-def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) -> dict:
-    """A copy of ``model_options`` whose forward passes perturb according to ``plan``."""
+def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, latent=None) -> dict:
+    """A copy of ``model_options`` whose forward passes perturb according to ``plan``.
+
+    ``latent``: this call's input, whose spatial size gives the image-token grid (SEG needs it);
+    a per-call fact, so it goes in this copy's options, never on the plan."""
     layers = set(plan.layers)
     if plan.image_only:
         # Blocks that only see the joined sequence need the text length from an earlier block.
@@ -31,6 +34,8 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan
+    if latent is not None and latent.ndim >= 4:
+        options["transformer_options"][GRID_KEY] = layout.image_grid(latent.shape[-2:])
     return options
 
 
