@@ -44,6 +44,13 @@ class PerturbationPlan:
     image_only: bool = False
 
     @property
+    def needs_text_tokens(self) -> bool:
+        """Whether perturbed attention must know where text ends and image begins: image-only
+        targets, and SEG (it blurs the image tokens only)."""
+        return self.image_only or any(
+            spec.kind == "seg" for per_layer in self.chunks.values() for pert in per_layer.values() for spec in pert.targets)
+
+    @property
     def layers(self) -> list[int]:
         return sorted({layer for per_layer in self.chunks.values() for layer in per_layer})
 

@@ -10,6 +10,7 @@ from comfy_api.latest import io
 
 from ..core.heads import HeadSet
 from ..core.presets import check_against_layout
+from ..core.target_spec import TARGET_HELP, TargetError, parse_target
 from ..http_api.payloads import layout_payload
 from ..patches.guidance import PerturbedGuidance
 from ..patches.model_patch import model_layout
@@ -55,15 +56,36 @@ def perturbation_inputs() -> list:
         ),
         io.Combo.Input(
             "perturb_tokens", options=[TOKENS_ALL, TOKENS_IMAGE], default=TOKENS_ALL,
-            tooltip="all tokens: the identity over the whole joint text+image sequence, as the paper's code. "
-            "image tokens only: image tokens keep attending to text, only image-image attention becomes the "
-            "identity (diffusers' SD3 PAG).",
+            tooltip="all tokens: the target over the whole joint text+image sequence, as the paper's code. "
+            "image tokens only: text tokens keep their attention; for the identity, image tokens keep attending "
+            "to text and only image-image attention becomes the identity (diffusers' SD3 PAG); other targets "
+            "change the image queries' attention only (the official code's smoothed_energy@img).",
         ),
         HeadSetType.Input(
             "head_set", optional=True,
             tooltip="Optional head set from a preset, search or combine node; joined with the heads typed above.",
         ),
     ]
+
+
+def target_input():
+    """Appended after every other input, so that saved workflows keep their widget order."""
+    return io.String.Input(
+        "target", default="identity",
+        tooltip="What the perturbed heads' attention becomes, for heads whose text names no target of its own "
+        "(L14H7:uniform@0.5). identity: PAG, best PickScore in the paper. uniform: every token attends to all "
+        "equally. mean_query: every query is the mean query (SEG's infinite blur); uniform and mean_query gave "
+        "the paper's lowest FID. seg(<sigma>): image queries blurred over the image (SEG), e.g. seg(4). "
+        "temperature(<t>): softmax temperature, >1 flattens, <1 sharpens. max: one-hot on the strongest key.",
+    )
+
+
+def validate_target_text(target: str) -> bool | str:
+    try:
+        parse_target(target)
+    except TargetError as e:
+        return f"target: {e}"
+    return True
 
 
 def parse_heads(heads: str, head_set: HeadSet | None) -> HeadSet:
@@ -80,16 +102,20 @@ def validate_heads_text(heads: str) -> bool | str:
 
 
 def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, rescale, perturb_tokens,
-                   head_set=None) -> PerturbedGuidance:
+                   head_set=None, target="identity") -> PerturbedGuidance:
     if end_percent < start_percent:
         raise ValueError(f"end_percent ({end_percent}) is before start_percent ({start_percent}).")
+    try:
+        default_target = parse_target(target)
+    except TargetError as e:
+        raise ValueError(f"target: {e}") from None
     layout = model_layout(model)
     # Checked apart, so that an error names the preset only when the preset is at fault.
     check_architecture(HeadSet.parse(heads or ""), layout)
     if head_set is not None:
         check_architecture(head_set, layout)
     selection = parse_heads(heads, head_set)
-    resolved = selection.resolve(layout, default_u=softpag_u)
+    resolved = selection.resolve_targets(layout, default_u=softpag_u, default_target=default_target)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")
     sampling = model.get_model_object("model_sampling")

@@ -52,7 +52,10 @@ class PerturbedGuidance:
         layers = self.sequential_plan.layers
         self.first_layer = layers[0] if layers else 0
         joined = layers and not layout.group_of(self.first_layer).separate_text
-        self.prefix = PrefixCache() if self.first_layer > 0 and not (image_only and joined) else None
+        # Blocks that only see the joined sequence learn the text length from the first block, which
+        # must then run in the perturbed pass too.
+        learns_text = self.sequential_plan.needs_text_tokens and joined
+        self.prefix = PrefixCache() if self.first_layer > 0 and not learns_text else None
 
     @property
     def is_noop(self) -> bool:

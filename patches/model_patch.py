@@ -21,7 +21,7 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, 
     ``latent``: this call's input, whose spatial size gives the image-token grid (SEG needs it);
     a per-call fact, so it goes in this copy's options, never on the plan."""
     layers = set(plan.layers)
-    if plan.image_only:
+    if plan.needs_text_tokens:
         # Blocks that only see the joined sequence need the text length from an earlier block.
         probe = layout.text_stream_layer()
         if probe is not None and any(not layout.group_of(layer).separate_text for layer in layers):

@@ -416,3 +416,68 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
     assert f"found on {other}; this model is {family}" in warning
     assert host("core.presets").check_against_layout(
         host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=family), layout) == []
+
+
+# ---- the perturbation menu (core/targets.py) inside ComfyUI's real forward ------------------------
+MENU = ["uniform", "mean_query", "seg(1)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max"]
+
+
+def _menu_reference(c, head_targets, n_txt, grid):
+    """The recorded call recomputed with explicit N x N maps (tests/test_targets_math.py)."""
+    from test_targets_math import target_map
+
+    a, kw = c["args"], c["kwargs"]
+    q, k, v = a[0], a[1], a[2]
+    heads = a[3] if len(a) > 3 else kw["heads"]
+    skip = kw.get("skip_reshape", False)
+    qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))
+    A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
+    want = A @ vh
+    for h, (kind, param, u) in head_targets.items():
+        _, T = target_map(kind, param, qh, kh, slice(None), None, n_txt, grid)
+        want[:, h] = ((1 - u) * A[:, h] + u * T[:, h]) @ vh[:, h]
+    got = c["out"].double()
+    got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
+    return got, want
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+@pytest.mark.parametrize("target", MENU)
+def test_each_target_in_the_real_forward(host, hh, sd3, flux, kind, target):
+    """Per-head targets typed in the head text, on the joint attention of SD3 joint blocks and FLUX
+    double and single blocks, match the explicit-map reference; the image grid (8 x 8 tokens for a
+    16 x 16 latent, patch 2) and the text length are learned per forward."""
+    spec = host("core.target_spec").parse_target(target)
+    model = sd3 if kind == "sd3" else flux
+    layout = host("patches.model_patch").model_layout(model)
+    calls = []
+    # FLUX layer 3 is a single block (the text length comes from an earlier block); SD3 layer 2.
+    layer, head = (3, 1) if kind == "flux" else (2, 2)
+    text = f"L{layer}H{head}:{target}@0.5, L{layer}H0:{target}"
+    patched = patch(host, hh, hh.with_recorders(model, layout, calls), text)
+    hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] == layer]
+    assert perturbed, "the perturbed pass never ran"
+    for c in perturbed:
+        got, want = _menu_reference(c, {head: (spec.kind, spec.param, 0.5), 0: (spec.kind, spec.param, 1.0)},
+                                    n_txt=6, grid=(8, 8))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+
+
+def test_node_target_input_is_the_default_and_bad_targets_fail_before_sampling(host, hh, sd3):
+    layout = host("patches.model_patch").model_layout(sd3)
+    calls = []
+    patched = patch(host, hh, hh.with_recorders(sd3, layout, calls), "L1H0, L2H1:max", target="uniform")
+    hh.ksampler(patched, hh.conditioning("sd3"), hh.conditioning("sd3", seed=2), steps=1, cfg=2.0)
+    checked = 0
+    for c in (c for c in calls if c["perturbed"] and c["layer"] in (1, 2)):
+        if c["args"][0].shape[1] != 6 + 64:
+            continue  # SD3.5-style attn2: image tokens only, never perturbed
+        targets = {0: ("uniform", None, 1.0)} if c["layer"] == 1 else {1: ("max", None, 1.0)}
+        got, want = _menu_reference(c, targets, n_txt=6, grid=(8, 8))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+        checked += 1
+    assert checked >= 2
+    for bad, says in (("blur", "'blur' is not a target"), ("seg", "needs its sigma")):
+        with pytest.raises(ValueError, match=says):
+            patch(host, hh, sd3, "L1H0", target=bad)
