@@ -5,14 +5,17 @@ A preset is one human-readable JSON file (format "headhunter-preset", version 1)
     {"format": "headhunter-preset", "version": 1,
      "name": "SD3 golden hour", "description": "...",
      "family": "sd3-medium", "architecture": "sd3",
-     "heads": [{"head": "L18H11", "u": null, "label": "golden hour", "confidence": "high"}],
+     "heads": [{"head": "L18H11", "u": null, "label": "golden hour", "confidence": "high"},
+               {"head": "L14H7", "u": 0.5, "target": "uniform"}],
      "recommended": {"scale": 3.0, "softpag_u": 1.0, "steps": 20, "cfg": 3.0, "notes": "..."},
      "tags": ["style"], "provenance": {"source": "paper", "reference": "Fig. 8"}}
 
 Required: format, version, name, family, architecture, heads. Everything else may be missing.
 ``heads`` entries are folded in order with the head-text grammar (``core.heads``): a head, a whole
 layer ("L13"), a range ("L7-9"), or a removal ("-L5H3"); ``u`` is the per-head SoftPAG strength
-(null = the guidance node's softpag_u); ``label``, ``confidence`` (high / medium / low: how sure the
+(null = the guidance node's softpag_u); ``target`` the head's perturbation target (``core.target_spec``:
+"uniform", "seg(4)", ...; missing = the node's target, so files written before targets existed read
+as before); ``label``, ``confidence`` (high / medium / low: how sure the
 label is) and ``note`` (why) describe it; ``score`` is a search's per-head score. Unknown keys are
 kept. Reading never executes anything: ``json`` only.
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from .architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
 from .file_names import name_problem
 from .heads import HeadRangeError, HeadSet
+from .target_spec import TargetError, parse_target
 
 FORMAT = "headhunter-preset"
 FORMAT_VERSION = 1
@@ -46,7 +50,7 @@ MAX_FILE_BYTES = 1 << 20
 FAMILIES = tuple(f for a in ARCHITECTURES for f in a.variants)
 _TOP_KEYS = ("format", "version", "name", "description", "family", "architecture", "heads", "recommended",
              "tags", "provenance")
-_HEAD_KEYS = ("head", "u", "label", "note", "confidence", "score")
+_HEAD_KEYS = ("head", "u", "target", "label", "note", "confidence", "score")
 _TOKEN_KEY = re.compile(r"^L(\d+)(?:H(\d+))?$")
 
 
@@ -310,6 +314,9 @@ def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | No
     for layer, head, u in head_set.entries:
         key = f"L{layer}" + ("" if head is None else f"H{head}")
         entry = {"head": key, "u": u}
+        target = head_set.target_of(layer, head) if (layer, head) in dict(head_set.targets) else None
+        if target is not None:
+            entry["target"] = target.text
         for field_name, meta_key in (("label", "labels"), ("confidence", "confidence"), ("score", "scores")):
             if key in meta.get(meta_key, {}):
                 entry[field_name] = meta[meta_key][key]
@@ -470,6 +477,9 @@ def _fold_heads(heads: list[dict]) -> HeadSet:
             continue
         if entry.get("u") is not None:
             piece = replace(piece, entries=tuple((layer, h, float(entry["u"])) for layer, h, _ in piece.entries))
+        if entry.get("target") is not None:
+            target = parse_target(entry["target"])
+            piece = replace(piece, targets=tuple(((layer, h), target) for layer, h, _ in piece.entries))
         result = result.union(piece)
     return result
 
@@ -516,6 +526,8 @@ def _check_heads(heads) -> list[dict]:
         token = token.strip().upper()
         if "@" in token:
             raise PresetError(f"{where}: write the strength as \"u\": 0.5, not in the head text ('{token}')")
+        if ":" in token:
+            raise PresetError(f"{where}: write the target as \"target\": \"uniform\", not in the head text ('{token}')")
         if re.search(r"[\s,;]", token):
             raise PresetError(f"{where}: one head per entry ('{token}')")
         try:
@@ -533,6 +545,16 @@ def _check_heads(heads) -> list[dict]:
                 raise PresetError(f"{where} (\"{token}\"): a removed head takes no \"u\"")
         if not token.startswith("-"):
             clean["u"] = None if u is None else float(u)
+        target = entry.get("target")
+        if target is not None:
+            if token.startswith("-"):
+                raise PresetError(f"{where} (\"{token}\"): a removed head takes no \"target\"")
+            if not isinstance(target, str):
+                raise PresetError(f"{where} (\"{token}\"): \"target\" must be text like \"uniform\" (got {_show(target)})")
+            try:
+                clean["target"] = parse_target(target).text
+            except TargetError as e:
+                raise PresetError(f"{where} (\"{token}\"): {e}") from None
         label = _optional_text(entry, "label", where, token)
         if label is not None:
             clean["label"] = label
