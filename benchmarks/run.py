@@ -14,6 +14,8 @@ machine disturbs every variant alike and as little as possible. Nothing here ass
    materialised, identity blended in), at FLUX-like and SD3-like sizes.
 3. Heads that need no attention: u = 1 lets perturbed heads skip attention; attention calls and a
    whole perturbed forward with many heads / whole layers perturbed, shortcut on vs off.
+4. Targets (core/targets.py): one attention call with 3 of 24 heads perturbed toward each target
+   of the menu (u = 0.5), time and peak memory next to the unpatched call.
 """
 from __future__ import annotations
 
@@ -238,6 +240,47 @@ def attention_overhead(args, pkg, device, dtype):
     ]
 
 
+TARGET_MENU = ("identity", "uniform", "mean_query", "seg(2)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max")
+
+
+def target_costs(args, pkg, device, dtype):
+    """4: one attention call per target of the menu, 3 of 24 heads perturbed at u = 0.5."""
+    from comfy.ldm.modules.attention import optimized_attention
+
+    attention = pack_module("patches.attention", pkg)
+    softpag = pack_module("core.softpag", pkg)
+    parse_target = pack_module("core.target_spec", pkg).parse_target
+    sizes = {"SD3-like (24 x 64, 333 text + 64 x 64 image tokens)": (24, 64, 333, (64, 64))}
+    if args.quick:
+        sizes = {"quick (24 x 64, 77 text + 32 x 32 image tokens)": (24, 64, 77, (32, 32))}
+    rows = []
+    rounds = max(2, args.rounds // 2)
+    for label, (H, D, n_txt, grid) in sizes.items():
+        N = n_txt + grid[0] * grid[1]
+        q, k, v = make_qkv(H, D, N, device, dtype)
+
+        def call_with(target):
+            spec = parse_target(target)
+            pert = softpag.LayerPerturbation((1, 7, 13), (0.5, 0.5, 0.5), (spec,) * 3)
+            override = attention.PerturbedAttention([(0, 1, pert)], N, n_txt, False, None, grid)
+            return lambda: optimized_attention(q, k, v, H, skip_reshape=True,
+                                               transformer_options={"optimized_attention_override": override})
+
+        variants = {"unpatched": lambda: optimized_attention(q, k, v, H, skip_reshape=True, transformer_options={})}
+        variants.update({t: call_with(t) for t in TARGET_MENU})
+        med = interleaved(variants, rounds, device)
+        mem = {name: peak_bytes(fn, device) for name, fn in variants.items()}
+        inputs = 3 * q.numel() * q.element_size()
+        for name in variants:
+            ratio = (inputs + mem[name]) / (inputs + mem["unpatched"])
+            rows.append((label, name, f"{med[name] * 1000:.1f} ms", f"{med[name] / med['unpatched']:.3f}x",
+                         f"{mem[name] / 2**20:.0f} MiB", f"{ratio:.3f}x"))
+        del q, k, v, variants
+        gc.collect()
+    return ("4. Targets: one attention call, 3 of 24 heads perturbed toward the target at u = 0.5",
+            ("size", "target", "time", "vs unpatched", "peak extra", "peak vs unpatched"), rows)
+
+
 def layer_pag_forward(args, pkg, device):
     """3b: the cost of the perturbed pass with whole layers perturbed, shortcut on (u=1) vs off.
 
@@ -288,7 +331,7 @@ def main():
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--only", choices=["step", "attention", "forward"], action="append")
+    parser.add_argument("--only", choices=["step", "attention", "forward", "targets"], action="append")
     parser.add_argument("--workdir", default="/tmp/headhunter-bench")
     args = parser.parse_args()
     host = Path(args.comfyui) if args.comfyui else find_host()[0]
@@ -300,7 +343,7 @@ def main():
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     print(flush=True)
     print(f"HeadHunter benchmarks on {machine(device)}, {args.dtype}, {args.rounds} interleaved rounds, best of rounds")
-    only = set(args.only or ["step", "attention", "forward"])
+    only = set(args.only or ["step", "attention", "forward", "targets"])
     if "step" in only:
         print_table(*step_cost(args, pkg, device))
     if "attention" in only:
@@ -308,6 +351,8 @@ def main():
             print_table(*table)
     if "forward" in only:
         print_table(*layer_pag_forward(args, pkg, device))
+    if "targets" in only:
+        print_table(*target_costs(args, pkg, device, dtype))
 
 
 if __name__ == "__main__":
