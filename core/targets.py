@@ -72,17 +72,16 @@ def mean_query_target(q, k, v, rows, attend, mask, grid):
 
 
 def seg_target(q, k, v, rows, attend, mask, grid, sigma: float):
-    """Smoothed Energy Guidance (Hong 2024, Eq. 11): image queries blurred by a 2-D Gaussian of
+    """Smoothed Energy Guidance (Hong 2024): image queries blurred by a 2-D Gaussian of
     ``sigma`` tokens over the image grid (reflecting at the edges), attention computed as usual.
     ``rows`` must be the grid's rows; ``grid`` is (h, w) with h * w = their count."""
     q_img = q[:, rows]
     h, w = grid
     if math.isinf(sigma):
-        blurred = q_img.mean(dim=1, keepdim=True).expand_as(q_img)
-    else:
-        b, n, heads, d = q_img.shape
-        img = q_img.permute(0, 2, 3, 1).reshape(b * heads * d, 1, h, w)
-        blurred = gaussian_blur(img, sigma).reshape(b, heads, d, n).permute(0, 3, 1, 2)
+        return mean_query_target(q, k, v, rows, attend, mask, grid)  # one row per head, as mean_query
+    b, n, heads, d = q_img.shape
+    img = q_img.permute(0, 2, 3, 1).reshape(b * heads * d, 1, h, w)
+    blurred = gaussian_blur(img, sigma).reshape(b, heads, d, n).permute(0, 3, 1, 2)
     return attend(blurred.to(q.dtype), k, v, _rows_of(mask, rows))
 
 
@@ -132,8 +131,9 @@ def compute_target(spec: TargetSpec, q, k, v, rows: slice, attend, mask=None, gr
 
 
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of [n, 1, h, w] (SEG, Hong 2024: kernel of ceil(6 sigma) + 1 taps,
-    reflect padding). The radius is capped at the grid's size minus one, where reflection stops."""
+    """Separable Gaussian blur of [n, 1, h, w] with reflect padding, three standard deviations a side
+    (SEG, Hong 2024, blurs with a kernel about 6 sigma wide). The radius is capped at the grid's
+    size minus one, where reflection stops."""
     h, w = img.shape[-2:]
     dtype = torch.promote_types(img.dtype, torch.float32)
     out = img.to(dtype)
