@@ -65,6 +65,9 @@ def load_host(path: Path, cpu: bool = True, scratch: Path | None = None) -> str:
         for name in WRITABLE_FOLDERS:
             (scratch / name).mkdir(parents=True, exist_ok=True)
             getattr(folder_paths, f"set_{name}_directory")(str(scratch / name))
+    # As ComfyUI's main.py does, before nodes.py puts comfy/ on sys.path (after which a bare
+    # `import utils` would find comfy/utils.py instead of ComfyUI's utils package).
+    import utils.extra_config  # noqa: F401
     import nodes  # ComfyUI's nodes.py
 
     async def load():
