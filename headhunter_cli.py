@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         gen.add_argument("--height", type=int, default=1024)
         gen.add_argument("--batch-candidates", type=int, default=4 if name == "search" else 8,
                          help="Candidate head sets per batched forward.")
+        s.add_argument("--target", default="identity",
+                       help="Perturbation target of heads whose text names none: identity, uniform, mean_query, "
+                       "seg(<sigma>), temperature(<t>), max (docs/targets.md).")
         if name == "search":
             s.add_argument("--objective", default="PickScore", choices=["PickScore", "CLIPScore"])
             s.add_argument("--objective-model", default="",
@@ -71,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--prompt", required=True)
             s.add_argument("--seed", type=int, default=0)
             s.add_argument("--heads", default="L0", help="Head text of the range to sweep.")
-            s.add_argument("--mode", default="per head", choices=["per head", "per layer"])
+            s.add_argument("--mode", default="per head", choices=["per head", "per layer", "per target", "per u",
+                                                                   "per scale", "per head set"],
+                           help="The columns; per target / u / scale / head set take --values.")
+            s.add_argument("--values", default="", help="Column values, e.g. 'identity, uniform, seg(4)' or '0.5, 1'.")
+            s.add_argument("--rows", default="none", choices=["none", "per head", "per layer", "per target", "per u",
+                                                              "per scale", "per head set"], help="An optional second axis.")
+            s.add_argument("--row-values", default="", help="Row values, written as --values.")
             s.add_argument("--no-baseline", action="store_true")
             s.add_argument("--columns", type=int, default=8)
             s.add_argument("--out", type=Path, required=True, help="PNG file for the grid.")
@@ -191,13 +200,14 @@ def run(args, package: str) -> int:
             model=model, vae=vae, objective=objective, prompts=prompts, conditionings=conditionings,
             negative=negative, settings=settings, softpag_u=args.softpag_u, k=args.k, rounds=args.rounds,
             candidates=args.candidates, batch_candidates=args.batch_candidates, run_name=args.run_name,
-            family=args.family, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder()))
+            family=args.family, target=args.target, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder()))
         print(f"heads: {result.head_set.to_text()}")
         print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:
         grid, _ = pack("search.sweep").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
-            args.batch_candidates, not args.no_baseline, args.columns, negative=negative)
+            args.batch_candidates, not args.no_baseline, args.columns, negative=negative, values=args.values,
+            y_axis=args.rows, y_values=args.row_values, target=args.target)
         pack("search.run").save_png(args.out, grid[0])
         print(f"grid: {args.out}")
     return 0

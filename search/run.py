@@ -16,6 +16,7 @@ import torch
 
 from ..core.architectures import ModelLayout
 from ..core.heads import HeadSet
+from ..core.target_spec import TargetError, parse_target
 from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
                            load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
@@ -58,6 +59,10 @@ def check_inputs(job: "SearchJob") -> None:
     for prompt in job.prompts:
         check_seed(prompt.seed)
     HeadSet.parse(job.candidates or "")
+    try:
+        parse_target(job.target)
+    except TargetError as e:
+        raise ValueError(f"target: {e}") from None
     check_preset_is_ours(job.presets_folder, job.run_name, job.overwrite)
 
 
@@ -100,6 +105,14 @@ def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[li
     return [(l, h) for l, h, _ in resolved], {(l, h): u for l, h, u in resolved}
 
 
+def candidate_targets(text: str, layout: ModelLayout, default_target: str = "identity") -> dict:
+    """Each candidate head's perturbation target (core/targets.py): its own where the text names
+    one (``L0-11:uniform``), else ``default_target``."""
+    default = parse_target(default_target)
+    selection = HeadSet.parse(text) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    return {(l, h): t for l, h, _, t in selection.resolve_targets(layout, None, default)}
+
+
 @dataclass
 class SearchJob:
     model: object
@@ -121,6 +134,7 @@ class SearchJob:
     presets_folder: Path | None = None  # the user preset folder; None: the preset stays in the run folder
     node_id: str | None = None
     overwrite: bool = False  # replace a preset search/<run name> that this search did not write
+    target: str = "identity"  # the target of candidates whose text names none
 
 
 @dataclass
@@ -165,6 +179,7 @@ def run_search(job: SearchJob) -> SearchResult:
                                  job.settings, negative=job.negative)
     layout = renderer.layout
     pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
+    target_of = candidate_targets(job.candidates, layout, job.target)
     if job.family not in ("", "auto"):
         guess_family(layout.arch.id, layout.layers, layout.heads, [], job.family)  # a family of this architecture
     params = {
@@ -177,7 +192,8 @@ def run_search(job: SearchJob) -> SearchResult:
         "sampling": job.settings.describe(),
         "softpag_u": job.softpag_u,
         "k": job.k, "rounds": job.rounds,
-        "candidates": [head_name(h) + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
+        "candidates": [head_name(h) + ("" if target_of[h].is_identity else f":{target_of[h].text}")
+                       + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
     }
     run_dir = Path(job.runs_root or default_runs_root()) / run_name
     checkpoint = run_dir / "checkpoint.json"
@@ -195,7 +211,7 @@ def run_search(job: SearchJob) -> SearchResult:
         return flat.float().view(images.shape[0], m)
 
     def resolve(heads):
-        return [(l, h, u_of[(l, h)]) for l, h in heads]
+        return [(l, h, u_of[(l, h)], target_of[(l, h)]) for l, h in heads]
 
     def evaluate(candidates):
         scores = score_images(renderer.images([resolve(c) for c in candidates]))
@@ -216,10 +232,10 @@ def run_search(job: SearchJob) -> SearchResult:
     finally:
         progress.close()
         job.objective.release()
-    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params)
+    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of)
 
 
-def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) -> SearchResult:
+def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of) -> SearchResult:
     scores = score_map(state, job.rounds, layout.layers, layout.heads)
     chosen = selection_map(state, layout.layers, layout.heads)
     save_score_map(run_dir / "scores.safetensors", state, job.rounds, layout.layers, layout.heads,
@@ -246,6 +262,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         arch_id=layout.arch.id, family=family, state=state, label=label,
         recommended={"scale": s.scale, "softpag_u": job.softpag_u, "steps": s.steps, "cfg": s.cfg},
         tags=["search"] + (["style"] if styles else []),
+        targets={head_name(h): t.text for h, t in target_of.items() if not t.is_identity},
         provenance={"reference": _reference(run_name), "model_layout": layout.describe(),
                     **job.provenance, "parameters": params},
     )
@@ -256,7 +273,8 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         # Checked before the search: the file there is this search's own, or overwrite was asked for.
         check_preset_is_ours(job.presets_folder, run_name, job.overwrite)
         preset_path = save_preset(job.presets_folder, preset, overwrite=True)
-    head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family)
+    head_set = HeadSet.from_pairs([(l, h, None, None if target_of[(l, h)].is_identity else target_of[(l, h)])
+                                   for l, h in state.final], name=run_name, arch=layout.arch.id, family=family)
     head_set.meta.update({"scores": state.latest_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
                           "run_dir": str(run_dir)})
     log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
@@ -274,4 +292,4 @@ def save_png(path: Path, image: torch.Tensor) -> None:
 
 
 __all__ = ["SearchJob", "SearchResult", "run_search", "CheckpointMismatch", "candidate_pool", "check_run_name",
-           "check_inputs", "check_preset_is_ours"]
+           "check_inputs", "check_preset_is_ours", "candidate_targets"]

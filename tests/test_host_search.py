@@ -470,3 +470,23 @@ def test_sweep_xy_grid_over_targets_u_and_scale(host, hh, hs, sd3, vae):
                     height=SIZE, batch_candidates=4, include_baseline=False, columns=8)
         with pytest.raises(ValueError, match=says):
             hh.run_node(node, **{**args, **bad})
+
+
+def test_search_over_heads_with_targets(host, hh, hs, sd3, vae, prompts, tmp_path):
+    """Candidates carry their targets (their own, else the job's): a synthetic objective rewarding
+    images rendered independently with 'L2H1:max' then 'L2H1:max, L1H0:uniform' is met exactly by
+    those heads, and the preset records the targets."""
+    conds = hs.prompt_conditionings(len(prompts))
+    decode = lambda latent: vae.decode(latent)[0].float().detach()
+    targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
+                        for heads in ("L2H1:max", "L2H1:max, L1H0:uniform")] for m, p in enumerate(prompts)}
+    result = host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
+                                               candidates="L2H1:max, L1-2", target="uniform"))
+    assert result.state.selected == [[(2, 1)], [(1, 0)]]
+    assert result.head_set.to_text() == "L2H1:max, L1H0:uniform"
+    saved = json.loads(result.preset_path.read_text(encoding="utf-8"))
+    assert [(h["head"], h.get("target")) for h in saved["heads"]] == [("L2H1", "max"), ("L1H0", "uniform")]
+    assert "L2H1:max" in saved["provenance"]["parameters"]["candidates"]
+    with pytest.raises(ValueError, match="target: 'blur' is not a target"):
+        host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
+                                          target="blur"))
