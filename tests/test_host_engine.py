@@ -422,8 +422,9 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
 MENU = ["uniform", "mean_query", "seg(1)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max"]
 
 
-def _menu_reference(c, head_targets, n_txt, grid):
-    """The recorded call recomputed with explicit N x N maps (tests/test_targets_math.py)."""
+def _menu_reference(c, head_targets, n_txt, grid, rows=slice(None)):
+    """The recorded call recomputed with explicit N x N maps (tests/test_targets_math.py); ``rows``:
+    the query rows the targets act on."""
     from test_targets_math import target_map
 
     a, kw = c["args"], c["kwargs"]
@@ -434,7 +435,7 @@ def _menu_reference(c, head_targets, n_txt, grid):
     A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
     want = A @ vh
     for h, (kind, param, u) in head_targets.items():
-        _, T = target_map(kind, param, qh, kh, slice(None), None, n_txt, grid)
+        _, T = target_map(kind, param, qh, kh, rows, None, n_txt, grid)
         want[:, h] = ((1 - u) * A[:, h] + u * T[:, h]) @ vh[:, h]
     got = c["out"].double()
     got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
@@ -481,3 +482,21 @@ def test_node_target_input_is_the_default_and_bad_targets_fail_before_sampling(h
     for bad, says in (("blur", "'blur' is not a target"), ("seg", "needs its sigma")):
         with pytest.raises(ValueError, match=says):
             patch(host, hh, sd3, "L1H0", target=bad)
+
+
+@pytest.mark.parametrize("target", ["mean_query", "temperature(2)", "uniform"])
+def test_image_tokens_only_with_other_targets_keeps_text_rows(host, hh, flux, target):
+    """image tokens only: text queries keep their attention, image queries get the target (the
+    official smoothed_energy@img for mean_query), in FLUX double and single blocks."""
+    spec = host("core.target_spec").parse_target(target)
+    layout = host("patches.model_patch").model_layout(flux)
+    calls = []
+    patched = patch(host, hh, hh.with_recorders(flux, layout, calls), f"L1H0:{target}, L3H2:{target}@0.5",
+                    tokens="image tokens only")
+    hh.ksampler(patched, hh.conditioning("flux", tokens=5), hh.conditioning("flux", seed=2, tokens=5), steps=1)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] in (1, 3)]
+    assert len(perturbed) == 2
+    for c in perturbed:
+        head, u = (0, 1.0) if c["layer"] == 1 else (2, 0.5)
+        got, want = _menu_reference(c, {head: (spec.kind, spec.param, u)}, n_txt=5, grid=(8, 8), rows=slice(5, None))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
