@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .targets import IDENTITY, TargetSpec, compute_target, sdpa_attend
+from .targets import IDENTITY, TargetSpec, compute_target, mask_target, sdpa_attend
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,8 @@ def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text
     m = _mask_rows(mask, rows, batch)
     if m is not None and m.shape[1] > 1:
         m = m[:, idx]
+    if spec.kind == "mask":  # a block of the joint map: its own rows, whatever the token scope
+        return mask_target(q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid, spec.param, text_tokens)
     target = compute_target(spec, q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid)
     return tokens, target
 

@@ -1,7 +1,7 @@
 """Target text: which map a perturbed head's attention becomes, as users write it (torch-free).
 
-``uniform``, ``mean_query``, ``max``, ``identity``, ``seg(<sigma>)``, ``temperature(<t>)``; what each
-means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
+``uniform``, ``mean_query``, ``max``, ``identity``, ``seg(<sigma>)``, ``temperature(<t>)``,
+``mask(<block>)``; what each means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
 first; the head grammar (``core.heads``) reads a target after a head: ``L14H7:uniform@0.5``.
 """
 from __future__ import annotations
@@ -10,15 +10,18 @@ import math
 import re
 from dataclasses import dataclass
 
-KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max")
+KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max", "mask")
+# Blocks of the joint map ``mask`` removes: query part, then the key part it no longer sees (I image,
+# T text), as the official code's [LOGIT_PERTURB]II_mask / IT_mask / TI_mask / TT_mask.
+BLOCKS = ("II", "IT", "TI", "TT")
 # The parameter each kind takes, with its valid range (inclusive) and what it means.
 PARAMS = {"seg": ("sigma", 0.0, math.inf, "the blur's standard deviation in image tokens; inf = mean_query"),
           "temperature": ("t", 0.01, 100.0, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max")}
 MAX_TARGET_TEXT = 32
 SEG_INFINITE = 9999.0  # SEG (Hong 2024) treats sigma >= 9999 as the infinite blur
 TARGET_HELP = ("targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), "
-               "temperature(<t>) with t in [0.01, 100] e.g. temperature(2)")
-_TARGET = re.compile(r"^(?P<kind>[a-z_]+)(?:\((?P<param>inf|\d*\.?\d+(?:e-?\d+)?)\))?$", re.IGNORECASE)
+               "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT")
+_TARGET = re.compile(r"^(?P<kind>[a-z_]+)(?:\((?P<param>inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$", re.IGNORECASE)
 
 
 class TargetError(ValueError):
@@ -28,12 +31,14 @@ class TargetError(ValueError):
 @dataclass(frozen=True)
 class TargetSpec:
     kind: str = "identity"
-    param: float | None = None
+    param: float | str | None = None  # a number, or a block name for mask
 
     @property
     def text(self) -> str:
         if self.param is None:
             return self.kind
+        if isinstance(self.param, str):
+            return f"{self.kind}({self.param})"
         return f"{self.kind}({'inf' if math.isinf(self.param) else f'{self.param:g}'})"
 
     @property
@@ -59,12 +64,20 @@ def parse_target(text: str | None) -> TargetSpec:
     kind = m["kind"].lower() if m else None
     if kind not in KINDS:
         raise TargetError(f"'{text}' is not a target; {TARGET_HELP}.")
+    if kind == "mask":
+        block = (m["param"] or "").upper()
+        if block not in BLOCKS:
+            raise TargetError(f"'{text}': mask needs a block: II, IT, TI or TT (the query part, then the key part it "
+                              "no longer sees; I image, T text), e.g. mask(II).")
+        return TargetSpec(kind, block)
     if kind not in PARAMS:
         if m["param"] is not None:
             raise TargetError(f"'{text}': {kind} takes no parameter; {TARGET_HELP}.")
         return TargetSpec(kind)
     name, low, high, meaning = PARAMS[kind]
     if m["param"] is None:
+        raise TargetError(f"'{text}': {kind} needs its {name} ({meaning}), e.g. {kind}(2).")
+    if m["param"][0].isalpha() and m["param"].lower() != "inf":
         raise TargetError(f"'{text}': {kind} needs its {name} ({meaning}), e.g. {kind}(2).")
     value = float(m["param"])
     if kind == "seg" and value >= SEG_INFINITE:

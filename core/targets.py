@@ -19,6 +19,8 @@ seg(sigma)      queries blurred by a Gaussian of sigma       the backend on the 
 temperature(t)  softmax(QK^T / (t sqrt d))                   the backend on q / t
 max             one-hot on each query's largest score        chunked argmax: bounded memory,
                 ("max guidance", HeadHunter App. C.3)        O(N^2 d) arithmetic outside the backend
+mask(XY)        queries of part X no longer see keys of     the backend on X's queries against the
+                part Y (official [LOGIT_PERTURB]XY_mask)     other part's keys
 ==============  ===========================================  =====================================
 
 temperature follows the usual meaning of the word: t > 1 flattens the map toward uniform (t -> inf
@@ -110,6 +112,21 @@ def max_target(q, k, v, rows, attend, mask, grid):
         best = scores.argmax(dim=-1)  # [b, k, c]
         out[:, :, part] = torch.gather(values, 2, best.unsqueeze(-1).expand(-1, -1, -1, values.shape[-1]))
     return out.transpose(1, 2)
+
+
+def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int = 0):
+    """A block of the joint map removed (the official code's [LOGIT_PERTURB]II_mask, IT_mask,
+    TI_mask, TT_mask): queries of part ``block[0]`` attend only to keys outside part ``block[1]``
+    (I image, T text; text first, ``text_tokens`` long). One backend call on that sub-block. Returns
+    (query rows, O_target), or (rows, None) when a part is empty."""
+    n = q.shape[1]
+    part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
+    rows, hidden = part[block[0]], part[block[1]]
+    keys = part["I" if block[1] == "T" else "T"]
+    if _count(rows, n) == 0 or _count(keys, n) == 0:
+        return rows, None
+    m = None if mask is None else mask[:, :, rows][..., keys]
+    return rows, attend(q[:, rows], k[:, keys], v[:, keys], m)
 
 
 TARGETS = {

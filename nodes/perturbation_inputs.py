@@ -76,7 +76,8 @@ def target_input():
         "(L14H7:uniform@0.5). identity: PAG, best PickScore in the paper. uniform: every token attends to all "
         "equally. mean_query: every query is the mean query (SEG's infinite blur); uniform and mean_query gave "
         "the paper's lowest FID. seg(<sigma>): image queries blurred over the image (SEG), e.g. seg(4). "
-        "temperature(<t>): softmax temperature, >1 flattens, <1 sharpens. max: one-hot on the strongest key.",
+        "temperature(<t>): softmax temperature, >1 flattens, <1 sharpens. max: one-hot on the strongest key. "
+        "mask(II|IT|TI|TT): image (I) or text (T) queries no longer see image or text keys.",
     )
 
 

@@ -56,6 +56,11 @@ def target_map(kind, param, q, k, rows, mask, n_txt, grid):
         T[:, :, rows] = torch.softmax(qb @ k.transpose(-1, -2) / D**0.5 + extra, dim=-1)[:, :, rows]
     elif kind == "temperature":
         T[:, :, rows] = torch.softmax(logits / param + extra, dim=-1)[:, :, rows]
+    elif kind == "mask":  # official [LOGIT_PERTURB]XY_mask: X's queries lose Y's keys; its own rows
+        part = {"T": slice(0, n_txt), "I": slice(n_txt, N)}
+        block = torch.zeros(N, N, dtype=q.dtype)
+        block[part[param[0]], part[param[1]]] = float("-inf")
+        T[:, :, part[param[0]]] = torch.softmax(logits + extra + block, dim=-1)[:, :, part[param[0]]]
     elif kind == "max":
         onehot = torch.nn.functional.one_hot((logits + extra).argmax(-1), N).to(q.dtype)
         T[:, :, rows] = onehot[:, :, rows]
@@ -96,7 +101,8 @@ def qkv():
 
 
 MENU = [("uniform", None), ("mean_query", None), ("seg", 1.0), ("seg", 0.6), ("seg", math.inf),
-        ("temperature", 2.0), ("temperature", 0.25), ("max", None), ("identity", None)]
+        ("temperature", 2.0), ("temperature", 0.25), ("max", None), ("identity", None),
+        ("mask", "II"), ("mask", "IT"), ("mask", "TI"), ("mask", "TT")]
 
 
 @pytest.mark.parametrize("conv", CONVENTIONS, ids=IDS)
@@ -179,7 +185,7 @@ def test_mean_query_calls_the_backend_with_one_query_row(pack, qkv):
     ("identity", ("identity", None)), ("", ("identity", None)), ("Uniform", ("uniform", None)),
     ("mean_query", ("mean_query", None)), ("max", ("max", None)), ("seg(4)", ("seg", 4.0)),
     ("seg(inf)", ("seg", math.inf)), ("seg(10000)", ("seg", math.inf)), ("temperature(2)", ("temperature", 2.0)),
-    ("temperature(.5)", ("temperature", 0.5)),
+    ("temperature(.5)", ("temperature", 0.5)), ("mask(ii)", ("mask", "II")), ("MASK(Tt)", ("mask", "TT")),
 ])
 def test_target_text(pack, text, want):
     targets = pack("core.targets")
@@ -191,7 +197,8 @@ def test_target_text(pack, text, want):
 @pytest.mark.parametrize("text,says", [
     ("blur", "is not a target"), ("seg", "needs its sigma"), ("temperature", "needs its t"),
     ("temperature(0)", "outside"), ("temperature(1000)", "outside"), ("seg(0)", "outside"),
-    ("uniform(2)", "takes no parameter"), ("seg(" + "9" * 40 + ")", "characters"), ("seg(-1)", "is not a target"),
+    ("uniform(2)", "takes no parameter"), ("mask", "mask needs a block"), ("mask(XI)", "mask needs a block"),
+    ("mask(2)", "mask needs a block"), ("seg(ab)", "needs its sigma"), ("uniform(ii)", "takes no parameter"), ("seg(" + "9" * 40 + ")", "characters"), ("seg(-1)", "is not a target"),
 ])
 def test_bad_target_text(pack, text, says):
     targets = pack("core.targets")

@@ -26,7 +26,8 @@ export class HeadRangeError extends Error {}
 export class TargetError extends Error {}
 
 // Targets, as core/target_spec.py reads them.
-export const TARGET_KINDS = ["identity", "uniform", "mean_query", "seg", "temperature", "max"];
+export const TARGET_KINDS = ["identity", "uniform", "mean_query", "seg", "temperature", "max", "mask"];
+const BLOCKS = ["II", "IT", "TI", "TT"];
 const TARGET_PARAMS = {
   seg: ["sigma", 0, Infinity, "the blur's standard deviation in image tokens; inf = mean_query"],
   temperature: ["t", 0.01, 100, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max"],
@@ -35,8 +36,8 @@ const MAX_TARGET_TEXT = 32;
 const SEG_INFINITE = 9999;
 const TARGET_HELP =
   "targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), " +
-  "temperature(<t>) with t in [0.01, 100] e.g. temperature(2)";
-const TARGET = /^([a-z_]+)(?:\((inf|\d*\.?\d+(?:e-?\d+)?)\))?$/i;
+  "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT";
+const TARGET = /^([a-z_]+)(?:\((inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$/i;
 
 /** Target text -> its canonical text ("uniform", "seg(4)", "seg(inf)"); throws TargetError. */
 export function parseTarget(text) {
@@ -48,12 +49,24 @@ export function parseTarget(text) {
   const m = TARGET.exec(text);
   const kind = m ? m[1].toLowerCase() : null;
   if (!TARGET_KINDS.includes(kind)) throw new TargetError(`'${text}' is not a target; ${TARGET_HELP}.`);
+  if (kind === "mask") {
+    const block = (m[2] ?? "").toUpperCase();
+    if (!BLOCKS.includes(block)) {
+      throw new TargetError(
+        `'${text}': mask needs a block: II, IT, TI or TT (the query part, then the key part it ` +
+          "no longer sees; I image, T text), e.g. mask(II).",
+      );
+    }
+    return `mask(${block})`;
+  }
   if (!(kind in TARGET_PARAMS)) {
     if (m[2] !== undefined) throw new TargetError(`'${text}': ${kind} takes no parameter; ${TARGET_HELP}.`);
     return kind;
   }
   const [name, low, high, meaning] = TARGET_PARAMS[kind];
-  if (m[2] === undefined) throw new TargetError(`'${text}': ${kind} needs its ${name} (${meaning}), e.g. ${kind}(2).`);
+  if (m[2] === undefined || (/^[a-z]/i.test(m[2]) && m[2].toLowerCase() !== "inf")) {
+    throw new TargetError(`'${text}': ${kind} needs its ${name} (${meaning}), e.g. ${kind}(2).`);
+  }
   let value = m[2].toLowerCase() === "inf" ? Infinity : Number(m[2]);
   if (kind === "seg" && value >= SEG_INFINITE) value = Infinity;
   if (!(value >= low && value <= high) || (kind === "seg" && value === 0)) {
