@@ -77,7 +77,7 @@ class PerturbedAttention:
                 if name not in _ATTENTION_PARAMS and name not in ("mask", "skip_reshape", "skip_output_reshape")}
         flat = [t.to(q.dtype).reshape(t.shape[0], t.shape[1], -1) for t in (q, k, v)]
         out = self._call(func, (*flat, heads), {**call, "mask": mask})
-        return out.view(b, -1, heads, dim)
+        return out.reshape(b, -1, heads, dim)
 
 
 def _identity_shortcut(func, q, k, v, heads, targets, kwargs):
