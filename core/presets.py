@@ -310,11 +310,12 @@ def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | No
     if not head_set:
         raise PresetError("the head set is empty: there is nothing to save")
     meta = head_set.meta or {}
+    own_targets = dict(head_set.targets)  # the targets the entries name themselves
     heads = []
     for layer, head, u in head_set.entries:
         key = f"L{layer}" + ("" if head is None else f"H{head}")
         entry = {"head": key, "u": u}
-        target = head_set.target_of(layer, head) if (layer, head) in dict(head_set.targets) else None
+        target = own_targets.get((layer, head))
         if target is not None:
             entry["target"] = target.text
         for field_name, meta_key in (("label", "labels"), ("confidence", "confidence"), ("score", "scores")):
