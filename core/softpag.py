@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .paths import PATHS, curved_output
 from .targets import IDENTITY, TargetSpec, compute_target, mask_target, sdpa_attend
 
 
@@ -128,6 +129,15 @@ def apply_softpag(
                 k_h = to_heads(k, heads, skip_reshape)
                 tokens = slice(text_tokens, None)
                 target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, text_tokens, _mask_rows(mask, rows, out.shape[0]))
+            elif spec.kind in PATHS:
+                # A curved path to the identity: O' itself, not a target to lerp toward.
+                tokens = slice(text_tokens, None) if image_only else slice(None)
+                q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
+                m = _mask_rows(mask, rows, out.shape[0])
+                m = m[:, idx] if m is not None and m.shape[1] > 1 else m
+                view = out_h[rows, tokens]
+                view[:, :, idx] = curved_output(spec.kind, view[:, :, idx], q_h, k_h, v_h, tokens, u, m).to(out.dtype)
+                continue
             else:
                 tokens, target = _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens,
                                               mask, attend, grid, out.shape[0])

@@ -1,7 +1,8 @@
 """Target text: which map a perturbed head's attention becomes, as users write it (torch-free).
 
 ``uniform``, ``mean_query``, ``max``, ``identity``, ``seg(<sigma>)``, ``temperature(<t>)``,
-``mask(<block>)``; what each means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
+``mask(<block>)``; ``fisher_rao`` and ``slerp`` (the identity reached along a curved path,
+``core.paths``); what each means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
 first; the head grammar (``core.heads``) reads a target after a head: ``L14H7:uniform@0.5``.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 
-KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max", "mask")
+KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max", "mask", "fisher_rao", "slerp")
 # Blocks of the joint map ``mask`` removes: query part, then the key part it no longer sees (I image,
 # T text), as the official code's [LOGIT_PERTURB]II_mask / IT_mask / TI_mask / TT_mask.
 BLOCKS = ("II", "IT", "TI", "TT")
@@ -20,7 +21,8 @@ PARAMS = {"seg": ("sigma", 0.0, math.inf, "the blur's standard deviation in imag
 MAX_TARGET_TEXT = 32
 SEG_INFINITE = 9999.0  # SEG (Hong 2024) treats sigma >= 9999 as the infinite blur
 TARGET_HELP = ("targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), "
-               "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT")
+               "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT, "
+               "fisher_rao, slerp")
 _TARGET = re.compile(r"^(?P<kind>[a-z_]+)(?:\((?P<param>inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$", re.IGNORECASE)
 
 

@@ -500,3 +500,30 @@ def test_image_tokens_only_with_other_targets_keeps_text_rows(host, hh, flux, ta
         head, u = (0, 1.0) if c["layer"] == 1 else (2, 0.5)
         got, want = _menu_reference(c, {head: (spec.kind, spec.param, u)}, n_txt=5, grid=(8, 8), rows=slice(5, None))
         torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+@pytest.mark.parametrize("path", ["fisher_rao", "slerp"])
+def test_curved_paths_in_the_real_forward(host, hh, sd3, flux, kind, path):
+    """SoftPAG along the official code's Fisher-Rao / slerp paths (per-row log-sum-exp computed in
+    chunks), against the explicit map of tests/test_targets_math.py."""
+    from test_targets_math import path_map
+
+    model = sd3 if kind == "sd3" else flux
+    layout = host("patches.model_patch").model_layout(model)
+    calls = []
+    layer, head = (3, 1) if kind == "flux" else (2, 2)
+    patched = patch(host, hh, hh.with_recorders(model, layout, calls), f"L{layer}H{head}:{path}@0.5")
+    hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] == layer]
+    assert perturbed
+    for c in perturbed:
+        a, kw = c["args"], c["kwargs"]
+        heads = a[3] if len(a) > 3 else kw["heads"]
+        skip = kw.get("skip_reshape", False)
+        qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in a[:3])
+        A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
+        A[:, head] = path_map(path, A[:, head], 0.5)
+        got = c["out"].double()
+        got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
+        torch.testing.assert_close(got, A @ vh, rtol=1e-4, atol=2e-5)

@@ -185,7 +185,8 @@ def test_mean_query_calls_the_backend_with_one_query_row(pack, qkv):
     ("identity", ("identity", None)), ("", ("identity", None)), ("Uniform", ("uniform", None)),
     ("mean_query", ("mean_query", None)), ("max", ("max", None)), ("seg(4)", ("seg", 4.0)),
     ("seg(inf)", ("seg", math.inf)), ("seg(10000)", ("seg", math.inf)), ("temperature(2)", ("temperature", 2.0)),
-    ("temperature(.5)", ("temperature", 0.5)), ("mask(ii)", ("mask", "II")), ("MASK(Tt)", ("mask", "TT")),
+    ("temperature(.5)", ("temperature", 0.5)), ("mask(ii)", ("mask", "II")), ("MASK(Tt)", ("mask", "TT")), ("fisher_rao", ("fisher_rao", None)),
+    ("Slerp", ("slerp", None)),
 ])
 def test_target_text(pack, text, want):
     targets = pack("core.targets")
@@ -204,3 +205,44 @@ def test_bad_target_text(pack, text, says):
     targets = pack("core.targets")
     with pytest.raises(targets.TargetError, match=says.replace("(", r"\(")):
         targets.parse_target(text)
+
+
+# ---- curved paths to the identity (core/paths.py) -------------------------------------------------
+def path_map(path, A, u):
+    """The official README's paths from A to I as explicit maps (Appendix B): t = 1 - u."""
+    N = A.shape[-1]
+    eye = torch.eye(N, dtype=A.dtype)
+    t = 1.0 - u
+    root = A.clamp_min(0).sqrt()
+    if path == "fisher_rao":
+        S = (1 - t) * eye + t * root
+    else:
+        theta = torch.acos(torch.diagonal(root, dim1=-2, dim2=-1).clamp(-1 + 1e-12, 1 - 1e-12)).unsqueeze(-1)
+        c1 = torch.sin((1 - t) * theta) / torch.sin(theta)
+        c2 = torch.sin(t * theta) / torch.sin(theta)
+        small = theta < 1e-4
+        c1, c2 = torch.where(small, 1 - t, c1), torch.where(small, t, c2)
+        S = c1 * eye + c2 * root
+    out = S ** 2
+    return out / out.sum(-1, keepdim=True)
+
+
+@pytest.mark.parametrize("conv", CONVENTIONS, ids=IDS)
+@pytest.mark.parametrize("path", ["fisher_rao", "slerp"])
+@pytest.mark.parametrize("u", [0.25, 0.5, 1.0])
+def test_curved_paths_match_their_explicit_maps(pack, qkv, conv, path, u):
+    targets = pack("core.targets")
+    q, k, v = qkv
+    N = q.shape[2]
+    g = torch.Generator().manual_seed(2)
+    mask = torch.randn(N, N, generator=g, dtype=torch.float64)
+    spec = targets.TargetSpec(path)
+    for m, image_only in ((None, False), (mask, False), (None, True)):
+        got = run(pack, q, k, v, [(1, 3, (0, 3), (u, u), (spec, spec))], conv, mask=m, image_only=image_only,
+                  text_tokens=3)
+        A = torch.softmax(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + (0 if m is None else m), dim=-1)
+        A_new = A.clone()
+        rows = slice(3, None) if image_only else slice(None)
+        for h in (0, 3):
+            A_new[1:3, h, rows] = path_map(path, A[1:3, h], u)[:, rows]
+        torch.testing.assert_close(got, A_new @ v, rtol=1e-9, atol=1e-9)

@@ -26,7 +26,7 @@ export class HeadRangeError extends Error {}
 export class TargetError extends Error {}
 
 // Targets, as core/target_spec.py reads them.
-export const TARGET_KINDS = ["identity", "uniform", "mean_query", "seg", "temperature", "max", "mask"];
+export const TARGET_KINDS = ["identity", "uniform", "mean_query", "seg", "temperature", "max", "mask", "fisher_rao", "slerp"];
 const BLOCKS = ["II", "IT", "TI", "TT"];
 const TARGET_PARAMS = {
   seg: ["sigma", 0, Infinity, "the blur's standard deviation in image tokens; inf = mean_query"],
@@ -36,7 +36,8 @@ const MAX_TARGET_TEXT = 32;
 const SEG_INFINITE = 9999;
 const TARGET_HELP =
   "targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), " +
-  "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT";
+  "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT, " +
+  "fisher_rao, slerp";
 const TARGET = /^([a-z_]+)(?:\((inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$/i;
 
 /** Target text -> its canonical text ("uniform", "seg(4)", "seg(inf)"); throws TargetError. */
