@@ -289,12 +289,14 @@ class HeadSet:
                     f"{token}: layer {layer} is out of range for {layout.describe()} (layers 0-{last})"
                     + self._provenance()
                 )
-            if head is not None and head >= layout.heads:
+            count = layout.heads_of(layer)
+            if head is not None and head >= count:
+                where = "" if layout.uniform_heads else f" in L{layer} ({layout.label_of(layer)})"
                 raise HeadRangeError(
-                    f"{token}: head {head} is out of range for {layout.describe()} (heads 0-{layout.heads - 1})"
+                    f"{token}: head {head} is out of range for {layout.describe()} (heads 0-{count - 1}{where})"
                     + self._provenance()
                 )
-            heads = range(layout.heads) if head is None else (head,)
+            heads = range(count) if head is None else (head,)
             target = index.get((layer, head), default_target)
             for h in heads:
                 if (layer, h) in seen or (head is None and (layer, h) in self.excluded):

@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
+from .architectures import (ARCHITECTURES, ModelLayout, architecture, family_architecture, same_structure,
+                            variant_layout)
 from .file_names import name_problem
 from .heads import HeadRangeError, HeadSet
 from .target_spec import TargetError, parse_target
@@ -459,10 +460,10 @@ def check_against_layout(selection: HeadSet, layout: ModelLayout) -> list[str]:
             return []
         return [f"{label} was found on {selection.family}; this model is {layout.family} ({layout.describe()}). "
                 "Applying it anyway: the same numbers may steer different concepts here."]
-    expected = family_arch.variants[selection.family]
-    if expected == (layout.layers, layout.heads):
+    if same_structure(layout, selection.family):
         return []
-    return [f"{label} was found on {selection.family} ({expected[0]} layers x {expected[1]} heads); this model is "
+    expected = variant_layout(family_arch.id, selection.family).describe()
+    return [f"{label} was found on {selection.family} ({expected}); this model is "
             f"{layout.describe()}. Applying it anyway: the same numbers may steer different concepts here."]
 
 

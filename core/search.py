@@ -202,13 +202,16 @@ def _notify(callback, state):
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:  # a file where a folder should be, no permission, disk full: say which file
+        raise OSError(e.errno, f"HeadHunter could not write {path}: {e.strerror or e}") from None
 
 
 def save_checkpoint(path: Path, state: SearchState) -> None:
@@ -222,8 +225,10 @@ def load_checkpoint(path: Path, params: dict) -> SearchState | None:
         return None
     try:
         state = SearchState.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointMismatch(f"{path} is not a readable search checkpoint ({e}); delete it to start over.") from e
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        reason = f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise CheckpointMismatch(f"{path} is not a readable search checkpoint ({reason}); delete it to start "
+                                 "over.") from None
     expected = json.loads(json.dumps(params))  # the same normalisation as the saved copy
     if state.params != expected:
         diffs = describe_differences(state.params, expected)

@@ -6,6 +6,7 @@ The head-grid widget draws its grids from these: the architecture table of
 from __future__ import annotations
 
 from ..core.architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
+from ..core.head_aliases import expand
 from ..core.heads import HeadSet
 
 
@@ -18,10 +19,11 @@ class BadRequest(ValueError):
 
 
 def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
-    """One grid: layers, heads and the block groups (FLUX: double then single) with their first layer."""
+    """One grid: layers, heads per layer and the block groups (FLUX: double then single; U-Nets:
+    input, middle, output) with their first layer. ``heads`` is the most any layer has."""
     groups, start = [], 0
     for group, size in zip(layout.arch.groups, layout.group_sizes):
-        groups.append({"name": group.patch_key, "start": start, "layers": size})
+        groups.append({"name": group.label, "key": group.patch_key, "start": start, "layers": size})
         start += size
     return {
         "arch": layout.arch.id,
@@ -29,6 +31,11 @@ def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
         "family": family,
         "layers": layout.layers,
         "heads": layout.heads,
+        "heads_per_layer": [layout.heads_of(i) for i in range(layout.layers)],
+        "layer_labels": [layout.label_of(i) for i in range(layout.layers)],
+        # ComfyUI's patch key of each layer ([kind, block] / [block name, id, transformer index]),
+        # from which a client can read U-Net block aliases (mid, in4, out1.2) as the server does.
+        "layer_keys": [list(layout.block_of(i)) for i in range(layout.layers)],
         "groups": groups,
         "description": layout.describe(),
     }
@@ -76,7 +83,7 @@ def parse_payload(text: str | None, arch_id: str | None, family: str | None) -> 
         raise BadRequest("missing 'text' (the head text to check, e.g. text=L14H13)")
     layout, family = pick_layout(arch_id, family)
     try:
-        head_set = HeadSet.parse(text)
+        head_set = HeadSet.parse(expand(text, layout))
         resolved = head_set.resolve(layout, default_u=None)
     except ValueError as e:
         raise BadRequest(str(e), status=422) from None

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.architectures import MODELS
+
 from .perturbation_inputs import (build_guidance, head_grid_ui, perturbation_inputs, target_input,
                                   validate_heads_text, validate_target_text)
 from .types import CATEGORY
@@ -18,10 +20,11 @@ class HeadHunterPerturbedAttention(io.ComfyNode):
                 "Head-level perturbed-attention guidance (Ahn et al. 2025, 'Fine-Grained Perturbation Guidance "
                 "via Attention Head Selection'). Each step runs one extra pass in which the chosen heads' "
                 "attention maps become a target (the identity by default: PAG; or uniform, mean query, SEG, "
-                "temperature, max), or move toward it (SoftPAG), and steers the image away from it. Single heads steer concepts: lighting, colour, texture, style; a whole layer is classic "
-                "PAG. Works with KSampler and every sampler node. SD3 / SD3.5 and FLUX."
+                "temperature, max...), or move toward it (SoftPAG), and steers the image away from it. Single "
+                "heads steer concepts: lighting, colour, texture, style; a whole layer is classic "
+                "PAG. Works with KSampler and every sampler node. " + MODELS + "."
             ),
-            inputs=[io.Model.Input("model", tooltip="SD3, SD3.5 or FLUX model."), *perturbation_inputs(), target_input()],
+            inputs=[io.Model.Input("model", tooltip=MODELS + " model."), *perturbation_inputs(), target_input()],
             outputs=[io.Model.Output(tooltip="The model with the perturbed pass added (a clone).")],
         )
 

@@ -102,8 +102,8 @@ class HeadHunterSearch(io.ComfyNode):
         search_prompts = prompt_grid(text_lines(prompts), text_lines(style), parse_seeds(seeds))
         job = SearchJob(
             model=model, vae=vae, objective=objective, prompts=search_prompts,
-            conditionings=prompt_conditionings(search_prompts, clip, positive),
-            negative=negative_conditioning(cfg, clip, negative),
+            conditionings=prompt_conditionings(search_prompts, clip, positive, size=(width, height)),
+            negative=negative_conditioning(cfg, clip, negative, size=(width, height)),
             settings=settings_from(steps, sampler, scheduler, scale, cfg, width, height),
             softpag_u=softpag_u, k=k, rounds=rounds, candidates=candidates, batch_candidates=batch_candidates,
             run_name=run_name, family=family, presets_folder=save_folder(), overwrite=overwrite,

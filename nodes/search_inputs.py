@@ -4,13 +4,15 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..core.architectures import MODELS
+from ..core.head_aliases import placeholder
 from ..core.heads import HeadSet
 from ..search.generation import SamplingSettings
 
 
 def conditioning_inputs() -> list:
     return [
-        io.Model.Input("model", tooltip="SD3, SD3.5 or FLUX model whose heads are explored."),
+        io.Model.Input("model", tooltip=MODELS + " model whose heads are explored."),
         io.Vae.Input("vae", tooltip="Decodes the latents for the objective and the pictures."),
         io.Clip.Input("clip", optional=True,
                       tooltip="Encodes each prompt. Without it, the positive conditioning is used for every image."),
@@ -56,7 +58,7 @@ def settings_from(steps, sampler, scheduler, scale, cfg, width, height) -> Sampl
 
 def check_head_text(text: str, what: str) -> bool | str:
     try:
-        HeadSet.parse(text or "")
+        HeadSet.parse(placeholder(text or ""))
     except ValueError as e:
         return f"{what}: {e}"
     return True

@@ -15,16 +15,29 @@ import logging
 
 import comfy.samplers
 
-from ..core.architectures import ModelLayout
+from ..core.architectures import NO_JOINT_TEXT, TEXT_FIRST, ModelLayout
 from ..core.guidance import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations
 from .model_patch import with_dit_patches, with_plan
-from .prefix import PrefixCache, capture_patch, skip_patches
+from .prefix import PrefixCache, capture_patch, prefix_reuse_exact, skip_patches
 
 log = logging.getLogger("HeadHunter")
 
 SEQUENTIAL_ENTRY = 0  # the perturbed pass alone: conds = [positive]
 BATCHED_ENTRY = 2  # conds = [positive, negative, positive(perturbed)]
+
+
+def joint_text_order(layout: ModelLayout) -> bool:
+    """Whether "image tokens only" means anything here, read from the table's token order: without
+    a joint text sequence (U-Nets) every self-attention token is an image token, so it is the same
+    as all tokens. The token slicing in core/softpag.py and patches/prefix.py reads text first, the
+    only joint order ComfyUI uses (SD3's ``_block_mixing``, FLUX); another order fails here."""
+    order = layout.arch.token_order
+    if order == NO_JOINT_TEXT:
+        return False
+    if order != TEXT_FIRST:
+        raise ValueError(f"{layout.name}: joint token order '{order}' is not supported (text first only)")
+    return True
 
 
 class PerturbedGuidance:
@@ -43,6 +56,7 @@ class PerturbedGuidance:
         self.sigma_start = sigma_start
         self.sigma_end = sigma_end
         self.rescale = rescale
+        image_only = image_only and joint_text_order(layout)
         per_layer = layer_perturbations(resolved)
         self.sequential_plan = PerturbationPlan({SEQUENTIAL_ENTRY: per_layer}, image_only=image_only)
         self.batched_plan = PerturbationPlan({BATCHED_ENTRY: per_layer}, image_only=image_only)
@@ -55,7 +69,8 @@ class PerturbedGuidance:
         # Blocks that only see the joined sequence learn the text length from the first block, which
         # must then run in the perturbed pass too.
         learns_text = self.sequential_plan.needs_text_tokens and joined
-        self.prefix = PrefixCache() if self.first_layer > 0 and not learns_text else None
+        exact = prefix_reuse_exact(layout) and not learns_text
+        self.prefix = PrefixCache() if self.first_layer > 0 and exact else None
 
     @property
     def is_noop(self) -> bool:

@@ -5,8 +5,9 @@ ModelPatcher clone semantics), so the model a node was given never changes.
 """
 from __future__ import annotations
 
-from ..core.architectures import ModelLayout, detect_layout
+from ..core.architectures import REACH_ATTN1, REACH_BLOCK, ModelLayout, detect_layout
 from ..core.plan import PerturbationPlan
+from . import self_attention
 from .attention import GRID_KEY, PLAN_KEY, PerturbedBlock
 
 
@@ -21,6 +22,11 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, 
     ``latent``: this call's input, whose spatial size gives the image-token grid (SEG needs it);
     a per-call fact, so it goes in this copy's options, never on the plan."""
     layers = set(plan.layers)
+    if layout.arch.reach == REACH_ATTN1:
+        options = with_dit_patches(model_options, lambda attn1: self_attention.register(attn1, layout, sorted(layers)),
+                                   kind=REACH_ATTN1)
+        options["transformer_options"][PLAN_KEY] = plan
+        return options
     if plan.needs_text_tokens:
         # Blocks that only see the joined sequence need the text length from an earlier block.
         probe = layout.text_stream_layer()
@@ -39,15 +45,15 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, 
     return options
 
 
-
-def with_dit_patches(model_options: dict, register) -> dict:
-    """A copy of ``model_options`` whose patches_replace['dit'] dict ``register(dit)`` edited."""
+def with_dit_patches(model_options: dict, register, kind: str = REACH_BLOCK) -> dict:
+    """A copy of ``model_options`` whose patches_replace[kind] dict ``register(patches)`` edited
+    (kind: the architecture's ``reach``, 'dit' block patches or U-Net 'attn1' patches)."""
     options = dict(model_options)
     transformer_options = dict(options.get("transformer_options", {}))
     patches_replace = dict(transformer_options.get("patches_replace", {}))
-    dit = dict(patches_replace.get("dit", {}))
-    register(dit)
-    patches_replace["dit"] = dit
+    patches = dict(patches_replace.get(kind, {}))
+    register(patches)
+    patches_replace[kind] = patches
     transformer_options["patches_replace"] = patches_replace
     options["transformer_options"] = transformer_options
     return options

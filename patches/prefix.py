@@ -16,10 +16,18 @@ targets inside joined (single-stream) blocks, which need the text length from an
 """
 from __future__ import annotations
 
-from ..core.architectures import ModelLayout
+from ..core.architectures import REACH_BLOCK, ModelLayout
 from .attention import PLAN_KEY
 
 COND_ENTRY = 0  # the positive conditioning in calc_cond_batch's conds list, in both passes
+
+
+def prefix_reuse_exact(layout: ModelLayout) -> bool:
+    """Only DiTs, whose blocks form one chain: a block's input is all the later blocks depend
+    on. A U-Net's output blocks also read the skip connections of every input block, and its
+    attention is reached through ``attn1`` patches, not whole blocks; reusing a prefix there would
+    mean caching every input block's hidden states, which block patches cannot hand back."""
+    return layout.arch.reach == REACH_BLOCK
 
 
 class PrefixCache:

@@ -130,7 +130,10 @@ class CandidateRenderer:
             groups.setdefault(_shape_key(c), []).append(i)
         self.groups = [(idx, stack_conditionings([conditionings[i] for i in idx])) for idx in groups.values()]
         latent_format = model.get_model_object("latent_format")
-        self.latent_shape = (latent_format.latent_channels, settings.height // 8, settings.width // 8)
+        # The VAE's factor from the model's latent format (SD1.5 / SDXL / SD3 / FLUX: 8; releases
+        # before v0.4 do not name it, and have no other factor for image models).
+        factor = getattr(latent_format, "spacial_downscale_ratio", 8)
+        self.latent_shape = (latent_format.latent_channels, settings.height // factor, settings.width // factor)
         latent = torch.zeros((1,) + self.latent_shape)
         self.noise = [comfy.sample.prepare_noise(latent, seed) for seed in self.seeds]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..core.architectures import ModelLayout
+from ..core.head_aliases import expand, placeholder
 from ..core.heads import HeadSet
 from ..core.target_spec import TargetError, parse_target
 from ..core.objectives import Objective, SearchPrompt
@@ -58,7 +59,7 @@ def check_inputs(job: "SearchJob") -> None:
         raise ValueError(f"family '{job.family}' is not a known model family (valid: auto, {', '.join(FAMILIES)})")
     for prompt in job.prompts:
         check_seed(prompt.seed)
-    HeadSet.parse(job.candidates or "")
+    HeadSet.parse(placeholder(job.candidates or ""))  # aliases read as layer 0: their syntax, before the model
     try:
         parse_target(job.target)
     except TargetError as e:
@@ -98,7 +99,7 @@ def default_runs_root() -> Path:
 
 def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[list[tuple[int, int]], dict]:
     """Head text (empty = every head of the model) -> the ordered pool and each head's u."""
-    selection = HeadSet.parse(text) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    selection = HeadSet.parse(expand(text, layout)) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
     resolved = sorted(selection.resolve(layout, default_u=softpag_u))
     if not resolved:
         raise ValueError(f"the candidates '{text}' name no head of {layout.describe()}")
@@ -109,7 +110,7 @@ def candidate_targets(text: str, layout: ModelLayout, default_target: str = "ide
     """Each candidate head's perturbation target (core/targets.py): its own where the text names
     one (``L0-11:uniform``), else ``default_target``."""
     default = parse_target(default_target)
-    selection = HeadSet.parse(text) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    selection = HeadSet.parse(expand(text, layout)) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
     return {(l, h): t for l, h, _, t in selection.resolve_targets(layout, None, default)}
 
 
@@ -157,7 +158,11 @@ class RoundImages:
         if path.is_file():
             from safetensors.torch import load_file
 
-            self.images = load_file(str(path))
+            try:
+                self.images = load_file(str(path))
+            except Exception as e:  # truncated or foreign file: safetensors raises its own error types
+                raise ValueError(f"{path} cannot be read ({type(e).__name__}: {e}); delete it (and checkpoint.json "
+                                 "beside it) to start this run over") from None
 
     def put(self, key: str, images: torch.Tensor, scores: torch.Tensor) -> None:
         from safetensors.torch import save
@@ -181,7 +186,7 @@ def run_search(job: SearchJob) -> SearchResult:
     pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
     target_of = candidate_targets(job.candidates, layout, job.target)
     if job.family not in ("", "auto"):
-        guess_family(layout.arch.id, layout.layers, layout.heads, [], job.family)  # a family of this architecture
+        guess_family(layout, [], job.family)  # a family of this architecture
     params = {
         "model": {"layout": layout.describe(), **model_identity(job.model)},
         "vae": vae_identity(job.vae),
@@ -250,8 +255,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, 
     for (key, _), grid in zip(stages, round_grids):
         save_png(run_dir / f"images_{key}.png", grid)
 
-    wanted = layout.family if job.family in ("", "auto") and layout.family else job.family  # detected: SD3 vs SD3.5
-    family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, wanted)
+    family = guess_family(layout, state.final, job.family)
     styles = sorted({p.style for p in job.prompts if p.style})
     label = ", ".join(styles) or job.objective.name
     s = job.settings

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ..core.head_aliases import expand, placeholder
 from ..core.heads import HeadSet
 from ..core.search_images import image_grid, label_image
 from ..core.target_spec import TargetError, parse_target
-from .generation import CandidateRenderer, SamplingSettings, check_number
+from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
 from .progress import JobProgress
 
 PER_HEAD = "per head"
@@ -50,7 +51,7 @@ class Cell:
 def axis_values(axis: str, values: str, heads_text: str, layout) -> list[tuple[str, dict]]:
     """(label, what the value changes in a cell) for every value of one axis."""
     if axis in (PER_HEAD, PER_LAYER):
-        resolved = sorted(HeadSet.parse(heads_text).resolve_targets(layout, None, None))
+        resolved = sorted(HeadSet.parse(expand(heads_text, layout)).resolve_targets(layout, None, None))
         if not resolved:
             raise ValueError(f"the heads '{heads_text}' name no head of {layout.describe()}")
         if axis == PER_HEAD:
@@ -88,7 +89,7 @@ def axis_values(axis: str, values: str, heads_text: str, layout) -> list[tuple[s
             check_number(f"{axis}: {what}", number, 0.0, hi)
             out.append((f"{what} {number:g}", {what: number}))
         else:
-            head_set = HeadSet.parse(item)
+            head_set = HeadSet.parse(expand(item, layout))
             out.append((item if len(item) <= 24 else item[:21] + "...",
                         {"heads": tuple(head_set.resolve_targets(layout, None, None))}))
     return out
@@ -101,7 +102,7 @@ def sweep_cells(layout, heads_text: str, x_axis: str, x_values: str = "", y_axis
     default_target = parse_target(target)
     base_heads = ()
     if PER_HEAD not in (x_axis, y_axis) and PER_LAYER not in (x_axis, y_axis) and PER_HEAD_SET not in (x_axis, y_axis):
-        base_heads = tuple(HeadSet.parse(heads_text).resolve_targets(layout, None, None))
+        base_heads = tuple(HeadSet.parse(expand(heads_text, layout)).resolve_targets(layout, None, None))
         if not base_heads:
             raise ValueError(f"the heads '{heads_text}' name no head of {layout.describe()}")
     base = Cell("", base_heads, softpag_u, default_target, scale)
@@ -128,12 +129,32 @@ def sweep_candidates(text: str, layout, mode: str, softpag_u: float) -> list[tup
     return [(c.label, c.resolved()) for c in cells]
 
 
+def check_sweep_inputs(seed: int, text: str, mode: str, settings: SamplingSettings, softpag_u: float,
+                       batch_candidates: int, columns: int, y_axis: str = NO_AXIS, target: str = "identity") -> None:
+    """Everything a sweep takes that can be checked without the model, before the first image."""
+    settings.check()
+    check_seed(seed)
+    check_number("softpag_u", softpag_u, 0.0, 1.0)
+    check_number("batch_candidates", batch_candidates, 1, 256, whole=True)
+    check_number("columns", columns, 1, 64, whole=True)
+    if mode not in AXES:
+        raise ValueError(f"unknown sweep mode '{mode}' (valid: {', '.join(AXES)})")
+    if y_axis != NO_AXIS and y_axis not in AXES:
+        raise ValueError(f"unknown sweep axis '{y_axis}' for the rows (valid: {NO_AXIS}, {', '.join(AXES)})")
+    try:
+        parse_target(target)
+    except TargetError as e:
+        raise ValueError(f"target: {e}") from None
+    HeadSet.parse(placeholder(text))  # aliases (mid, in4) read as layer 0: their syntax, before the model
+
+
 def run_sweep(model, vae, conditioning, seed: int, text: str, mode: str, settings: SamplingSettings,
               softpag_u: float, batch_candidates: int, include_baseline: bool, columns: int,
               negative=None, node_id=None, values: str = "", y_axis: str = NO_AXIS, y_values: str = "",
               target: str = "identity") -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (grid [1, H', W', 3], labelled images [N, H, W, 3]). With a second axis the grid has
     one column per value of the first and ``columns`` is not used."""
+    check_sweep_inputs(seed, text, mode, settings, softpag_u, batch_candidates, columns, y_axis, target)
     renderer = CandidateRenderer(model, vae, [conditioning], [seed], settings, negative=negative)
     cells, width = sweep_cells(renderer.layout, text, mode, values, y_axis, y_values, softpag_u, target,
                                settings.scale, include_baseline)

@@ -156,3 +156,65 @@ def with_recorders(model, layout, calls):
         kind, index = layout.block_of(layer)
         m.set_model_patch_replace(AttentionRecorder(layer, calls), "dit", kind, index)
     return m
+
+
+# ---- U-Nets --------------------------------------------------------------------------------------
+UNET_CONFIGS = {
+    # SD1.5-like: 4 heads of every width (num_heads), one transformer layer per attention block:
+    # input blocks 1, 3 -> L0-1, middle -> L2, output blocks 0-3 -> L3-6.
+    "sd15": {"adm_in_channels": None, "num_res_blocks": [1, 1], "transformer_depth": [1, 1],
+             "channel_mult": [1, 2], "transformer_depth_middle": 1, "use_linear_in_transformer": False,
+             "context_dim": 64, "num_heads": 4, "transformer_depth_output": [1, 1, 1, 1]},
+    # SD1.5's own block structure (ComfyUI's model_detection SD15 config) at a small width: 16
+    # layers x 8 heads, detected as the sd1.5 family whatever the width.
+    "sd15-structure": {"adm_in_channels": None, "num_res_blocks": [2, 2, 2, 2],
+                       "transformer_depth": [1, 1, 1, 1, 1, 1, 0, 0], "channel_mult": [1, 2, 4, 4],
+                       "transformer_depth_middle": 1, "use_linear_in_transformer": False, "context_dim": 64,
+                       "num_heads": 8, "transformer_depth_output": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]},
+    # SDXL-like: 8-channel heads (num_head_channels), so 4 heads at 32 channels and 8 at 64; no
+    # attention at the first level (as SDXL), 2 layers at the second and 3 in the middle block.
+    "sdxl": {"adm_in_channels": 2816, "num_classes": "sequential", "num_res_blocks": [1, 1, 1],
+             "transformer_depth": [0, 1, 2], "channel_mult": [1, 1, 2], "transformer_depth_middle": 3,
+             "use_linear_in_transformer": True, "context_dim": 64, "num_head_channels": 8,
+             "transformer_depth_output": [0, 0, 1, 1, 2, 2]},
+}
+
+
+def tiny_unet(kind: str = "sd15", seed: int = 0, channels: int = 32):
+    """A tiny random SD1.5- or SDXL-like U-Net built from ComfyUI's own model configs."""
+    import comfy.model_management
+    import comfy.model_patcher
+    import comfy.supported_models
+
+    config = {"use_checkpoint": False, "image_size": 32, "in_channels": 4, "out_channels": 4,
+              "model_channels": channels, "use_spatial_transformer": True, "legacy": False,
+              "use_temporal_attention": False, "use_temporal_resblock": False, **UNET_CONFIGS[kind]}
+    model_config = (comfy.supported_models.SD15 if kind.startswith("sd15") else comfy.supported_models.SDXL)(config)
+    # The classes' unet_extra_config sets SD1.5's 8 heads / SDXL's 64-channel heads; a tiny width
+    # keeps the tiny model's own head settings.
+    model_config.unet_config.update({k: config.get(k, -1) for k in ("num_heads", "num_head_channels")})
+    model_config.set_inference_dtype(torch.float32, None)
+    model = model_config.get_model({})
+    randomize(model.diffusion_model, seed)
+    device = comfy.model_management.get_torch_device()
+    return comfy.model_patcher.ModelPatcher(model, load_device=device, offload_device=torch.device("cpu"))
+
+
+def unet_conditioning(kind: str, tokens: int = 5, seed: int = 1, size: int = 64):
+    """Random text conditioning for a tiny U-Net; SDXL's with the pooled output and the size
+    conditioning CLIPTextEncodeSDXL adds (comfy/model_base.py SDXL.encode_adm reads them)."""
+    g = torch.Generator().manual_seed(seed)
+    context = torch.randn(1, tokens, 64, generator=g)
+    if kind.startswith("sd15"):
+        return [[context, {}]]
+    extra = {"pooled_output": torch.randn(1, 1280, generator=g), "width": size, "height": size,
+             "crop_w": 0, "crop_h": 0, "target_width": size, "target_height": size}
+    return [[context, extra]]
+
+
+def unet_ksampler(model, positive, negative, steps=3, cfg=2.0, seed=0, size=8, sampler="euler", scheduler="normal"):
+    import nodes
+
+    samples = {"samples": torch.zeros(1, 4, size, size)}
+    (out,) = nodes.common_ksampler(model, seed, steps, cfg, sampler, scheduler, positive, negative, samples)
+    return out["samples"]

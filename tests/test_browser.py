@@ -177,7 +177,7 @@ def test_routes_and_help_pages_are_served_by_the_real_server(page, loop):
         return {archs: archs.architectures.map(a => a.id), badStatus: bad.status, bad: await bad.json(),
                 templates, helpStatus: help.status, help: (await help.text()).slice(0, 200)};
     })()"""))
-    assert out["archs"] == ["sd3", "flux"]
+    assert out["archs"] == ["sd3", "flux", "unet"]
     assert out["badStatus"] == 422 and "layer 99 is out of range" in out["bad"]["error"]
     assert {"sd3_perturbed_attention_ksampler", "flux_guider_sampler_custom_advanced"} <= set(out["templates"][hh_browser.PACK_FOLDER_NAME])
     assert out["helpStatus"] == 200 and "HeadHunter Guider" in out["help"]

@@ -226,15 +226,12 @@ def test_unsupported_model_names_supported_families(host, hh):
     import comfy.model_patcher
     import comfy.supported_models
 
-    config = comfy.supported_models.SD15({"image_size": 32, "use_spatial_transformer": True, "context_dim": 768, "model_channels": 32, "in_channels": 4, "out_channels": 4,
-                                          "num_res_blocks": [1], "transformer_depth_middle": 1, "channel_mult": [1],
-                                          "transformer_depth": [1], "transformer_depth_output": [1, 1],
-                                          "num_head_channels": 8, "use_linear_in_transformer": False,
-                                          "adm_in_channels": None, "use_temporal_attention": False,
-                                          "use_temporal_resblock": False})
-    unet = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match="Supported families: SD3, FLUX"):
-        patch(host, hh, unet, "L0H0")
+    # AuraFlow's diffusion model is also a class named MMDiT: detection is by class path, not name.
+    config = comfy.supported_models.AuraFlow({"dim": 64, "n_layers": 2, "n_double_layers": 1, "n_heads": 2,
+                                              "global_conddim": 64, "cond_seq_dim": 64, "max_seq": 64})
+    model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"does not support this model \(MMDiT\). Supported families: SD3, FLUX, U-Net"):
+        patch(host, hh, model, "L0H0")
 
 
 def test_flux2_is_refused_by_name_not_taken_for_flux1(host, hh):

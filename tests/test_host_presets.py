@@ -257,7 +257,9 @@ def test_requeueing_save_preset_after_its_file_was_deleted_writes_it_again(host,
               "2": {"class_type": "HeadHunterSavePreset", "inputs": {
                   "head_set": ["1", 0], "name": "requeued", "description": "", "family": "sd3-medium", "scale": 3.0,
                   "softpag_u": 1.0, "steps": 20, "cfg": 1.0, "tags": "", "notes": "", "overwrite": False}}}
-    executor = execution.PromptExecutor(_Sink())
+    import hh_releases
+
+    executor = hh_releases.prompt_executor(_Sink())  # ComfyUI's default (classic) output cache
     path = user_dir / "requeued.json"
     for attempt in range(2):
         queued = json.loads(json.dumps(prompt))  # a fresh prompt each time, as the server gets from the page
@@ -289,3 +291,14 @@ def test_official_search_result_imports_and_saves_with_provenance(host, hh, node
                       ("2000,1", "out of range"), ("", "no heads"), ("1,1\n" * 20000, "too large")):
         with pytest.raises(ValueError, match=says):
             hh.run_node(node, text=bad, source="f.txt", family="unknown", u=1.0)
+
+
+@pytest.mark.parametrize("text", ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999"])
+def test_a_queued_prompt_with_huge_head_ranges_is_refused_at_validation(host, text):
+    # ComfyUI's own prompt validation, as when the prompt is queued: an error naming the token,
+    # before any node runs (these held the server for 16 s at 5 GB, or until killed).
+    for node_id, inputs in (("HeadHunterHeads", {"heads": text}),
+                            ("HeadHunterSearch", {"candidates": text, "run_name": "x", "seeds": ""})):
+        ok, errors = comfy_validate(node_id, inputs)
+        assert not ok
+        assert any(f"'{text}': layer" in e["details"] and "out of range" in e["details"] for e in errors), errors

@@ -490,3 +490,41 @@ def test_search_over_heads_with_targets(host, hh, hs, sd3, vae, prompts, tmp_pat
     with pytest.raises(ValueError, match="target: 'blur' is not a target"):
         host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
                                           target="blur"))
+
+
+def test_command_line_errors_are_clear_and_come_before_any_model_is_loaded(host, tmp_path):
+    import subprocess
+    import sys
+
+    from hh_pack import PACK_DIR, find_host
+
+    comfyui, _ = find_host()
+    cli = [sys.executable, str(PACK_DIR / "headhunter_cli.py")]
+
+    def run(*args):
+        done = subprocess.run(cli + list(args), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert "Traceback" not in done.stderr, done.stderr[-3000:]
+        return done
+
+    # Global options after the subcommand work; the bad sampler is named before the (missing) models.
+    done = run("search", "--comfyui", str(comfyui), "--cpu", "--output-dir", str(tmp_path / "out"), "--prompt", "a cat",
+               "--unet", "not_there.safetensors", "--clip", "x", "--vae", "y", "--sampler", "bogus")
+    assert done.returncode == 2 and "error: sampler 'bogus' is not one of ComfyUI's samplers: euler" in done.stderr
+    # --extra-model-paths works (ComfyUI's utils package, not comfy/utils.py); a file that is not a
+    # model is named, without a traceback.
+    models = tmp_path / "extra" / "diffusion_models"
+    models.mkdir(parents=True)
+    (models / "notes.safetensors").write_text("not a model")
+    (tmp_path / "extra.yaml").write_text(f"mine:\n  base_path: {tmp_path / 'extra'}\n  diffusion_models: diffusion_models\n")
+    done = run("--comfyui", str(comfyui), "--cpu", "--extra-model-paths", str(tmp_path / "extra.yaml"), "sweep",
+               "--prompt", "a cat", "--out", str(tmp_path / "grid.png"), "--unet", "notes.safetensors", "--clip", "x",
+               "--vae", "y")
+    assert done.returncode != 0 and "error: could not load --unet 'notes.safetensors'" in done.stderr, done.stderr[-2000:]
+    # Not a ComfyUI folder, or none given: said plainly, at once.
+    done = run("--comfyui", str(tmp_path), "sweep", "--prompt", "a", "--out", "x.png")
+    assert done.returncode != 0 and f"{tmp_path} is not a ComfyUI folder" in done.stderr
+    done = run("sweep", "--prompt", "a", "--out", "x.png")
+    assert done.returncode == 2 and "--comfyui is required (the ComfyUI folder; before or after the subcommand)" in done.stderr
+    # Help shows the defaults.
+    assert "(default: 20)" in run("search", "--help").stdout and "(default: per head)" in run("sweep", "--help").stdout
+    assert not (tmp_path / "out").exists() and not (tmp_path / "grid.png").exists()

@@ -183,3 +183,21 @@ def test_preset_files_are_parsed_again_only_when_they_change(pack, tmp_path):
     os.utime(path, ns=(1, 1))
     changed, _ = presets.load_presets([(tmp_path, False)])
     assert changed[0].name == "changed"
+
+
+# ---- run folders --------------------------------------------------------------------------------
+@pytest.mark.parametrize("content", [b"[" * 100_000, b'{"params": {}}', b"\xff\xfe", b'{"params": 1, "pool": 2}'])
+def test_a_broken_checkpoint_is_named_with_its_reason(pack, tmp_path, content):
+    search = pack("core.search")
+    path = tmp_path / "checkpoint.json"
+    path.write_bytes(content)
+    with pytest.raises(search.CheckpointMismatch, match=r"checkpoint.json is not a readable search checkpoint \(.+\); "
+                       r"delete it to start over"):
+        search.load_checkpoint(path, {"k": 1})
+
+
+def test_a_run_folder_that_cannot_be_written_names_the_file(pack, tmp_path):
+    search = pack("core.search")
+    (tmp_path / "run").write_text("a file where the run folder would be")
+    with pytest.raises(OSError, match=r"HeadHunter could not write .*run/checkpoint.json"):
+        search.atomic_write_bytes(tmp_path / "run" / "checkpoint.json", b"{}")

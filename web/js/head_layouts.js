@@ -22,6 +22,8 @@ export function normalizeLayout(v, archName = v.arch_name) {
     family: v.family ?? null,
     layers: v.layers,
     heads: v.heads,
+    // U-Nets: heads differ per layer (SDXL: 10 or 20); the grid is v.heads tall.
+    headsPerLayer: v.heads_per_layer ?? Array(v.layers).fill(v.heads),
     groups: (v.groups ?? []).map((g) => ({ name: g.name, start: g.start, layers: g.layers })),
     description: v.description,
   };
@@ -37,8 +39,8 @@ export function groupBoundaries(layout) {
   return layout.groups.filter((g) => g.start > 0 && g.layers > 0).map((g) => g.start);
 }
 
-/** A block group's name for people: "double", "single". */
-export const groupLabel = (group) => group.name.replace(/_block$/, "");
+/** A block group's name for people: "double", "single", "input", "middle". */
+export const groupLabel = (group) => group.name.replace(/(_block| blocks?)$/, "");
 
 /**
  * Where a layer sits when a model has several block groups: {group: "single", index: 0} for FLUX's
