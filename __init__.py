@@ -11,7 +11,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from .http_api.routes import register_with_comfyui
 from .nodes.guider import HeadHunterGuider
-from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads
+from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads, HeadHunterImportOfficialHeads
 from .nodes.objectives import HeadHunterObjectiveCombine, HeadHunterObjectiveLoader
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
 from .nodes.presets import HeadHunterPreset, HeadHunterSavePreset
@@ -34,6 +34,7 @@ class HeadHunterExtension(ComfyExtension):
             HeadHunterPreset,
             HeadHunterHeads,
             HeadHunterCombine,
+            HeadHunterImportOfficialHeads,
             HeadHunterSavePreset,
             HeadHunterSearch,
             HeadHunterSweep,

@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         gen.add_argument("--height", type=int, default=1024, help="Image height (16-16384).")
         gen.add_argument("--batch-candidates", type=int, default=4 if name == "search" else 8,
                          help="Candidate head sets per batched forward.")
+        s.add_argument("--target", default="identity",
+                       help="Perturbation target of heads whose text names none: identity, uniform, mean_query, "
+                       "seg(<sigma>), temperature(<t>), max (docs/targets.md).")
         if name == "search":
             s.add_argument("--objective", default="PickScore", choices=["PickScore", "CLIPScore"],
                            help="What the search maximises.")
@@ -91,8 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--prompt", required=True, help="The prompt of every image.")
             s.add_argument("--seed", type=int, default=0, help="The seed of every image (0 to 2^64 - 1).")
             s.add_argument("--heads", default="L0", help="Head text of the range to sweep.")
-            s.add_argument("--mode", default="per head", choices=["per head", "per layer"],
-                           help="One image per head, or per layer.")
+            s.add_argument("--mode", default="per head", choices=["per head", "per layer", "per target", "per u",
+                                                                   "per scale", "per head set"],
+                           help="The columns; per target / u / scale / head set take --values.")
+            s.add_argument("--values", default="", help="Column values, e.g. 'identity, uniform, seg(4)' or '0.5, 1'.")
+            s.add_argument("--rows", default="none", choices=["none", "per head", "per layer", "per target", "per u",
+                                                              "per scale", "per head set"], help="An optional second axis.")
+            s.add_argument("--row-values", default="", help="Row values, written as --values.")
             s.add_argument("--no-baseline", action="store_true", help="Leave out the image with no heads.")
             s.add_argument("--columns", type=int, default=8, help="Images per row of the grid.")
             s.add_argument("--out", type=Path, required=True, help="PNG file for the grid.")
@@ -240,13 +248,13 @@ def run(args, package: str, workers=None) -> int:
             model=None, vae=None, objective=None, prompts=prompts, conditionings=[], settings=settings,
             softpag_u=args.softpag_u, k=args.k, rounds=args.rounds, candidates=args.candidates,
             batch_candidates=args.batch_candidates, run_name=args.run_name, family=args.family,
-            presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite)
+            presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite, target=args.target)
         search.check_inputs(job)
         objective = pack("search.objectives").load_objective(args.objective, args.objective_model, args.template)
     else:
         prompts = [objectives_core.SearchPrompt(args.prompt, seed=args.seed)]
         pack("search.sweep").check_sweep_inputs(args.seed, args.heads, args.mode, settings, args.softpag_u,
-                                                args.batch_candidates, args.columns)
+                                                args.batch_candidates, args.columns, args.rows, args.target)
         if args.out.exists() and not args.overwrite:
             raise ValueError(f"--out {args.out} already exists: add --overwrite to replace it, or name another file")
     model, clip, vae, files = load_models(args)
@@ -262,7 +270,8 @@ def run(args, package: str, workers=None) -> int:
     else:
         grid, _ = pack("search.sweep").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
-            args.batch_candidates, not args.no_baseline, args.columns, negative=negative)
+            args.batch_candidates, not args.no_baseline, args.columns, negative=negative, values=args.values,
+            y_axis=args.rows, y_values=args.row_values, target=args.target)
         pack("search.run").save_png(args.out, grid[0])
         print(f"grid: {args.out}")
     return 0

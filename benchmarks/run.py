@@ -17,6 +17,8 @@ machine disturbs every variant alike and as little as possible. Nothing here ass
    perturbation), plus head-level and guider variants.
 3. Heads that need no attention: u = 1 lets perturbed heads skip attention; attention calls and a
    whole perturbed forward with many heads / whole layers perturbed, shortcut on vs off.
+4. Targets (core/targets.py): one attention call with 3 of 24 heads perturbed toward each target
+   of the menu (u = 0.5), time and peak memory next to the unpatched call.
 """
 from __future__ import annotations
 
@@ -48,19 +50,20 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def interleaved(variants: dict, rounds: int, device) -> dict:
+def interleaved(variants: dict, rounds: int, device, clock=time.perf_counter) -> dict:
     """Best-of-rounds seconds per variant, running the variants round-robin. The minimum is the
-    figure least disturbed by other work on a shared machine (as timeit recommends)."""
+    figure least disturbed by other work on a shared machine (as timeit recommends). ``clock``:
+    wall time by default; ``time.process_time`` counts only this process's CPU work."""
     times = {name: [] for name in variants}
     for fn in variants.values():  # warm-up
         fn()
     for _ in range(rounds):
         for name, fn in variants.items():
             sync(device)
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             sync(device)
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
     return {name: min(ts) for name, ts in times.items()}
 
 
@@ -287,6 +290,52 @@ def attention_overhead(args, pkg, device, dtype):
     ]
 
 
+TARGET_MENU = ("identity", "uniform", "mean_query", "seg(2)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max",
+               "mask(II)", "fisher_rao", "slerp")
+
+
+def target_costs(args, pkg, device, dtype):
+    """4: one attention call per target of the menu, 3 of 24 heads perturbed at u = 0.5."""
+    from comfy.ldm.modules.attention import optimized_attention
+
+    attention = pack_module("patches.attention", pkg)
+    softpag = pack_module("core.softpag", pkg)
+    parse_target = pack_module("core.target_spec", pkg).parse_target
+    sizes = {"SD3-like (24 x 64, 333 text + 64 x 64 image tokens)": (24, 64, 333, (64, 64))}
+    if args.quick:
+        sizes = {"quick (24 x 64, 77 text + 32 x 32 image tokens)": (24, 64, 77, (32, 32))}
+    rows = []
+    rounds = max(2, args.rounds // 2)
+    for label, (H, D, n_txt, grid) in sizes.items():
+        N = n_txt + grid[0] * grid[1]
+        q, k, v = make_qkv(H, D, N, device, dtype)
+
+        def call_with(target):
+            spec = parse_target(target)
+            pert = softpag.LayerPerturbation((1, 7, 13), (0.5, 0.5, 0.5), (spec,) * 3)
+            override = attention.PerturbedAttention([(0, 1, pert)], N, n_txt, False, None, grid)
+            return lambda: optimized_attention(q, k, v, H, skip_reshape=True,
+                                               transformer_options={"optimized_attention_override": override})
+
+        variants = {"unpatched": lambda: optimized_attention(q, k, v, H, skip_reshape=True, transformer_options={})}
+        variants.update({t: call_with(t) for t in TARGET_MENU})
+        # On a CPU, the process's own CPU time: other jobs on a shared machine barely move it (with
+        # one thread it is the work done; with several, their sum).
+        clock = time.process_time if device.type == "cpu" else time.perf_counter
+        med = interleaved(variants, rounds, device, clock)
+        mem = {name: peak_bytes(fn, device) for name, fn in variants.items()}
+        inputs = 3 * q.numel() * q.element_size()
+        for name in variants:
+            ratio = (inputs + mem[name]) / (inputs + mem["unpatched"])
+            rows.append((label, name, f"{med[name] * 1000:.1f} ms", f"{med[name] / med['unpatched']:.3f}x",
+                         f"{mem[name] / 2**20:.0f} MiB", f"{ratio:.3f}x"))
+        del q, k, v, variants
+        gc.collect()
+    clock = "CPU time of the process" if device.type == "cpu" else "wall time"
+    return (f"4. Targets: one attention call, 3 of 24 heads perturbed toward the target at u = 0.5 ({clock})",
+            ("size", "target", "time", "vs unpatched", "peak extra", "peak vs unpatched"), rows)
+
+
 def layer_pag_forward(args, pkg, device):
     """3b: the cost of the perturbed pass with whole layers perturbed, shortcut on (u=1) vs off.
 
@@ -337,7 +386,7 @@ def main():
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--only", choices=["step", "attention", "forward", "unet"], action="append")
+    parser.add_argument("--only", choices=["step", "attention", "forward", "unet", "targets"], action="append")
     parser.add_argument("--workdir", default="/tmp/headhunter-bench")
     args = parser.parse_args()
     host = Path(args.comfyui) if args.comfyui else find_host()[0]
@@ -349,7 +398,7 @@ def main():
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     print(flush=True)
     print(f"HeadHunter benchmarks on {machine(device)}, {args.dtype}, {args.rounds} interleaved rounds, best of rounds")
-    only = set(args.only or ["step", "attention", "forward", "unet"])
+    only = set(args.only or ["step", "attention", "forward", "unet", "targets"])
     if "step" in only:
         print_table(*step_cost(args, pkg, device))
     if "attention" in only:
@@ -359,6 +408,8 @@ def main():
         print_table(*layer_pag_forward(args, pkg, device))
     if "unet" in only:
         print_table(*unet_step_cost(args, pkg, device))
+    if "targets" in only:
+        print_table(*target_costs(args, pkg, device, dtype))
 
 
 if __name__ == "__main__":

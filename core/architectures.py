@@ -87,6 +87,11 @@ class Architecture:
     # An attribute path truthy on models whose joint sequence puts the image first, text last
     # (HunyuanVideo's double blocks on ComfyUI v0.3.64: ``flipped_img_txt``); read per model.
     image_first: str = ""
+    # Attribute path, from the diffusion model, to the side of the square patch one image token
+    # covers in the latent. The image tokens are the latent's patches in row-major order, after
+    # padding to a whole patch: the grid is (ceil(h / p), ceil(w / p)) (SEG blurs over it). Empty:
+    # no single grid (U-Nets attend over feature maps of several sizes; SEG leaves them alone).
+    patch_size_attr: str = "patch_size"
 
     @property
     def aliases(self) -> bool:
@@ -232,6 +237,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         groups=_UNET_GROUPS,
         reach=REACH_ATTN1,
         token_order=NO_JOINT_TEXT,
+        patch_size_attr="",
         # ComfyUI's block ids of the blocks with attention (SD1.5: 8 heads of 40-160 channels;
         # SDXL: 64-channel heads, 10 at 640 channels and 20 at 1280, 2 or 10 layers deep).
         variants={
@@ -318,6 +324,9 @@ class ModelLayout:
     layer_list: tuple[Layer, ...] = ()
     # This model's joint sequence is image first, text last (see ``Architecture.image_first``).
     image_first: bool = False
+    # The latent patch one image token covers (``Architecture.patch_size_attr``); 0 where the model
+    # has none (U-Nets: their attention runs on feature maps of several sizes).
+    patch_size: int = 0
 
     def __post_init__(self):
         if not self.layer_list:
@@ -325,9 +334,19 @@ class ModelLayout:
 
     @classmethod
     def of_layers(cls, arch: Architecture, layers: tuple[Layer, ...], family: str | None = None,
-                  image_first: bool = False) -> "ModelLayout":
+                  image_first: bool = False, patch_size: int = 0) -> "ModelLayout":
         sizes = tuple(sum(1 for l in layers if l.group == g) for g in range(len(arch.groups)))
-        return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers), image_first)
+        return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers),
+                   image_first=image_first, patch_size=patch_size)
+
+    def image_grid(self, latent_hw) -> tuple[int, int] | None:
+        """The image tokens' (rows, columns) for a latent of spatial size ``latent_hw``; None for
+        models without a patch size."""
+        if not self.patch_size:
+            return None
+        h, w = (int(x) for x in latent_hw)
+        p = self.patch_size
+        return -(-h // p), -(-w // p)
 
     @property
     def layers(self) -> int:
@@ -425,7 +444,8 @@ def detect_layout(diffusion_model) -> ModelLayout:
             sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
             layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
         image_first = bool(arch.image_first) and _truthy(diffusion_model, arch.image_first)
-        return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers), image_first)
+        return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers), image_first,
+                                     _patch_size(arch, diffusion_model))
     raise ValueError(
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} ({'; '.join(a.examples for a in ARCHITECTURES)})."
@@ -459,6 +479,20 @@ def _family_of(arch: Architecture, diffusion_model, layers: tuple[Layer, ...]) -
 def same_structure(layout: ModelLayout, family: str) -> bool:
     """Whether a model has exactly the layers of a published family (numbers mean the same)."""
     return layout.arch.variants.get(family) == layout.layer_list
+
+
+def _patch_size(arch: Architecture, diffusion_model) -> int:
+    if not arch.patch_size_attr:
+        return 0
+    try:
+        patch = _attr_path(diffusion_model, arch.patch_size_attr)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return 0
+    if isinstance(patch, (tuple, list)):
+        if len(set(patch)) != 1:
+            return 0  # video (time, height, width) patches: no single image grid
+        patch = patch[0]
+    return int(patch)
 
 
 def _truthy(obj, path: str) -> bool:

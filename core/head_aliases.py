@@ -2,7 +2,7 @@
 
 ``mid`` is every layer of the middle block, ``in<N>`` / ``out<N>`` ComfyUI's input / output block
 ids, an optional ``.<t>`` the transformer index inside the block; each may be followed by
-``H<range>`` and ``@u`` as flat tokens are (``midH0-4``, ``out1.2H5@0.5``, ``-in4``). An alias
+``H<range>``, ``:target`` and ``@u`` as flat tokens are (``midH0-4``, ``out1.2H5@0.5``, ``-in4``). An alias
 means exactly the flat heads it names: once the model's layout is known, ``expand`` rewrites each
 alias token into flat ``L`` tokens and ``core.heads`` reads the result. The aliases come from the
 architecture table (``BlockGroup.alias``); other architectures have none.
@@ -17,7 +17,7 @@ from .heads import HeadRangeError, HeadSet, HeadSyntaxError
 _NAMES = sorted({g.alias for a in ARCHITECTURES for g in a.groups if g.alias}, key=len, reverse=True)
 _ALIAS = re.compile(
     rf"^(?P<neg>-)?(?P<alias>{'|'.join(_NAMES)})(?P<block>\d+)?(?:\.(?P<index>\d+))?"
-    r"(?P<rest>(?:H(?:\*|\d+(?:-\d+)?))?(?:@[^@]*)?)$",
+    r"(?P<rest>(?:H(?:\*|\d+(?:-\d+)?))?(?::[a-z_]+(?:\([^()]*\))?)?(?:@[^@]*)?)$",
     re.IGNORECASE,
 )
 _HEADS = re.compile(r"^H(\d+)(?:-(\d+))?", re.IGNORECASE)

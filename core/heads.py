@@ -9,6 +9,8 @@ Text grammar (case-insensitive; tokens separated by commas, semicolons or whites
     L5  or  L5H*  every head of layer 5 (layer-level PAG)
     L3-5H0-7      ranges, inclusive
     L14H13@0.5    a per-head SoftPAG strength u in [0, 1]
+    L14H7:uniform@0.5, L3-5:seg(4), L2H1:temperature(2)
+                  a per-head target (core/targets.py; none = the node's target)
     -L5H3         remove heads named earlier (works on whole layers too)
 
 A head set is host-free: it can be parsed, combined and printed without a model. It is checked
@@ -22,15 +24,18 @@ from functools import cached_property
 from typing import Mapping
 
 from .architectures import ModelLayout
+from .target_spec import TargetError, TargetSpec, parse_target
 
 SYNTAX_HELP = (
     "write heads as L<layer>H<head> (0-based, e.g. L14H13), L5 or L5H* for a whole layer, "
-    "ranges like L3-5H0-7, an optional @u in [0, 1] (L14H13@0.5), and -L5H3 to remove heads"
+    "ranges like L3-5H0-7, an optional target (L14H13:uniform, L3:seg(4), L2H1:temperature(2)), "
+    "an optional @u in [0, 1] (L14H13@0.5), and -L5H3 to remove heads"
 )
 
 _TOKEN = re.compile(
     r"^(?P<neg>-)?L(?P<l0>\d+)(?:-(?P<l1>\d+))?"
     r"(?:H(?:(?P<star>\*)|(?P<h0>\d+)(?:-(?P<h1>\d+))?))?"
+    r"(?::(?P<target>[a-z_]+(?:\([^()]*\))?))?"
     r"(?:@(?P<u>\d*\.?\d+(?:e-?\d+)?))?$",
     re.IGNORECASE,
 )
@@ -83,6 +88,10 @@ class HeadNotes:
 
 # An entry is (layer, head, u): head None means the whole layer, u None means "use the node's u".
 Entry = tuple[int, "int | None", "float | None"]
+# An entry's target, where it names one: ((layer, head or None), target). Kept apart from the
+# entries so that code reading (layer, head, u) stays as it was; it follows its entry through the
+# algebra exactly as u does.
+TargetEntry = tuple[tuple[int, "int | None"], TargetSpec]
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class HeadSet:
 
     entries: tuple[Entry, ...] = ()
     excluded: frozenset[tuple[int, int]] = frozenset()
+    targets: tuple[TargetEntry, ...] = ()
     # Provenance, used in error messages and preset checks; empty for hand-typed text.
     name: str = ""
     arch: str | None = None
@@ -135,6 +145,14 @@ class HeadSet:
                 raise HeadRangeError(
                     f"'{token}': the text names more than {MAX_NAMED} heads (repeats counted); no model has that "
                     f"many: name each head once, or a whole layer as L5.")
+            target = None
+            if m["target"] is not None:
+                if m["neg"]:
+                    raise HeadSyntaxError(f"'{token}': a removed head takes no target.")
+                try:
+                    target = parse_target(m["target"])
+                except TargetError as e:
+                    raise HeadSyntaxError(f"'{token}': {e}") from None
             u = None
             if m["u"] is not None:
                 if m["neg"]:
@@ -147,13 +165,14 @@ class HeadSet:
                     if m["neg"]:
                         build.remove(layer, h)
                     else:
-                        build.add(layer, h, u)
+                        build.add(layer, h, u, target=target)
         return cls(*build.done(), **provenance)
 
     @classmethod
     def from_pairs(cls, pairs, **provenance) -> "HeadSet":
-        """From (layer, head) or (layer, head, u) tuples, keeping their order."""
+        """From (layer, head), (layer, head, u) or (layer, head, u, target) tuples, keeping their order."""
         entries = []
+        targets = []
         seen = set()
         for p in pairs:
             layer, head = int(p[0]), (None if p[1] is None else int(p[1]))
@@ -161,7 +180,10 @@ class HeadSet:
             if (layer, head) not in seen:
                 seen.add((layer, head))
                 entries.append((layer, head, u))
-        return cls(tuple(entries), **provenance)
+                if len(p) > 3 and p[3] is not None:
+                    target = p[3] if isinstance(p[3], TargetSpec) else parse_target(p[3])
+                    targets.append(((layer, head), target))
+        return cls(tuple(entries), targets=tuple(targets), **provenance)
 
     # ---- queries ------------------------------------------------------------------------
     def __bool__(self) -> bool:
@@ -174,6 +196,19 @@ class HeadSet:
         for layer, head, u in self.entries:
             index[(layer, head)] = u
         return index
+
+    @cached_property
+    def _target_index(self) -> dict[tuple[int, int | None], TargetSpec]:
+        return dict(self.targets)
+
+    def target_of(self, layer: int, head: int | None) -> TargetSpec | None:
+        """The target this set names for a head (its own, else its whole layer's), or None."""
+        index = self._target_index
+        if (layer, head) in index:
+            return index[(layer, head)]
+        if head is not None and (layer, head) not in self._index and self.contains(layer, head):
+            return index.get((layer, None))
+        return None
 
     @cached_property
     def _excluded_by_layer(self) -> dict[int, set[int]]:
@@ -202,14 +237,26 @@ class HeadSet:
     # ---- algebra (the paper's compositional styles: Sec. 4.1, "combining heads") ----------
     # Each operation is linear in the sizes of both sets: lookups go through the cached index and
     # the per-layer grouping of ``excluded``, never through a scan per entry.
-    def _with_entries(self, entries, excluded) -> "HeadSet":
-        return replace(self, entries=tuple(entries), excluded=frozenset(excluded))
+    def _with_entries(self, entries, excluded, targets=None, other: "HeadSet | None" = None) -> "HeadSet":
+        """The result of an operation; without ``targets`` each entry keeps the target of the set it
+        came from, ours first (as u does)."""
+        entries = tuple(entries)
+        if targets is None:
+            targets = []
+            for layer, head, _ in entries:
+                target = self.target_of(layer, head)
+                if target is None and other is not None:
+                    target = other.target_of(layer, head)
+                if target is not None:
+                    targets.append(((layer, head), target))
+        return replace(self, entries=entries, excluded=frozenset(excluded), targets=tuple(targets))
 
     def union(self, other: "HeadSet") -> "HeadSet":
-        build = _Builder(self.entries, self.excluded)
+        build = _Builder(self.entries, self.excluded, self.targets)
         theirs = other._excluded_by_layer
+        their_targets = other._target_index
         for layer, head, u in other.entries:
-            build.add(layer, head, u, theirs.get(layer, ()))
+            build.add(layer, head, u, theirs.get(layer, ()), their_targets.get((layer, head)))
         return self._with_entries(*build.done())
 
     def intersection(self, other: "HeadSet") -> "HeadSet":
@@ -229,7 +276,7 @@ class HeadSet:
             else:
                 out = mine_out.get(layer, ())
                 entries += [(layer, h, u if u is not None else v) for h, v in other_heads.items() if h not in out]
-        return self._with_entries(_dedupe(entries), _ungroup(excluded))
+        return self._with_entries(_dedupe(entries), _ungroup(excluded), other=other)
 
     def difference(self, other: "HeadSet") -> "HeadSet":
         entries = []
@@ -250,11 +297,17 @@ class HeadSet:
                 continue
             entries.append((layer, None, u))
             excluded.setdefault(layer, set()).update(h for h in other_heads if h is not None)
-        return self._with_entries(_dedupe(entries), _ungroup(excluded))
+        return self._with_entries(_dedupe(entries), _ungroup(excluded), other=other)
 
     # ---- against a model ----------------------------------------------------------------
     def resolve(self, layout: ModelLayout, default_u: float = 1.0) -> list[tuple[int, int, float]]:
         """Concrete, ordered (layer, head, u) triples for a model; raises HeadRangeError."""
+        return [entry[:3] for entry in self.resolve_targets(layout, default_u, None)]
+
+    def resolve_targets(self, layout: ModelLayout, default_u: float = 1.0, default_target=None) -> list[tuple]:
+        """Concrete, ordered (layer, head, u, target) for a model; a head without its own target
+        gets ``default_target`` (a TargetSpec, its text, or None); raises HeadRangeError."""
+        index = self._target_index
         last = layout.layers - 1
         out: list[tuple[int, int, float]] = []
         seen = set()
@@ -273,11 +326,12 @@ class HeadSet:
                     + self._provenance()
                 )
             heads = range(count) if head is None else (head,)
+            target = index.get((layer, head), default_target)
             for h in heads:
                 if (layer, h) in seen or (head is None and (layer, h) in self.excluded):
                     continue
                 seen.add((layer, h))
-                out.append((layer, h, default_u if u is None else u))
+                out.append((layer, h, default_u if u is None else u, target))
         return out
 
     def _provenance(self) -> str:
@@ -289,9 +343,11 @@ class HeadSet:
         tokens: list[str] = []
         i = 0
         entries = self.entries
+        index = self._target_index
         while i < len(entries):
             layer, head, u = entries[i]
-            suffix = "" if u is None else f"@{u:g}"
+            target = index.get((layer, head))
+            suffix = ("" if target is None else f":{target.text}") + ("" if u is None else f"@{u:g}")
             if head is None:
                 tokens.append(f"L{layer}{suffix}")
                 i += 1
@@ -303,6 +359,7 @@ class HeadSet:
                 and entries[j + 1][1] is not None
                 and entries[j + 1][1] == entries[j][1] + 1
                 and entries[j + 1][2] == u
+                and index.get((layer, entries[j + 1][1])) == target
             ):
                 j += 1
             span = f"H{head}" if j == i else f"H{head}-{entries[j][1]}"
@@ -319,20 +376,24 @@ class _Builder:
     """A head set being folded token by token (parse) or set by set (union), in place: what
     ``union`` with one entry and ``difference`` with one head mean, each in O(1)."""
 
-    def __init__(self, entries=(), excluded=()):
+    def __init__(self, entries=(), excluded=(), targets=()):
         self.entries: dict[tuple[int, int | None], float | None] = {}
+        self.targets: dict[tuple[int, int | None], TargetSpec] = {}
         self.heads: dict[int, set[int]] = {}  # the single heads listed per layer
+        known = dict(targets)
         for layer, head, u in entries:
-            self._put(layer, head, u)
+            self._put(layer, head, u, known.get((layer, head)))
         self.excluded = _group(excluded)
 
-    def _put(self, layer: int, head: int | None, u: float | None) -> None:
+    def _put(self, layer: int, head: int | None, u: float | None, target: TargetSpec | None = None) -> None:
         if (layer, head) not in self.entries:
             self.entries[(layer, head)] = u
+            if target is not None:
+                self.targets[(layer, head)] = target
             if head is not None:
                 self.heads.setdefault(layer, set()).add(head)
 
-    def add(self, layer: int, head: int | None, u: float | None, their_excluded=()) -> None:
+    def add(self, layer: int, head: int | None, u: float | None, their_excluded=(), target=None) -> None:
         """Union with one entry; ``their_excluded``: heads the other set removed from that layer."""
         entries = self.entries
         if head is None:
@@ -343,13 +404,13 @@ class _Builder:
                 return
             # Whole layer joins: specific heads already listed stay (they may carry a u).
             self.excluded[layer] = {h for h in their_excluded if (layer, h) not in entries}
-            self._put(layer, None, u)
+            self._put(layer, None, u, target)
         elif (layer, head) in entries:
             return
         elif (layer, None) in entries and head not in self.excluded.get(layer, ()):
             return
         else:
-            self._put(layer, head, u)
+            self._put(layer, head, u, target)
             self.excluded.get(layer, set()).discard(head)
 
     def remove(self, layer: int, head: int | None) -> None:
@@ -357,18 +418,22 @@ class _Builder:
         entries = self.entries
         if head is None:
             entries.pop((layer, None), None)
+            self.targets.pop((layer, None), None)
             for h in self.heads.pop(layer, ()):  # each head is removed at most once per add: linear
                 del entries[(layer, h)]
+                self.targets.pop((layer, h), None)
             self.excluded.pop(layer, None)
             return
         entries.pop((layer, head), None)
+        self.targets.pop((layer, head), None)
         self.heads.get(layer, set()).discard(head)
         if (layer, None) in entries:
             self.excluded.setdefault(layer, set()).add(head)
 
-    def done(self) -> tuple[tuple[Entry, ...], frozenset[tuple[int, int]]]:
+    def done(self) -> tuple[tuple[Entry, ...], frozenset[tuple[int, int]], tuple[TargetEntry, ...]]:
         entries = tuple((layer, head, u) for (layer, head), u in self.entries.items())
-        return entries, _ungroup(self.excluded)
+        targets = tuple((key, self.targets[key]) for key in self.entries if key in self.targets)
+        return entries, _ungroup(self.excluded), targets
 
 
 def _group(pairs) -> dict[int, set[int]]:

@@ -11,18 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .softpag import LayerPerturbation, Target
+from .target_spec import TargetSpec, parse_target
 
 
-def layer_perturbations(resolved: list[tuple[int, int, float]]) -> dict[int, LayerPerturbation]:
-    """(layer, head, u) triples -> one LayerPerturbation per layer (heads with u = 0 drop out)."""
-    by_layer: dict[int, list[tuple[int, float]]] = {}
-    for layer, head, u in resolved:
+def layer_perturbations(resolved) -> dict[int, LayerPerturbation]:
+    """(layer, head, u) or (layer, head, u, target) tuples -> one LayerPerturbation per layer (heads
+    with u = 0 drop out). A target is a TargetSpec or its text; none means the identity."""
+    by_layer: dict[int, list[tuple[int, float, TargetSpec]]] = {}
+    for entry in resolved:
+        layer, head, u = entry[:3]
+        target = entry[3] if len(entry) > 3 else None
+        if not isinstance(target, TargetSpec):
+            target = parse_target(target)
         if u > 0.0:
-            by_layer.setdefault(layer, []).append((head, float(u)))
-    return {
-        layer: LayerPerturbation(tuple(h for h, _ in hs), tuple(u for _, u in hs))
-        for layer, hs in sorted(by_layer.items())
-    }
+            by_layer.setdefault(layer, []).append((head, float(u), target))
+    perts = {}
+    for layer, hs in sorted(by_layer.items()):
+        specs = tuple(t for _, _, t in hs)
+        perts[layer] = LayerPerturbation(tuple(h for h, _, _ in hs), tuple(u for _, u, _ in hs),
+                                         () if all(t.is_identity for t in specs) else specs)
+    return perts
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,13 @@ class PerturbationPlan:
 
     chunks: dict[int, dict[int, LayerPerturbation]]
     image_only: bool = False
+
+    @property
+    def needs_text_tokens(self) -> bool:
+        """Whether perturbed attention must know where text ends and image begins: image-only
+        targets, SEG (it blurs the image tokens only) and masked blocks of the joint map."""
+        return self.image_only or any(
+            spec.kind in ("seg", "mask") for per_layer in self.chunks.values() for pert in per_layer.values() for spec in pert.targets)
 
     @property
     def layers(self) -> list[int]:

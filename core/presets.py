@@ -5,14 +5,17 @@ A preset is one human-readable JSON file (format "headhunter-preset", version 1)
     {"format": "headhunter-preset", "version": 1,
      "name": "SD3 golden hour", "description": "...",
      "family": "sd3-medium", "architecture": "sd3",
-     "heads": [{"head": "L18H11", "u": null, "label": "golden hour", "confidence": "high"}],
+     "heads": [{"head": "L18H11", "u": null, "label": "golden hour", "confidence": "high"},
+               {"head": "L14H7", "u": 0.5, "target": "uniform"}],
      "recommended": {"scale": 3.0, "softpag_u": 1.0, "steps": 20, "cfg": 3.0, "notes": "..."},
      "tags": ["style"], "provenance": {"source": "paper", "reference": "Fig. 8"}}
 
 Required: format, version, name, family, architecture, heads. Everything else may be missing.
 ``heads`` entries are folded in order with the head-text grammar (``core.heads``): a head, a whole
 layer ("L13"), a range ("L7-9"), or a removal ("-L5H3"); ``u`` is the per-head SoftPAG strength
-(null = the guidance node's softpag_u); ``label``, ``confidence`` (high / medium / low: how sure the
+(null = the guidance node's softpag_u); ``target`` the head's perturbation target (``core.target_spec``:
+"uniform", "seg(4)", ...; missing = the node's target, so files written before targets existed read
+as before); ``label``, ``confidence`` (high / medium / low: how sure the
 label is) and ``note`` (why) describe it; ``score`` is a search's per-head score. Unknown keys are
 kept. Reading never executes anything: ``json`` only.
 """
@@ -29,6 +32,7 @@ from .architectures import (ARCHITECTURES, ModelLayout, architecture, family_arc
                             variant_layout)
 from .file_names import name_problem
 from .heads import HeadNotes, HeadRangeError, HeadSet, head_key, parse_head_key
+from .target_spec import TargetError, parse_target
 
 FORMAT = "headhunter-preset"
 FORMAT_VERSION = 1
@@ -47,7 +51,7 @@ MAX_FILE_BYTES = 1 << 20
 FAMILIES = tuple(f for a in ARCHITECTURES for f in a.variants)
 _TOP_KEYS = ("format", "version", "name", "description", "family", "architecture", "heads", "recommended",
              "tags", "provenance")
-_HEAD_KEYS = ("head", "u", "label", "note", "confidence", "score")
+_HEAD_KEYS = ("head", "u", "target", "label", "note", "confidence", "score")
 
 
 class PresetError(ValueError):
@@ -290,7 +294,7 @@ def dumps_preset(p: Preset) -> str:
 
 def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | None = None, description: str = "",
                          recommended: dict | None = None, tags=(), provenance: dict | None = None) -> Preset:
-    """A checked Preset from a head set (labels, confidence and scores kept from its meta)."""
+    """A checked Preset from a head set (labels, confidence and scores kept from its notes)."""
     family = family or head_set.family
     if not family:
         raise PresetError("the head set does not say which model family it was found on: choose a family")
@@ -304,10 +308,14 @@ def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | No
     if not head_set:
         raise PresetError("the head set is empty: there is nothing to save")
     notes = head_set.notes
+    own_targets = dict(head_set.targets)  # the targets the entries name themselves
     heads = []
     for layer, head, u in head_set.entries:
         key = head_key(layer, head)
         entry = {"head": key, "u": u}
+        target = own_targets.get((layer, head))
+        if target is not None:
+            entry["target"] = target.text
         for field_name, known in (("label", notes.labels), ("confidence", notes.confidence), ("score", notes.scores)):
             if key in known:
                 entry[field_name] = known[key]
@@ -465,6 +473,9 @@ def _fold_heads(heads: list[dict]) -> HeadSet:
             continue
         if entry.get("u") is not None:
             piece = replace(piece, entries=tuple((layer, h, float(entry["u"])) for layer, h, _ in piece.entries))
+        if entry.get("target") is not None:
+            target = parse_target(entry["target"])
+            piece = replace(piece, targets=tuple(((layer, h), target) for layer, h, _ in piece.entries))
         result = result.union(piece)
     return result
 
@@ -511,6 +522,8 @@ def _check_heads(heads) -> list[dict]:
         token = token.strip().upper()
         if "@" in token:
             raise PresetError(f"{where}: write the strength as \"u\": 0.5, not in the head text ('{token}')")
+        if ":" in token:
+            raise PresetError(f"{where}: write the target as \"target\": \"uniform\", not in the head text ('{token}')")
         if re.search(r"[\s,;]", token):
             raise PresetError(f"{where}: one head per entry ('{token}')")
         try:
@@ -528,6 +541,16 @@ def _check_heads(heads) -> list[dict]:
                 raise PresetError(f"{where} (\"{token}\"): a removed head takes no \"u\"")
         if not token.startswith("-"):
             clean["u"] = None if u is None else float(u)
+        target = entry.get("target")
+        if target is not None:
+            if token.startswith("-"):
+                raise PresetError(f"{where} (\"{token}\"): a removed head takes no \"target\"")
+            if not isinstance(target, str):
+                raise PresetError(f"{where} (\"{token}\"): \"target\" must be text like \"uniform\" (got {_show(target)})")
+            try:
+                clean["target"] = parse_target(target).text
+            except TargetError as e:
+                raise PresetError(f"{where} (\"{token}\"): {e}") from None
         label = _optional_text(entry, "label", where, token)
         if label is not None:
             clean["label"] = label

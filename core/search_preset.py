@@ -28,11 +28,13 @@ def guess_family(layout: ModelLayout, used: list[tuple[int, int]], wanted: str =
 
 
 def search_preset(name: str, description: str, arch_id: str, family: str, state: SearchState, label: str,
-                  recommended: dict, tags: list[str], provenance: dict) -> dict:
+                  recommended: dict, tags: list[str], provenance: dict, targets: dict | None = None) -> dict:
+    """``targets``: head name -> target text, for heads searched with a target other than the identity."""
     scores = state.selected_scores()
+    targets = targets or {}
     heads = [
-        {"head": head_name(h), "u": None, "label": f"{label} (round {r + 1})", "confidence": "high",
-         "score": scores[head_name(h)]}
+        {"head": head_name(h), "u": None, **({"target": targets[head_name(h)]} if head_name(h) in targets else {}),
+         "label": f"{label} (round {r + 1})", "confidence": "high", "score": scores[head_name(h)]}
         for r, chosen in enumerate(state.selected) for h in chosen
     ]
     rounds = [

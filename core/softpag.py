@@ -11,6 +11,10 @@ self-score s_ii, that softmax splits into two parts we can compute from an N_img
 block (never N x N):  O_i = sigmoid(L - s_ii) * O_txt + sigmoid(s_ii - L) * v_i, where
 L = logsumexp_t(s_t) and O_txt = softmax(s_t) V_txt. Text queries are left unperturbed.
 
+Other targets (uniform, mean query, SEG, temperature, max: ``core.targets``) replace V by that
+target's output, computed with the same backend on a modified q (``attend``) or from q, k, v alone;
+each head has its own target and its own u.
+
 Shapes follow ComfyUI's attention functions: q/k/v are [B, H, N, D] when ``skip_reshape``,
 otherwise [B, N, H*D] (v may also be [B, N, H, D], as SD3 passes it); the output is [B, N, H*D],
 or [B, H, N, D] when ``skip_output_reshape``. Host-free: plain torch.
@@ -21,18 +25,30 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .paths import PATHS, curved_output
+from .targets import IDENTITY, TargetSpec, compute_target, mask_target, sdpa_attend
+
+# Targets whose token ranges are read as text first, then image (the grid of SEG, the blocks of a mask).
+ORDER_BOUND = ("seg", "mask")
+
 
 @dataclass(frozen=True)
 class LayerPerturbation:
-    """The heads of one layer to perturb for one group of batch rows, with their u."""
+    """The heads of one layer to perturb for one group of batch rows, with their u and target
+    (``targets`` empty: every head's target is the identity)."""
 
     heads: tuple[int, ...]
     u: tuple[float, ...]
+    targets: tuple[TargetSpec, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def identity_only(self) -> bool:
-        return all(u == 1.0 for u in self.u)
+        """PAG on every head: u = 1 and the identity target (the backend's output is not needed)."""
+        return all(u == 1.0 for u in self.u) and all(t.is_identity for t in self.targets)
+
+    def target_of(self, i: int) -> TargetSpec:
+        return self.targets[i] if self.targets else IDENTITY
 
     def index(self, device) -> torch.Tensor:
         key = ("index", device)
@@ -45,6 +61,26 @@ class LayerPerturbation:
         key = ("u", device, dtype)
         if key not in self._cache:
             self._cache[key] = torch.tensor(self.u, dtype=dtype, device=device).view(1, 1, -1, 1)
+        return self._cache[key]
+
+    def groups(self, device, dtype) -> list[tuple[TargetSpec, torch.Tensor, torch.Tensor, bool]]:
+        """(target, head index, u per head, every u is 1) for each target this layer uses."""
+        key = ("groups", device, dtype)
+        if key not in self._cache:
+            if not self.targets or all(t == self.targets[0] for t in self.targets):
+                spec = self.target_of(0) if self.heads else IDENTITY
+                found = [(spec, self.index(device), self.u_tensor(device, dtype), all(u == 1.0 for u in self.u))]
+            else:
+                by_target: dict[TargetSpec, list[int]] = {}
+                for i, spec in enumerate(self.targets):
+                    by_target.setdefault(spec, []).append(i)
+                found = []
+                for spec, members in by_target.items():
+                    us = [self.u[i] for i in members]
+                    found.append((spec, torch.tensor([self.heads[i] for i in members], dtype=torch.long, device=device),
+                                  torch.tensor(us, dtype=dtype, device=device).view(1, 1, -1, 1),
+                                  all(u == 1.0 for u in us)))
+            self._cache[key] = found
         return self._cache[key]
 
 
@@ -74,34 +110,77 @@ def apply_softpag(
     image_only: bool = False,
     text_tokens: int = 0,
     mask: torch.Tensor | None = None,
+    attend=None,
+    grid: tuple[int, int] | None = None,
     text_first: bool = True,
 ) -> torch.Tensor:
-    """Blend the selected heads' outputs toward the identity target, in place; returns ``out``.
+    """Blend the selected heads' outputs toward their targets, in place; returns ``out``.
 
-    ``text_first``: the joint sequence is text then image (SD3, FLUX, ...); False where the model
-    puts the image first (HunyuanVideo on ComfyUI v0.3.64): the text is the last ``text_tokens``."""
+    ``attend(q, k, v, mask)``: the attention backend on [b, N, k, D] tensors (default: torch's
+    SDPA), used by targets that attend with a modified query. ``grid``: the image tokens' (h, w),
+    which follow the ``text_tokens`` text tokens; needed by ``seg`` only. ``text_first``: the joint
+    sequence is text then image (SD3, FLUX, ...); False where the model puts the image first
+    (HunyuanVideo on ComfyUI v0.3.64): the text is the last ``text_tokens``.
+    """
     out_h = to_heads(out, heads, skip_output_reshape)
     v_h = to_heads(v, heads, skip_reshape)
+    n = out_h.shape[1]
+    text = slice(0, text_tokens) if text_first else slice(n - text_tokens, n)
+    image = slice(text_tokens, n) if text_first else slice(0, n - text_tokens)
     for start, stop, pert in targets:
-        idx = pert.index(out.device)
         rows = slice(start, stop)
-        if image_only:
-            q_h = to_heads(q, heads, skip_reshape)
-            k_h = to_heads(k, heads, skip_reshape)
-            n = q_h.shape[1]
-            text = slice(0, text_tokens) if text_first else slice(n - text_tokens, n)
-            tokens = slice(text_tokens, n) if text_first else slice(0, n - text_tokens)
-            target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, tokens, text,
-                                        _mask_rows(mask, rows, out.shape[0]))
-        else:
-            tokens = slice(None)
-            target = v_h[rows][:, :, idx]
-        view = out_h[rows, tokens]
-        if pert.identity_only:
-            view[:, :, idx] = target.to(out.dtype)
-        else:
-            view[:, :, idx] = torch.lerp(view[:, :, idx], target.to(out.dtype), pert.u_tensor(out.device, out.dtype))
+        for spec, idx, u, all_one in pert.groups(out.device, out.dtype):
+            if not text_first and not spec.is_identity and (image_only or spec.kind in ORDER_BOUND):
+                raise ValueError(f"the '{spec.kind}' target with image-token scope needs a text-first joint sequence; "
+                                 "this model puts the image first")
+            if spec.is_identity and not image_only:
+                tokens = slice(None)
+                target = v_h[rows][:, :, idx]
+            elif spec.is_identity:
+                q_h = to_heads(q, heads, skip_reshape)
+                k_h = to_heads(k, heads, skip_reshape)
+                tokens = image
+                target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, image, text,
+                                            _mask_rows(mask, rows, out.shape[0]))
+            elif spec.kind in PATHS:
+                # A curved path to the identity: O' itself, not a target to lerp toward.
+                tokens = image if image_only else slice(None)
+                q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
+                m = _mask_rows(mask, rows, out.shape[0])
+                m = m[:, idx] if m is not None and m.shape[1] > 1 else m
+                view = out_h[rows, tokens]
+                view[:, :, idx] = curved_output(spec.kind, view[:, :, idx], q_h, k_h, v_h, tokens, u, m).to(out.dtype)
+                continue
+            else:
+                tokens, target = _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens,
+                                              mask, attend, grid, out.shape[0])
+                if target is None:
+                    continue
+            view = out_h[rows, tokens]
+            if all_one:
+                view[:, :, idx] = target.to(out.dtype)
+            else:
+                view[:, :, idx] = torch.lerp(view[:, :, idx], target.to(out.dtype), u)
     return out
+
+
+def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens, mask, attend, grid, batch):
+    """(token rows, O_target for them) of a target other than the identity, or (rows, None) when
+    it leaves this call alone (SEG without an image grid)."""
+    q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
+    n = q_h.shape[1]
+    tokens = slice(text_tokens, None) if image_only else slice(None)
+    if spec.kind == "seg":
+        if grid is None or grid[0] * grid[1] > n - text_tokens:
+            return tokens, None
+        tokens = slice(text_tokens, text_tokens + grid[0] * grid[1])
+    m = _mask_rows(mask, rows, batch)
+    if m is not None and m.shape[1] > 1:
+        m = m[:, idx]
+    if spec.kind == "mask":  # a block of the joint map: its own rows, whatever the token scope
+        return mask_target(q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid, spec.param, text_tokens)
+    target = compute_target(spec, q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid)
+    return tokens, target
 
 
 def _mask_rows(mask, rows: slice, batch: int):

@@ -5,7 +5,8 @@ from comfy_api.latest import io
 
 from ..core.architectures import MODELS
 
-from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
+from .perturbation_inputs import (build_guidance, head_grid_ui, perturbation_inputs, target_input,
+                                  validate_heads_text, validate_target_text)
 from .types import CATEGORY
 
 MODE_AUTO = "auto (fastest)"
@@ -39,20 +40,22 @@ class HeadHunterGuider(io.ComfyNode):
                                "KSampler path; on DiTs it starts at the first perturbed layer, reusing the cond "
                                "pass below it (not on U-Nets: their skip connections carry every input block onward). auto: sequential when that skips a third of the model or more (e.g. "
                                "the paper's FLUX heads, all in late single blocks) or on the CPU, else batched."),
+                target_input(),
             ],
             outputs=[io.Guider.Output()],
         )
 
     @classmethod
-    def validate_inputs(cls, heads="") -> bool | str:
-        # Naming only `heads` keeps ComfyUI's own range and option checks on every other input.
-        return validate_heads_text(heads)
+    def validate_inputs(cls, heads="", target="identity") -> bool | str:
+        # Naming only these keeps ComfyUI's own range and option checks on every other input.
+        checked = validate_heads_text(heads)
+        return validate_target_text(target) if checked is True else checked
 
     @classmethod
     def execute(cls, model, positive, negative, cfg, heads, scale, softpag_u, start_percent, end_percent, rescale,
-                perturb_tokens, mode, head_set=None) -> io.NodeOutput:
+                perturb_tokens, mode, head_set=None, target="identity") -> io.NodeOutput:
         guidance = build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, rescale,
-                                  perturb_tokens, head_set)
+                                  perturb_tokens, head_set, target)
         batched = guidance.batching_pays(model.load_device) if mode == MODE_AUTO else mode == MODE_BATCHED
         guider = comfy.samplers.CFGGuider(guidance.patch(model, batched=batched))
         guider.set_conds(positive, negative)

@@ -1,11 +1,14 @@
-"""Head-set nodes: typed heads into a head set, and combining two head sets."""
+"""Head-set nodes: typed heads into a head set, the official search's result file into a head set,
+and combining two head sets."""
 from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.architectures import ARCHITECTURES
 from ..core.head_aliases import has_aliases
 from ..core.architectures import numbering_help
 from ..core.heads import HeadSet
+from ..core.official_heads import read_official_heads
 from ..core.presets import combine, with_default_u
 from .perturbation_inputs import validate_heads_text
 from .types import CATEGORY, HeadSetType
@@ -78,3 +81,50 @@ class HeadHunterCombine(io.ComfyNode):
     @classmethod
     def execute(cls, a, b, operation) -> io.NodeOutput:
         return io.NodeOutput(combine(a, b, OPERATION_LABELS[operation]))
+
+
+FAMILY_UNKNOWN = "unknown"
+
+
+class HeadHunterImportOfficialHeads(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="HeadHunterImportOfficialHeads",
+            display_name="HeadHunter Import Official Heads",
+            category=CATEGORY,
+            description=(
+                "The heads found by the paper's own search code (cvlab-kaist/HeadHunter): paste its "
+                "final_perturb_heads.txt (one 'layer,head' per line) to get a head set, in the file's order. Save "
+                "it with HeadHunter Save Preset to keep it as a preset; its provenance says where it came from."
+            ),
+            inputs=[
+                io.String.Input("text", multiline=True, default="", placeholder="14,13\n0,2\n1,10",
+                                tooltip="The contents of final_perturb_heads.txt: one 'layer,head' per line, 0-based "
+                                "(FLUX: double blocks 0-18, then single blocks 19-56). Blank lines and lines "
+                                "starting with # are skipped."),
+                io.String.Input("source", default="final_perturb_heads.txt",
+                                tooltip="Where the file came from (its path or run name), recorded as provenance."),
+                io.Combo.Input("family", options=[FAMILY_UNKNOWN] + [f for a in ARCHITECTURES for f in a.variants],
+                               default=FAMILY_UNKNOWN,
+                               tooltip="The model the search ran on; its heads are then checked against the model "
+                               "they are applied to (needed to save a preset)."),
+                io.Float.Input("u", default=1.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="SoftPAG strength given to every imported head (1 = PAG, as the search)."),
+            ],
+            outputs=[HeadSetType.Output("head_set")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, text="", source="final_perturb_heads.txt") -> bool | str:
+        try:
+            read_official_heads(text, source or "final_perturb_heads.txt")
+        except ValueError as e:
+            return str(e)
+        return True
+
+    @classmethod
+    def execute(cls, text, source, family, u) -> io.NodeOutput:
+        head_set = read_official_heads(text, source or "final_perturb_heads.txt",
+                                       None if family == FAMILY_UNKNOWN else family)
+        return io.NodeOutput(with_default_u(head_set, u))

@@ -13,6 +13,7 @@ from ..core.architectures import numbering_help
 from ..core.heads import HeadNotes, HeadSet
 from ..core.presets import check_against_layout
 from ..core.grid_payload import layout_payload
+from ..core.target_spec import TargetError, parse_target
 from ..patches.guidance import PerturbedGuidance, heads_plan
 from ..patches.model_patch import model_layout
 from .types import HeadSetType
@@ -57,16 +58,40 @@ def perturbation_inputs() -> list:
         ),
         io.Combo.Input(
             "perturb_tokens", options=[TOKENS_ALL, TOKENS_IMAGE], default=TOKENS_ALL,
-            tooltip="all tokens: the identity over the whole joint text+image sequence, as the paper's code. "
-            "image tokens only: image tokens keep attending to text, only image-image attention becomes the "
-            "identity (diffusers' SD3 PAG). U-Nets have no joint text sequence (text enters through cross-attention, "
-            "never perturbed): both options are the same there.",
+            tooltip="all tokens: the target over the whole joint text+image sequence, as the paper's code. "
+            "image tokens only: text tokens keep their attention; for the identity, image tokens keep attending "
+            "to text and only image-image attention becomes the identity (diffusers' SD3 PAG); other targets "
+            "change the image queries' attention only (the official code's smoothed_energy@img). U-Nets have no "
+            "joint text sequence (text enters through cross-attention, never perturbed): both options are the "
+            "same there.",
         ),
         HeadSetType.Input(
             "head_set", optional=True,
             tooltip="Optional head set from a preset, search or combine node; joined with the heads typed above.",
         ),
     ]
+
+
+def target_input():
+    """Appended after every other input, so that saved workflows keep their widget order."""
+    return io.String.Input(
+        "target", default="identity",
+        tooltip="What the perturbed heads' attention becomes, for heads whose text names no target of its own "
+        "(L14H7:uniform@0.5). identity: PAG, best PickScore in the paper. uniform: every token attends to all "
+        "equally. mean_query: every query is the mean query (SEG's infinite blur); uniform and mean_query gave "
+        "the paper's lowest FID. seg(<sigma>): image queries blurred over the image (SEG), e.g. seg(4). "
+        "temperature(<t>): softmax temperature, >1 flattens, <1 sharpens. max: one-hot on the strongest key. "
+        "mask(II|IT|TI|TT): image (I) or text (T) queries no longer see image or text keys. fisher_rao, "
+        "slerp: the identity along the official code's curved paths.",
+    )
+
+
+def validate_target_text(target: str) -> bool | str:
+    try:
+        parse_target(target)
+    except TargetError as e:
+        return f"target: {e}"
+    return True
 
 
 def parse_heads(heads: str, head_set: HeadSet | None, layout) -> HeadSet:
@@ -83,16 +108,20 @@ def validate_heads_text(heads: str) -> bool | str:
 
 
 def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, rescale, perturb_tokens,
-                   head_set=None) -> PerturbedGuidance:
+                   head_set=None, target="identity") -> PerturbedGuidance:
     if end_percent < start_percent:
         raise ValueError(f"end_percent ({end_percent}) is before start_percent ({start_percent}).")
+    try:
+        default_target = parse_target(target)
+    except TargetError as e:
+        raise ValueError(f"target: {e}") from None
     layout = model_layout(model)
     # Checked apart, so that an error names the preset only when the preset is at fault.
     check_architecture(HeadSet.parse(expand(heads or "", layout)), layout)
     if head_set is not None:
         check_architecture(head_set, layout)
     selection = parse_heads(heads, head_set, layout)
-    resolved = selection.resolve(layout, default_u=softpag_u)
+    resolved = selection.resolve_targets(layout, default_u=softpag_u, default_target=default_target)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")
     sampling = model.get_model_object("model_sampling")

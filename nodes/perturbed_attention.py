@@ -4,7 +4,8 @@ from comfy_api.latest import io
 
 from ..core.architectures import MODELS
 
-from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
+from .perturbation_inputs import (build_guidance, head_grid_ui, perturbation_inputs, target_input,
+                                  validate_heads_text, validate_target_text)
 from .types import CATEGORY
 
 
@@ -18,22 +19,24 @@ class HeadHunterPerturbedAttention(io.ComfyNode):
             description=(
                 "Head-level perturbed-attention guidance (Ahn et al. 2025, 'Fine-Grained Perturbation Guidance "
                 "via Attention Head Selection'). Each step runs one extra pass in which the chosen heads' "
-                "attention maps become the identity (or move toward it, SoftPAG) and steers the image away from "
-                "it. Single heads steer concepts: lighting, colour, texture, style; a whole layer is classic "
+                "attention maps become a target (the identity by default: PAG; or uniform, mean query, SEG, "
+                "temperature, max...), or move toward it (SoftPAG), and steers the image away from it. Single "
+                "heads steer concepts: lighting, colour, texture, style; a whole layer is classic "
                 "PAG. Works with KSampler and every sampler node. " + MODELS + "."
             ),
-            inputs=[io.Model.Input("model", tooltip=MODELS + " model.")] + perturbation_inputs(),
+            inputs=[io.Model.Input("model", tooltip=MODELS + " model."), *perturbation_inputs(), target_input()],
             outputs=[io.Model.Output(tooltip="The model with the perturbed pass added (a clone).")],
         )
 
     @classmethod
-    def validate_inputs(cls, heads="") -> bool | str:
-        # Naming only `heads` keeps ComfyUI's own range and option checks on every other input.
-        return validate_heads_text(heads)
+    def validate_inputs(cls, heads="", target="identity") -> bool | str:
+        # Naming only these keeps ComfyUI's own range and option checks on every other input.
+        checked = validate_heads_text(heads)
+        return validate_target_text(target) if checked is True else checked
 
     @classmethod
     def execute(cls, model, heads, scale, softpag_u, start_percent, end_percent, rescale, perturb_tokens,
-                head_set=None) -> io.NodeOutput:
+                head_set=None, target="identity") -> io.NodeOutput:
         guidance = build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, rescale,
-                                  perturb_tokens, head_set)
+                                  perturb_tokens, head_set, target)
         return io.NodeOutput(guidance.patch(model, batched=False), ui=head_grid_ui(guidance.layout, head_set))

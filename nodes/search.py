@@ -7,6 +7,7 @@ from ..core.objectives import parse_seeds, prompt_grid, text_lines
 from ..search.prompts import negative_conditioning, prompt_conditionings
 from ..search.run import SearchJob, check_preset_is_ours, check_run_name, run_search
 from ..comfy_host.preset_store import save_folder
+from .perturbation_inputs import validate_target_text
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 from .types import CATEGORY, HeadSetType, ObjectiveType
 
@@ -61,6 +62,10 @@ class HeadHunterSearch(io.ComfyNode):
                 io.Boolean.Input("overwrite", default=False,
                                  tooltip="Replace a preset search/<run name> that this search did not write (e.g. "
                                  "one you saved under that name). Off: such a name is refused before the search."),
+                io.String.Input("target", default="identity",
+                                tooltip="Perturbation target of candidates whose text names none: identity (PAG, the "
+                                "paper's search), uniform, mean_query, seg(<sigma>), temperature(<t>), max. A "
+                                "candidate can name its own: 'L0-11:uniform'. The preset records the targets."),
             ],
             outputs=[
                 HeadSetType.Output("head_set", tooltip="The chosen heads in order, with their scores; plug into "
@@ -78,7 +83,10 @@ class HeadHunterSearch(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, candidates="", run_name="headhunter_search", seeds="", overwrite=False,
-                        **kwargs) -> bool | str:
+                        target="identity", **kwargs) -> bool | str:
+        checked = validate_target_text(target)
+        if checked is not True:
+            return checked
         try:
             check_run_name(run_name)
             parse_seeds(seeds)
@@ -90,7 +98,7 @@ class HeadHunterSearch(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, objective, prompts, style, seeds, k, rounds, steps, sampler, scheduler, scale,
                 softpag_u, cfg, width, height, batch_candidates, candidates, run_name, family, overwrite=False,
-                clip=None, positive=None, negative=None) -> io.NodeOutput:
+                clip=None, positive=None, negative=None, target="identity") -> io.NodeOutput:
         search_prompts = prompt_grid(text_lines(prompts), text_lines(style), parse_seeds(seeds))
         job = SearchJob(
             model=model, vae=vae, objective=objective, prompts=search_prompts,
@@ -99,7 +107,7 @@ class HeadHunterSearch(io.ComfyNode):
             settings=settings_from(steps, sampler, scheduler, scale, cfg, width, height),
             softpag_u=softpag_u, k=k, rounds=rounds, candidates=candidates, batch_candidates=batch_candidates,
             run_name=run_name, family=family, presets_folder=save_folder(), overwrite=overwrite,
-            node_id=cls.hidden.unique_id if cls.hidden else None,
+            node_id=cls.hidden.unique_id if cls.hidden else None, target=target,
         )
         result = run_search(job)
         return io.NodeOutput(result.head_set, result.head_set.to_text(), result.heatmaps, result.round_grids,

@@ -7,7 +7,9 @@ points only (no monkey-patching):
   transformer_options with an attention override.
 * ``PerturbedAttention`` is that ``optimized_attention_override``: ComfyUI's ``wrap_attn`` calls
   it with the backend it chose (SDPA, sage, flash, xformers, ...). It runs the backend (or the
-  override another node set before us), then blends the selected heads toward the identity.
+  override another node set before us), then blends the selected heads toward their targets;
+  targets that attend with a modified query (core/targets.py) call that same backend again, on
+  the selected heads only.
 
 Only the joint attention over the whole text+image sequence is perturbed; any other attention
 call inside the block (SD3.5's image-only ``attn2``) has a different length and passes through.
@@ -22,14 +24,16 @@ from ..core.softpag import Target, apply_softpag, to_heads
 
 PLAN_KEY = "headhunter_plan"
 TEXT_TOKENS_KEY = "headhunter_text_tokens"
+GRID_KEY = "headhunter_image_grid"  # (h, w) of the image tokens, per forward (patches/model_patch.py)
 OVERRIDE_KEY = "optimized_attention_override"
 _ATTENTION_PARAMS = ("q", "k", "v", "heads")
 
 
 class PerturbedAttention:
     def __init__(self, targets: list[Target], joint_tokens: int, text_tokens: int, image_only: bool, previous=None,
-                 text_first: bool = True):
+                 grid=None, text_first: bool = True):
         self.targets = targets
+        self.grid = grid
         self.joint_tokens = joint_tokens
         self.text_tokens = text_tokens
         self.image_only = image_only
@@ -68,8 +72,20 @@ class PerturbedAttention:
             image_only=self.image_only,
             text_tokens=self.text_tokens,
             mask=mask,
+            attend=lambda q_, k_, v_, mask=None: self._attend(func, q_, k_, v_, mask, kwargs),
+            grid=self.grid,
             text_first=self.text_first,
         )
+
+    def _attend(self, func, q, k, v, mask, kwargs):
+        """The backend (through any override chained before us) on [b, N, k, D] tensors, in the
+        [B, N, H*D] layout every ComfyUI attention function takes."""
+        b, _, heads, dim = q.shape
+        call = {name: value for name, value in kwargs.items()
+                if name not in _ATTENTION_PARAMS and name not in ("mask", "skip_reshape", "skip_output_reshape")}
+        flat = [t.to(q.dtype).reshape(t.shape[0], t.shape[1], -1) for t in (q, k, v)]
+        out = self._call(func, (*flat, heads), {**call, "mask": mask})
+        return out.reshape(b, -1, heads, dim)
 
 
 def _identity_shortcut(func, q, k, v, heads, targets, kwargs):
@@ -158,8 +174,12 @@ class PerturbedBlock:
             targets = plan.targets(self.layer, options.get("cond_or_uncond"), img.shape[0])
             if targets:
                 joint = img.shape[1] + (txt.shape[1] if txt is not None else 0)
-                override = PerturbedAttention(targets, joint, options.get(TEXT_TOKENS_KEY, 0), plan.image_only,
-                                              options.get(OVERRIDE_KEY), text_first=self.text_first)
+                text = options.get(TEXT_TOKENS_KEY, 0)
+                grid = options.get(GRID_KEY)
+                if grid is not None and grid[0] * grid[1] > joint - text:
+                    grid = None  # not this forward's image (SEG then leaves the call alone)
+                override = PerturbedAttention(targets, joint, text, plan.image_only, options.get(OVERRIDE_KEY), grid,
+                                              text_first=self.text_first)
                 args = {**args, "transformer_options": {**options, OVERRIDE_KEY: override}}
         if self.previous is not None:
             return self.previous(args, extra)

@@ -82,7 +82,10 @@ class PerturbedGuidance:
         layers = self.sequential_plan.layers
         self.first_layer = layers[0] if layers else 0
         joined = layers and not layout.group_of(self.first_layer).separate_text
-        exact = prefix_reuse_exact(layout) and not (image_only and joined)
+        # Blocks that only see the joined sequence learn the text length from the first block, which
+        # must then run in the perturbed pass too.
+        learns_text = self.sequential_plan.needs_text_tokens and joined
+        exact = prefix_reuse_exact(layout) and not learns_text
         self.prefix = PrefixCache() if self.first_layer > 0 and exact else None
 
     @property
@@ -120,7 +123,7 @@ class PerturbedGuidance:
         conds, x, sigma, model = args["conds"], args["input"], args["sigma"], args["model"]
         if not self.active(sigma):
             return comfy.samplers.calc_cond_batch(model, conds, x, sigma, args["model_options"])
-        options = with_plan(args["model_options"], self.batched_plan, self.layout)
+        options = with_plan(args["model_options"], self.batched_plan, self.layout, x)
         out = comfy.samplers.calc_cond_batch(model, [conds[0], conds[1], conds[0]], x, sigma, options)
         self._batched_result = (x, out[BATCHED_ENTRY])
         return out[:BATCHED_ENTRY]
@@ -133,7 +136,7 @@ class PerturbedGuidance:
         if self._batched_result is not None and self._batched_result[0] is x:
             perturbed = self._batched_result[1]
         else:
-            options = with_plan(args["model_options"], self.sequential_plan, self.layout)
+            options = with_plan(args["model_options"], self.sequential_plan, self.layout, x)
             state = self.prefix.take(sigma) if self.prefix is not None else None
             if state is not None and _prefix_reuse_is_exact(args):
                 options = with_dit_patches(

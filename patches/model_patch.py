@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..core.architectures import NO_JOINT_TEXT, REACH_ATTN1, REACH_BLOCK, ModelLayout, detect_layout
 from ..core.plan import PerturbationPlan
 from . import self_attention
-from .attention import PLAN_KEY, PerturbedBlock
+from .attention import GRID_KEY, PLAN_KEY, PerturbedBlock
 
 
 def model_layout(model_patcher) -> ModelLayout:
@@ -16,15 +16,18 @@ def model_layout(model_patcher) -> ModelLayout:
     return detect_layout(model_patcher.get_model_object("diffusion_model"))
 
 
-def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) -> dict:
-    """A copy of ``model_options`` whose forward passes perturb according to ``plan``."""
+def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, latent=None) -> dict:
+    """A copy of ``model_options`` whose forward passes perturb according to ``plan``.
+
+    ``latent``: this call's input, whose spatial size gives the image-token grid (SEG needs it);
+    a per-call fact, so it goes in this copy's options, never on the plan."""
     layers = set(plan.layers)
     if layout.arch.reach == REACH_ATTN1:
         options = with_dit_patches(model_options, lambda attn1: self_attention.register(attn1, layout, sorted(layers)),
                                    kind=REACH_ATTN1)
         options["transformer_options"][PLAN_KEY] = plan
         return options
-    if plan.image_only:
+    if plan.needs_text_tokens:
         # Blocks that only see the joined sequence need the text length from an earlier block.
         probe = layout.text_stream_layer()
         if probe is not None and any(not layout.group_of(layer).separate_text for layer in layers):
@@ -38,6 +41,8 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan
+    if latent is not None and latent.ndim >= 4:
+        options["transformer_options"][GRID_KEY] = layout.image_grid(latent.shape[-2:])
     return options
 
 

@@ -19,6 +19,7 @@ import torch
 from ..core.architectures import ModelLayout
 from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadNotes, HeadSet
+from ..core.target_spec import TargetError, parse_target
 from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
                            load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
@@ -62,6 +63,10 @@ def check_inputs(job: "SearchJob") -> None:
     for prompt in job.prompts:
         check_seed(prompt.seed)
     check_syntax(job.candidates or "")
+    try:
+        parse_target(job.target)
+    except TargetError as e:
+        raise ValueError(f"target: {e}") from None
     check_preset_is_ours(job.presets_folder, job.run_name, job.overwrite)
 
 
@@ -104,6 +109,14 @@ def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[li
     return [(l, h) for l, h, _ in resolved], {(l, h): u for l, h, u in resolved}
 
 
+def candidate_targets(text: str, layout: ModelLayout, default_target: str = "identity") -> dict:
+    """Each candidate head's perturbation target (core/targets.py): its own where the text names
+    one (``L0-11:uniform``), else ``default_target``."""
+    default = parse_target(default_target)
+    selection = HeadSet.parse(expand(text, layout)) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    return {(l, h): t for l, h, _, t in selection.resolve_targets(layout, None, default)}
+
+
 @dataclass
 class SearchJob:
     model: object
@@ -126,6 +139,7 @@ class SearchJob:
     node_id: str | None = None
     overwrite: bool = False  # replace a preset search/<run name> that this search did not write
     workers: SingleProcess | None = None  # search.distributed.start(): this process's place in a torchrun launch
+    target: str = "identity"  # the target of candidates whose text names none
 
 
 @dataclass
@@ -177,6 +191,7 @@ def run_search(job: SearchJob) -> SearchResult | None:
                                  job.settings, negative=job.negative)
     layout = renderer.layout
     pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
+    target_of = candidate_targets(job.candidates, layout, job.target)
     if job.family not in ("", "auto"):
         guess_family(layout, [], job.family)  # a family of this architecture
     params = {
@@ -189,7 +204,8 @@ def run_search(job: SearchJob) -> SearchResult | None:
         "sampling": job.settings.describe(),
         "softpag_u": job.softpag_u,
         "k": job.k, "rounds": job.rounds,
-        "candidates": [head_name(h) + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
+        "candidates": [head_name(h) + ("" if target_of[h].is_identity else f":{target_of[h].text}")
+                       + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
     }
     workers.check_same("search inputs", json.loads(json.dumps(params)))
     run_dir = Path(job.runs_root or default_runs_root()) / run_name
@@ -209,7 +225,7 @@ def run_search(job: SearchJob) -> SearchResult | None:
         return flat.float().view(images.shape[0], m)
 
     def resolve(heads):
-        return [(l, h, u_of[(l, h)]) for l, h in heads]
+        return [(l, h, u_of[(l, h)], target_of[(l, h)]) for l, h in heads]
 
     def evaluate(candidates):
         scores = score_images(renderer.images([resolve(c) for c in candidates]))
@@ -238,10 +254,10 @@ def run_search(job: SearchJob) -> SearchResult | None:
         job.objective.release()
     if not writer:
         return None
-    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params)
+    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of)
 
 
-def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) -> SearchResult:
+def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of) -> SearchResult:
     scores = score_map(state, job.rounds, layout.layers, layout.heads)
     chosen = selection_map(state, layout.layers, layout.heads)
     save_score_map(run_dir / "scores.safetensors", state, job.rounds, layout.layers, layout.heads,
@@ -267,6 +283,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         arch_id=layout.arch.id, family=family, state=state, label=label,
         recommended={"scale": s.scale, "softpag_u": job.softpag_u, "steps": s.steps, "cfg": s.cfg},
         tags=["search"] + (["style"] if styles else []),
+        targets={head_name(h): t.text for h, t in target_of.items() if not t.is_identity},
         provenance={"reference": _reference(run_name), "model_layout": layout.describe(),
                     **job.provenance, "parameters": params},
     )
@@ -278,7 +295,9 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         check_preset_is_ours(job.presets_folder, run_name, job.overwrite)
         preset_path = save_preset(job.presets_folder, preset, overwrite=True)
     notes = HeadNotes(scores=state.latest_scores(), labels={h["head"]: h["label"] for h in preset.heads})
-    head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family, notes=notes)
+    head_set = HeadSet.from_pairs([(l, h, None, None if target_of[(l, h)].is_identity else target_of[(l, h)])
+                                   for l, h in state.final], name=run_name, arch=layout.arch.id, family=family,
+                                  notes=notes)
     log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
     return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)
 
@@ -294,4 +313,4 @@ def save_png(path: Path, image: torch.Tensor) -> None:
 
 
 __all__ = ["SearchJob", "SearchResult", "run_search", "CheckpointMismatch", "candidate_pool", "check_run_name",
-           "check_inputs", "check_preset_is_ours"]
+           "check_inputs", "check_preset_is_ours", "candidate_targets"]

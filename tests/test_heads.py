@@ -130,3 +130,49 @@ def test_flux_layer_numbering(pack, flux):
     assert flux.block_of(19) == ("single_block", 0)
     assert flux.block_of(56) == ("single_block", 37)
     assert flux.layers == 57 and flux.heads == 24
+
+
+# ---- per-head targets (core/targets.py) ----------------------------------------------------------
+def with_targets(head_set, layout, default=None):
+    return [(l, h, u, None if t is None else str(t)) for l, h, u, t in head_set.resolve_targets(layout, None, default)]
+
+
+def test_targets_per_head(heads, sd3):
+    s = heads.HeadSet.parse("L14H7:uniform@0.5, L3-4:seg(4), L2H1:Temperature(2), L0H0")
+    got = with_targets(s, sd3, default="identity")
+    assert got[0] == (14, 7, 0.5, "uniform")
+    assert {t for l, _, _, t in got if l in (3, 4)} == {"seg(4)"} and len([1 for l, *_ in got if l in (3, 4)]) == 48
+    assert got[-2:] == [(2, 1, None, "temperature(2)"), (0, 0, None, "identity")]
+    # Plain resolve keeps its (layer, head, u) triples.
+    assert s.resolve(sd3, default_u=1.0)[0] == (14, 7, 0.5)
+
+
+def test_target_text_round_trip(heads, sd3):
+    s = heads.HeadSet.parse("L14H7-9:uniform@0.5, L14H10:uniform, L3:seg(inf), L2H1:temperature(0.5), L5, -L3H2")
+    text = s.to_text()
+    assert text == "L14H7-9:uniform@0.5, L14H10:uniform, L3:seg(inf), L2H1:temperature(0.5), L5, -L3H2"
+    back = heads.HeadSet.parse(text)
+    assert with_targets(back, sd3) == with_targets(s, sd3)
+
+
+def test_targets_follow_their_heads_through_the_algebra(heads, sd3):
+    a = heads.HeadSet.parse("L1:uniform, L2H3:max")
+    b = heads.HeadSet.parse("L1H4:seg(2), L2H3:mean_query, L6H0:temperature(3)")
+    union = dict(((l, h), t) for l, h, _, t in with_targets(a.union(b), sd3))
+    assert union[(1, 4)] == "uniform" and union[(2, 3)] == "max" and union[(6, 0)] == "temperature(3)"
+    both = with_targets(a.intersection(b), sd3)
+    assert [(l, h, t) for l, h, _, t in both] == [(1, 4, "uniform"), (2, 3, "max")]
+    only_a = dict(((l, h), t) for l, h, _, t in with_targets(a.difference(b), sd3))
+    assert (1, 4) not in only_a and only_a[(1, 5)] == "uniform" and (2, 3) not in only_a
+    removed = heads.HeadSet.parse("L2H3:max, -L2H3, L2H3")
+    assert with_targets(removed, sd3) == [(2, 3, None, None)]
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("L1H2:blur", "'L1H2:blur': 'blur' is not a target"), ("L1H2:seg", "needs its sigma"),
+    ("-L1H2:uniform", "a removed head takes no target"), ("L1H2:temperature(0)", "outside"),
+    ("L1H2@0.5:uniform", "is not a head"), ("L1H2:seg(((4)))", "is not a head"),
+])
+def test_target_errors_name_the_token(heads, text, fragment):
+    with pytest.raises(heads.HeadSyntaxError, match=fragment.replace("(", r"\(")):
+        heads.HeadSet.parse(text)

@@ -413,3 +413,114 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
     assert f"found on {other}; this model is {family}" in warning
     assert host("core.presets").check_against_layout(
         host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=family), layout) == []
+
+
+# ---- the perturbation menu (core/targets.py) inside ComfyUI's real forward ------------------------
+MENU = ["uniform", "mean_query", "seg(1)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max", "mask(II)", "mask(TT)"]
+
+
+def _menu_reference(c, head_targets, n_txt, grid, rows=slice(None)):
+    """The recorded call recomputed with explicit N x N maps (tests/test_targets_math.py); ``rows``:
+    the query rows the targets act on."""
+    from test_targets_math import target_map
+
+    a, kw = c["args"], c["kwargs"]
+    q, k, v = a[0], a[1], a[2]
+    heads = a[3] if len(a) > 3 else kw["heads"]
+    skip = kw.get("skip_reshape", False)
+    qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))
+    A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
+    want = A @ vh
+    for h, (kind, param, u) in head_targets.items():
+        _, T = target_map(kind, param, qh, kh, rows, None, n_txt, grid)
+        want[:, h] = ((1 - u) * A[:, h] + u * T[:, h]) @ vh[:, h]
+    got = c["out"].double()
+    got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
+    return got, want
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+@pytest.mark.parametrize("target", MENU)
+def test_each_target_in_the_real_forward(host, hh, sd3, flux, kind, target):
+    """Per-head targets typed in the head text, on the joint attention of SD3 joint blocks and FLUX
+    double and single blocks, match the explicit-map reference; the image grid (8 x 8 tokens for a
+    16 x 16 latent, patch 2) and the text length are learned per forward."""
+    spec = host("core.target_spec").parse_target(target)
+    model = sd3 if kind == "sd3" else flux
+    layout = host("patches.model_patch").model_layout(model)
+    calls = []
+    # FLUX layer 3 is a single block (the text length comes from an earlier block); SD3 layer 2.
+    layer, head = (3, 1) if kind == "flux" else (2, 2)
+    text = f"L{layer}H{head}:{target}@0.5, L{layer}H0:{target}"
+    patched = patch(host, hh, hh.with_recorders(model, layout, calls), text)
+    hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] == layer]
+    assert perturbed, "the perturbed pass never ran"
+    for c in perturbed:
+        got, want = _menu_reference(c, {head: (spec.kind, spec.param, 0.5), 0: (spec.kind, spec.param, 1.0)},
+                                    n_txt=6, grid=(8, 8))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+
+
+def test_node_target_input_is_the_default_and_bad_targets_fail_before_sampling(host, hh, sd3):
+    layout = host("patches.model_patch").model_layout(sd3)
+    calls = []
+    patched = patch(host, hh, hh.with_recorders(sd3, layout, calls), "L1H0, L2H1:max", target="uniform")
+    hh.ksampler(patched, hh.conditioning("sd3"), hh.conditioning("sd3", seed=2), steps=1, cfg=2.0)
+    checked = 0
+    for c in (c for c in calls if c["perturbed"] and c["layer"] in (1, 2)):
+        if c["args"][0].shape[1] != 6 + 64:
+            continue  # SD3.5-style attn2: image tokens only, never perturbed
+        targets = {0: ("uniform", None, 1.0)} if c["layer"] == 1 else {1: ("max", None, 1.0)}
+        got, want = _menu_reference(c, targets, n_txt=6, grid=(8, 8))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+        checked += 1
+    assert checked >= 2
+    for bad, says in (("blur", "'blur' is not a target"), ("seg", "needs its sigma")):
+        with pytest.raises(ValueError, match=says):
+            patch(host, hh, sd3, "L1H0", target=bad)
+
+
+@pytest.mark.parametrize("target", ["mean_query", "temperature(2)", "uniform"])
+def test_image_tokens_only_with_other_targets_keeps_text_rows(host, hh, flux, target):
+    """image tokens only: text queries keep their attention, image queries get the target (the
+    official smoothed_energy@img for mean_query), in FLUX double and single blocks."""
+    spec = host("core.target_spec").parse_target(target)
+    layout = host("patches.model_patch").model_layout(flux)
+    calls = []
+    patched = patch(host, hh, hh.with_recorders(flux, layout, calls), f"L1H0:{target}, L3H2:{target}@0.5",
+                    tokens="image tokens only")
+    hh.ksampler(patched, hh.conditioning("flux", tokens=5), hh.conditioning("flux", seed=2, tokens=5), steps=1)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] in (1, 3)]
+    assert len(perturbed) == 2
+    for c in perturbed:
+        head, u = (0, 1.0) if c["layer"] == 1 else (2, 0.5)
+        got, want = _menu_reference(c, {head: (spec.kind, spec.param, u)}, n_txt=5, grid=(8, 8), rows=slice(5, None))
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["sd3", "flux"])
+@pytest.mark.parametrize("path", ["fisher_rao", "slerp"])
+def test_curved_paths_in_the_real_forward(host, hh, sd3, flux, kind, path):
+    """SoftPAG along the official code's Fisher-Rao / slerp paths (per-row log-sum-exp computed in
+    chunks), against the explicit map of tests/test_targets_math.py."""
+    from test_targets_math import path_map
+
+    model = sd3 if kind == "sd3" else flux
+    layout = host("patches.model_patch").model_layout(model)
+    calls = []
+    layer, head = (3, 1) if kind == "flux" else (2, 2)
+    patched = patch(host, hh, hh.with_recorders(model, layout, calls), f"L{layer}H{head}:{path}@0.5")
+    hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0)
+    perturbed = [c for c in calls if c["perturbed"] and c["layer"] == layer]
+    assert perturbed
+    for c in perturbed:
+        a, kw = c["args"], c["kwargs"]
+        heads = a[3] if len(a) > 3 else kw["heads"]
+        skip = kw.get("skip_reshape", False)
+        qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in a[:3])
+        A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
+        A[:, head] = path_map(path, A[:, head], 0.5)
+        got = c["out"].double()
+        got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
+        torch.testing.assert_close(got, A @ vh, rtol=1e-4, atol=2e-5)

@@ -271,6 +271,28 @@ def test_requeueing_save_preset_after_its_file_was_deleted_writes_it_again(host,
         path.unlink()
 
 
+def test_official_search_result_imports_and_saves_with_provenance(host, hh, nodes_, user_dir):
+    """final_perturb_heads.txt of the paper's code: 'layer,head' lines, in selection order."""
+    node = nodes_.head_sets.HeadHunterImportOfficialHeads
+    text = "\ufeff14,13\n0,2\n\n# a comment\n 1 , 10 \n0,2\n"
+    (head_set,) = hh.run_node(node, text=text, source="runs/golden/final_perturb_heads.txt", family="sd3-medium", u=0.5)
+    assert head_set.to_text() == "L14H13@0.5, L0H2@0.5, L1H10@0.5"
+    assert (head_set.arch, head_set.family) == ("sd3", "sd3-medium")
+    save = nodes_.presets.HeadHunterSavePreset
+    settings = dict(description="", family="from head set", scale=3.0, softpag_u=1.0, steps=20, cfg=1.0, tags="",
+                    notes="", overwrite=False)
+    save.PREPARE_CLASS_CLONE({}).EXECUTE_NORMALIZED(head_set=head_set, name="imported/golden", **settings)
+    saved = json.loads((user_dir / "imported/golden.json").read_text(encoding="utf-8"))
+    assert saved["provenance"]["source"] == "search"
+    assert saved["provenance"]["file"] == "runs/golden/final_perturb_heads.txt"
+    assert "cvlab-kaist/HeadHunter" in saved["provenance"]["reference"]
+    assert [h["head"] for h in saved["heads"]] == ["L14H13", "L0H2", "L1H10"]
+    for bad, says in (("14;13", "line 1: '14;13' is not 'layer,head'"), ("1,2\n3,x", "line 2"),
+                      ("2000,1", "out of range"), ("", "no heads"), ("1,1\n" * 20000, "too large")):
+        with pytest.raises(ValueError, match=says):
+            hh.run_node(node, text=bad, source="f.txt", family="unknown", u=1.0)
+
+
 @pytest.mark.parametrize("text", ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999"])
 def test_a_queued_prompt_with_huge_head_ranges_is_refused_at_validation(host, text):
     # ComfyUI's own prompt validation, as when the prompt is queued: an error naming the token,

@@ -429,6 +429,69 @@ def test_a_search_never_replaces_the_users_own_preset_without_overwrite(host, hh
     assert again.preset_path == result.preset_path
 
 
+def test_sweep_xy_grid_over_targets_u_and_scale(host, hh, hs, sd3, vae):
+    """Columns over targets, rows over u, then scale: each cell is KSampler + the perturbation node
+    with that head text, compared before the (saturating) tiny VAE."""
+    node = host("nodes.sweep").HeadHunterSweep
+    conditioning = hs.prompt_conditionings(1)[0]
+    decoded = []
+    real_decode = vae.decode
+
+    def recording_decode(latents, *args, **kwargs):
+        decoded.append(latents.detach().clone())
+        return real_decode(latents, *args, **kwargs)
+
+    vae.decode = recording_decode
+    try:
+        grid, images = hh.run_node(
+            node, model=sd3, vae=vae, positive=conditioning, prompt="", seed=3, heads="L1H0, L2H1:max", mode="per target",
+            steps=STEPS, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE,
+            height=SIZE, batch_candidates=3, include_baseline=True, columns=8, values="uniform, seg(1)",
+            rows="per u", row_values="0.5, 1", target="identity")
+    finally:
+        del vae.decode
+    assert images.shape == (4, SIZE, SIZE, 3) and grid.shape == (1, 2 * SIZE + 4, 2 * SIZE + 4, 3)
+    latents = torch.cat(decoded)
+    # Row 0 is u 0.5, column 1 is seg(1): L2H1 keeps its own target (max) and takes the row's u.
+    want = reference_latent(host, hh, sd3, conditioning, 3, "L1H0:seg(1)@0.5, L2H1:max@0.5")[0]
+    torch.testing.assert_close(latents[1], want, rtol=0, atol=1e-4)
+    want = reference_latent(host, hh, sd3, conditioning, 3, "L1H0:uniform, L2H1:max")[0]
+    torch.testing.assert_close(latents[2], want, rtol=0, atol=1e-4)
+    scales = hh.run_node(
+        node, model=sd3, vae=vae, positive=conditioning, prompt="", seed=3, heads="L1H0", mode="per scale",
+        steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE,
+        batch_candidates=4, include_baseline=False, columns=8, values="0, 5", target="mean_query")[1]
+    assert scales.shape[0] == 2
+    for bad, says in ((dict(values="uniform, blur"), "'blur' is not a target"), (dict(values=""), "needs values"),
+                      (dict(rows="per target", row_values="max"), "both axes"),
+                      (dict(mode="per u", values="0.5, 2"), "u must be a number from 0 to 1")):
+        args = dict(model=sd3, vae=vae, positive=conditioning, prompt="", seed=3, heads="L1H0", mode="per target",
+                    steps=1, sampler="euler", scheduler="simple", scale=3.0, softpag_u=1.0, cfg=1.0, width=SIZE,
+                    height=SIZE, batch_candidates=4, include_baseline=False, columns=8)
+        with pytest.raises(ValueError, match=says):
+            hh.run_node(node, **{**args, **bad})
+
+
+def test_search_over_heads_with_targets(host, hh, hs, sd3, vae, prompts, tmp_path):
+    """Candidates carry their targets (their own, else the job's): a synthetic objective rewarding
+    images rendered independently with 'L2H1:max' then 'L2H1:max, L1H0:uniform' is met exactly by
+    those heads, and the preset records the targets."""
+    conds = hs.prompt_conditionings(len(prompts))
+    decode = lambda latent: vae.decode(latent)[0].float().detach()
+    targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
+                        for heads in ("L2H1:max", "L2H1:max, L1H0:uniform")] for m, p in enumerate(prompts)}
+    result = host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
+                                               candidates="L2H1:max, L1-2", target="uniform"))
+    assert result.state.selected == [[(2, 1)], [(1, 0)]]
+    assert result.head_set.to_text() == "L2H1:max, L1H0:uniform"
+    saved = json.loads(result.preset_path.read_text(encoding="utf-8"))
+    assert [(h["head"], h.get("target")) for h in saved["heads"]] == [("L2H1", "max"), ("L1H0", "uniform")]
+    assert "L2H1:max" in saved["provenance"]["parameters"]["candidates"]
+    with pytest.raises(ValueError, match="target: 'blur' is not a target"):
+        host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
+                                          target="blur"))
+
+
 def test_command_line_errors_are_clear_and_come_before_any_model_is_loaded(host, tmp_path):
     import subprocess
     import sys

@@ -391,3 +391,34 @@ def test_save_refuses_a_path_that_leaves_the_folder_through_a_link(presets, tmp_
     with pytest.raises(presets.PresetError, match="would be written outside the preset folder"):
         presets.save_preset(tmp_path / "user", _preset(presets, pid="link/x"))
     assert not list(outside.iterdir())
+
+
+# ---- targets -------------------------------------------------------------------------------------
+def test_targets_are_recorded_and_read_back(presets, heads, arch):
+    hs = heads.HeadSet.parse("L14H7:uniform@0.5, L3:seg(4), L2H1:temperature(2), L0H0", name="typed")
+    p = presets.preset_from_head_set(hs, "saved", "Saved", family="sd3-medium")
+    d = presets.preset_to_dict(p)
+    assert [h.get("target") for h in d["heads"]] == ["uniform", "seg(4)", "temperature(2)", None]
+    back = presets.preset_from_dict(json.loads(presets.dumps_preset(p)), "saved").head_set()
+    layout = arch.variant_layout("sd3", "sd3-medium")
+    as_text = lambda s: [(l, h, u, None if t is None else t.text) for l, h, u, t in s.resolve_targets(layout, 1.0)]
+    assert as_text(back) == as_text(hs)
+    assert back.to_text() == hs.to_text()
+
+
+def test_files_without_targets_read_as_before(presets, arch):
+    p = presets.preset_from_dict(copy.deepcopy(MINIMAL), "mine")
+    layout = arch.variant_layout("sd3", "sd3-medium")
+    assert p.head_set().resolve_targets(layout, 1.0, "uniform")[0][3] == "uniform"  # the node's target applies
+    assert "target" not in presets.preset_to_dict(p)["heads"][0]
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"head": "L1H2", "target": "blur"}, "'blur' is not a target"),
+    ({"head": "L1H2", "target": 3}, "must be text"),
+    ({"head": "-L1H2", "target": "uniform"}, "a removed head takes no"),
+    ({"head": "L1H2:uniform"}, "write the target as"),
+])
+def test_bad_targets_in_files_say_what_is_wrong(presets, entry, message):
+    with pytest.raises(presets.PresetError, match=message):
+        presets.preset_from_dict({**copy.deepcopy(MINIMAL), "heads": [entry]}, "bad")

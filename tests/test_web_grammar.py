@@ -26,6 +26,15 @@ HAND_PICKED = [
     # Hostile: numbers no model has, over-long tokens, too many heads named (test_hostile_inputs.py).
     "L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L3H999999", "L0007H0511", "L1023H511", "L1024",
     "L" + "9" * 300, "L0H0@" + "1" * 300, ", ".join(["L0-1023H0-511"] * 3),
+    # Targets (core/target_spec.py): every kind, parameters at and past their bounds, bad ones.
+    "L14H7:uniform@0.5", "L3-5:seg(4)", "L2H1:temperature(2)", "L1:MEAN_QUERY, L1H3:max@0.25", "L0H0:seg(inf)",
+    "L0H0:seg(9999)", "L0H0:seg(1e-3)", "L0H0:seg(0)", "L0H0:temperature(0.01)", "L0H0:temperature(100)",
+    "L0H0:temperature(100.5)", "L0H0:temperature", "L0H0:seg", "L0H0:uniform(2)", "L0H0:blur", "-L0H0:uniform",
+    "L0H0:seg(((1)))", "L0H0:temperature(" + "1" * 30 + ")", "L0H0:identity", "L4:uniform, -L4H1, L4H1:max",
+    "L4H0-3:uniform, L4H4-7:uniform@0.5", "L2:seg(2), L2H3", "L0H0:Temperature(.5)@1",
+    "L1:mask(ii)", "L1H2:MASK(Tt)@0.5", "L1H2:mask", "L1H2:mask(XI)", "L1H2:mask(2)", "L1H2:seg(ab)",
+    "L1H2:uniform(ii)", "L1H2:temperature(inf)", "L1H2:seg(INF)",
+    "L1H2:fisher_rao@0.5", "L1:SLERP", "L1H2:slerp(2)",
 ]
 
 
@@ -43,6 +52,9 @@ def random_text(rng: random.Random, layers: int, heads: int) -> str:
         elif r < 0.6:
             tok += "H*"
         neg = rng.random() < 0.3
+        if not neg and rng.random() < 0.2:
+            tok += ":" + rng.choice(["uniform", "mean_query", "max", "seg(2)", "seg(inf)", "temperature(0.5)", "identity",
+                                    "mask(II)", "mask(ti)", "fisher_rao", "slerp"])
         if not neg and rng.random() < 0.3:
             tok += "@" + rng.choice(["0.5", "0.25", ".75", "1", "0", "0.3", "1e-1"])
         tokens.append(("-" if neg else "") + tok)
@@ -79,9 +91,13 @@ def test_js_and_python_read_head_text_alike(pack, family):
             continue
         assert "error" not in got, (text, got)
         assert [tuple(x) for x in got["resolved"]] == want, text
-        # The grid's canonical text reads back, in Python, as the same heads with the same u.
-        back = heads_mod.HeadSet.parse(got["canonical"]).resolve(layout, default_u=None)
-        assert sorted(back) == sorted(want), (text, got["canonical"])
+        targets = [None if t is None else t.text
+                   for *_, t in heads_mod.HeadSet.parse(text).resolve_targets(layout, None, None)]
+        assert got["targets"] == targets, text
+        # The grid's canonical text reads back, in Python, as the same heads with the same u and target.
+        back = heads_mod.HeadSet.parse(got["canonical"]).resolve_targets(layout, None, None)
+        assert sorted((l, h, u, None if t is None else t.text) for l, h, u, t in back) == sorted(
+            (l, h, u, t) for (l, h, u), t in zip(want, targets)), (text, got["canonical"])
     assert 0 < agreed_errors < len(texts)  # both kinds of text were exercised
 
 

@@ -12,7 +12,9 @@ process.stdin.on("end", () => {
   const out = texts.map((text) => {
     try {
       const resolved = HeadSet.parse(text).resolve(layout);
-      return { resolved, canonical: canonicalText(readHeads(text, layout).selection, layout) };
+      const targets = HeadSet.parse(text).resolveTargets(layout).map(([, , , t]) => t);
+      const read = readHeads(text, layout);
+      return { resolved, targets, canonical: canonicalText(read.selection, layout, read.targets) };
     } catch (e) {
       const kind = e instanceof HeadSyntaxError ? "syntax" : e instanceof HeadRangeError ? "range" : "other";
       return { error: e.message, kind };

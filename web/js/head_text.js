@@ -5,12 +5,14 @@
 //   L14H13        one head              L5  or  L5H*   a whole layer (layer-level PAG)
 //   L3-5H0-7      ranges, inclusive     L14H13@0.5     a per-head SoftPAG strength u in [0, 1]
 //   -L5H3         remove heads named earlier (works on whole layers too)
+//   L14H7:uniform@0.5, L3-5:seg(4), L2H1:temperature(2)   a per-head target (core/target_spec.py)
 
 export const SYNTAX_HELP =
   "write heads as L<layer>H<head> (0-based, e.g. L14H13), L5 or L5H* for a whole layer, " +
-  "ranges like L3-5H0-7, an optional @u in [0, 1] (L14H13@0.5), and -L5H3 to remove heads";
+  "ranges like L3-5H0-7, an optional target (L14H13:uniform, L3:seg(4), L2H1:temperature(2)), " +
+  "an optional @u in [0, 1] (L14H13@0.5), and -L5H3 to remove heads";
 
-const TOKEN = /^(-)?L(\d+)(?:-(\d+))?(?:H(?:(\*)|(\d+)(?:-(\d+))?))?(?:@(\d*\.?\d+(?:e-?\d+)?))?$/i;
+const TOKEN = /^(-)?L(\d+)(?:-(\d+))?(?:H(?:(\*)|(\d+)(?:-(\d+))?))?(?::([a-z_]+(?:\([^()]*\))?))?(?:@(\d*\.?\d+(?:e-?\d+)?))?$/i;
 const SEPARATORS = /[\s,;]+/;
 // The bounds of core/heads.py: parsing costs time and memory in the text's length only, never in
 // the numbers written in it (a tab must not freeze on "L0-999999999"). Checked before expanding.
@@ -21,6 +23,59 @@ export const MAX_TOKEN = 64; // characters in one token; also keeps the regular 
 
 export class HeadSyntaxError extends Error {}
 export class HeadRangeError extends Error {}
+export class TargetError extends Error {}
+
+// Targets, as core/target_spec.py reads them.
+export const TARGET_KINDS = ["identity", "uniform", "mean_query", "seg", "temperature", "max", "mask", "fisher_rao", "slerp"];
+const BLOCKS = ["II", "IT", "TI", "TT"];
+const TARGET_PARAMS = {
+  seg: ["sigma", 0, Infinity, "the blur's standard deviation in image tokens; inf = mean_query"],
+  temperature: ["t", 0.01, 100, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max"],
+};
+const MAX_TARGET_TEXT = 32;
+const SEG_INFINITE = 9999;
+const TARGET_HELP =
+  "targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), " +
+  "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT, " +
+  "fisher_rao, slerp";
+const TARGET = /^([a-z_]+)(?:\((inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$/i;
+
+/** Target text -> its canonical text ("uniform", "seg(4)", "seg(inf)"); throws TargetError. */
+export function parseTarget(text) {
+  text = (text ?? "").trim();
+  if (!text) return "identity";
+  if (text.length > MAX_TARGET_TEXT) {
+    throw new TargetError(`'${text.slice(0, 29)}...' is not a target: ${text.length} characters (at most ${MAX_TARGET_TEXT}); ${TARGET_HELP}.`);
+  }
+  const m = TARGET.exec(text);
+  const kind = m ? m[1].toLowerCase() : null;
+  if (!TARGET_KINDS.includes(kind)) throw new TargetError(`'${text}' is not a target; ${TARGET_HELP}.`);
+  if (kind === "mask") {
+    const block = (m[2] ?? "").toUpperCase();
+    if (!BLOCKS.includes(block)) {
+      throw new TargetError(
+        `'${text}': mask needs a block: II, IT, TI or TT (the query part, then the key part it ` +
+          "no longer sees; I image, T text), e.g. mask(II).",
+      );
+    }
+    return `mask(${block})`;
+  }
+  if (!(kind in TARGET_PARAMS)) {
+    if (m[2] !== undefined) throw new TargetError(`'${text}': ${kind} takes no parameter; ${TARGET_HELP}.`);
+    return kind;
+  }
+  const [name, low, high, meaning] = TARGET_PARAMS[kind];
+  if (m[2] === undefined || (/^[a-z]/i.test(m[2]) && m[2].toLowerCase() !== "inf")) {
+    throw new TargetError(`'${text}': ${kind} needs its ${name} (${meaning}), e.g. ${kind}(2).`);
+  }
+  let value = m[2].toLowerCase() === "inf" ? Infinity : Number(m[2]);
+  if (kind === "seg" && value >= SEG_INFINITE) value = Infinity;
+  if (!(value >= low && value <= high) || (kind === "seg" && value === 0)) {
+    const shown = high === Infinity ? "inf" : formatG(high);
+    throw new TargetError(`'${text}': ${name}=${formatG(value)} is outside ${kind === "seg" ? "(" : "["}${formatG(low)}, ${shown}]; ${meaning}.`);
+  }
+  return `${kind}(${formatG(value)})`;
+}
 
 const key = (layer, head) => `${layer},${head}`;
 const unkey = (k) => k.split(",").map(Number);
@@ -38,7 +93,10 @@ export function formatG(x) {
   return String(Number(x.toFixed(Math.max(0, 5 - exp))));
 }
 
-/** An ordered head set; entries are [layer, head|null, u|null] as in core/heads.py. */
+/**
+ * An ordered head set; entries are [layer, head|null, u|null, target|null] as core/heads.py's
+ * (layer, head, u) entries with their targets (canonical target text; null = the node's target).
+ */
 export class HeadSet {
   constructor(entries = [], excluded = new Set()) {
     this.entries = entries;
@@ -55,7 +113,7 @@ export class HeadSet {
       }
       const m = TOKEN.exec(token);
       if (m === null) throw new HeadSyntaxError(`'${token}' is not a head: ${SYNTAX_HELP}.`);
-      const [, neg, l0s, l1s, , h0s, h1s, us] = m;
+      const [, neg, l0s, l1s, , h0s, h1s, targetText, us] = m;
       const l0 = bounded(token, "layer", l0s, MAX_LAYERS);
       const l1 = l1s !== undefined ? bounded(token, "layer", l1s, MAX_LAYERS) : l0;
       if (l1 < l0) throw new HeadSyntaxError(`'${token}': layer range ${l0}-${l1} runs backwards; write L${l1}-${l0}.`);
@@ -73,6 +131,16 @@ export class HeadSet {
             "many: name each head once, or a whole layer as L5.",
         );
       }
+      let target = null;
+      if (targetText !== undefined) {
+        if (neg) throw new HeadSyntaxError(`'${token}': a removed head takes no target.`);
+        try {
+          target = parseTarget(targetText);
+        } catch (e) {
+          if (e instanceof TargetError) throw new HeadSyntaxError(`'${token}': ${e.message}`);
+          throw e;
+        }
+      }
       let u = null;
       if (us !== undefined) {
         if (neg) throw new HeadSyntaxError(`'${token}': a removed head takes no @u.`);
@@ -82,7 +150,7 @@ export class HeadSet {
       for (let layer = l0; layer <= l1; layer++) {
         for (const h of heads) {
           if (neg) build.remove(layer, h);
-          else build.add(layer, h, u);
+          else build.add(layer, h, u, new Set(), target);
         }
       }
     }
@@ -106,7 +174,7 @@ export class HeadSet {
   union(other) {
     const build = new Builder(this.entries, this.excluded);
     const theirs = groupExcluded(other.excluded);
-    for (const [layer, head, u] of other.entries) build.add(layer, head, u, theirs.get(layer) ?? new Set());
+    for (const [layer, head, u, target] of other.entries) build.add(layer, head, u, theirs.get(layer) ?? new Set(), target ?? null);
     return build.done();
   }
 
@@ -114,21 +182,21 @@ export class HeadSet {
     const entries = [];
     let excluded = new Set(this.excluded);
     const theirs = other.layerEntries();
-    for (const [layer, head, u] of this.entries) {
+    for (const [layer, head, u, target = null] of this.entries) {
       const otherHeads = theirs.get(layer) ?? new Map();
       if (head !== null) {
-        if (!other.contains(layer, head)) entries.push([layer, head, u]);
+        if (!other.contains(layer, head)) entries.push([layer, head, u, target]);
         continue;
       }
       if (otherHeads.has(null)) {
         // Whole minus whole: only what the other excluded survives, as single heads.
         const survivors = [...other.excluded].map(unkey).filter(([l, h]) => l === layer && !this.excluded.has(key(l, h)));
         survivors.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-        for (const [l, h] of survivors) entries.push([l, h, u]);
+        for (const [l, h] of survivors) entries.push([l, h, u, target]);
         excluded = new Set([...excluded].filter((k) => unkey(k)[0] !== layer));
         continue;
       }
-      entries.push([layer, null, u]);
+      entries.push([layer, null, u, target]);
       for (const h of otherHeads.keys()) if (h !== null) excluded.add(key(layer, h));
     }
     return new HeadSet(dedupe(entries), excluded);
@@ -139,10 +207,15 @@ export class HeadSet {
    * u stays null where the text gave none unless defaultU is given. Throws HeadRangeError.
    */
   resolve(layout, defaultU = null) {
+    return this.resolveTargets(layout, defaultU).map(([l, h, u]) => [l, h, u]);
+  }
+
+  /** [layer, head, u, target] for a layout; target stays null where the text gave none unless defaultTarget is given. */
+  resolveTargets(layout, defaultU = null, defaultTarget = null) {
     const last = layout.layers - 1;
     const out = [];
     const seen = new Set();
-    for (const [layer, head, u] of this.entries) {
+    for (const [layer, head, u, target = null] of this.entries) {
       const token = `L${layer}` + (head !== null ? `H${head}` : "");
       if (layer > last) {
         throw new HeadRangeError(`${token}: layer ${layer} is out of range for ${layout.description} (layers 0-${last})`);
@@ -155,7 +228,7 @@ export class HeadSet {
         const k = key(layer, h);
         if (seen.has(k) || (head === null && this.excluded.has(k))) continue;
         seen.add(k);
-        out.push([layer, h, u === null ? defaultU : u]);
+        out.push([layer, h, u === null ? defaultU : u, target === null ? defaultTarget : target]);
       }
     }
     return out;
@@ -170,21 +243,21 @@ class Builder {
   constructor(entries = [], excluded = new Set()) {
     this.entries = new Map(); // "layer,head" (head "null" for a whole layer) -> [layer, head, u]
     this.heads = new Map(); // layer -> Set of the single heads listed
-    for (const [layer, head, u] of entries) this.put(layer, head, u);
+    for (const [layer, head, u, target = null] of entries) this.put(layer, head, u, target);
     this.excluded = groupExcluded(excluded);
   }
 
-  put(layer, head, u) {
+  put(layer, head, u, target = null) {
     const k = key(layer, head);
     if (this.entries.has(k)) return;
-    this.entries.set(k, [layer, head, u]);
+    this.entries.set(k, [layer, head, u, target]);
     if (head !== null) {
       if (!this.heads.has(layer)) this.heads.set(layer, new Set());
       this.heads.get(layer).add(head);
     }
   }
 
-  add(layer, head, u, theirExcluded = new Set()) {
+  add(layer, head, u, theirExcluded = new Set(), target = null) {
     const out = this.excluded.get(layer) ?? new Set();
     if (head === null) {
       if (this.entries.has(key(layer, null))) {
@@ -194,13 +267,13 @@ class Builder {
       }
       // Whole layer joins: specific heads already listed stay (they may carry a u).
       this.excluded.set(layer, new Set([...theirExcluded].filter((h) => !this.entries.has(key(layer, h)))));
-      this.put(layer, null, u);
+      this.put(layer, null, u, target);
     } else if (this.entries.has(key(layer, head))) {
       return;
     } else if (this.entries.has(key(layer, null)) && !out.has(head)) {
       return;
     } else {
-      this.put(layer, head, u);
+      this.put(layer, head, u, target);
       out.delete(head);
     }
   }
@@ -263,44 +336,49 @@ function dedupe(entries) {
 }
 
 /**
- * Read text against a layout: {selection: Map "layer,head" -> u|null, error: string|null}.
- * On an error the selection holds what could be read (nothing for a syntax error).
+ * Read text against a layout: {selection: Map "layer,head" -> u|null, targets: Map "layer,head" ->
+ * target text (only heads that name one), error: string|null}. On an error the selection holds
+ * what could be read (nothing for a syntax error).
  */
 export function readHeads(text, layout) {
   try {
-    const resolved = HeadSet.parse(text).resolve(layout);
-    return { selection: new Map(resolved.map(([l, h, u]) => [key(l, h), u])), error: null };
+    const resolved = HeadSet.parse(text).resolveTargets(layout);
+    const targets = new Map(resolved.filter(([, , , t]) => t !== null).map(([l, h, , t]) => [key(l, h), t]));
+    return { selection: new Map(resolved.map(([l, h, u]) => [key(l, h), u])), targets, error: null };
   } catch (e) {
-    if (e instanceof HeadSyntaxError || e instanceof HeadRangeError) return { selection: new Map(), error: e.message };
+    if (e instanceof HeadSyntaxError || e instanceof HeadRangeError) {
+      return { selection: new Map(), targets: new Map(), error: e.message };
+    }
     throw e;
   }
 }
 
 /**
- * The text the grid writes: layers in order; a layer whose heads are all selected with one u is
- * "L5"; otherwise runs of consecutive heads sharing a u, "L5H0-7@0.5". Parsing it gives back the
- * same selection (core/heads.py reads it the same way).
+ * The text the grid writes: layers in order; a layer whose heads are all selected with one u (and
+ * one target) is "L5"; otherwise runs of consecutive heads sharing a u and a target,
+ * "L5H0-7:uniform@0.5". ``targets`` (optional, as readHeads returns it) keeps the heads' targets.
+ * Parsing it gives back the same selection (core/heads.py reads it the same way).
  */
-export function canonicalText(selection, layout) {
+export function canonicalText(selection, layout, targets = new Map()) {
   const byLayer = new Map();
   for (const [k, u] of selection) {
     const [layer, head] = unkey(k);
     if (!byLayer.has(layer)) byLayer.set(layer, []);
-    byLayer.get(layer).push([head, u ?? null]);
+    byLayer.get(layer).push([head, `${targets.get(k) ?? ""}|${u ?? ""}`, u ?? null, targets.get(k) ?? null]);
   }
-  const suffix = (u) => (u === null ? "" : `@${formatG(u)}`);
+  const suffix = (u, target) => (target === null ? "" : `:${target}`) + (u === null ? "" : `@${formatG(u)}`);
   const tokens = [];
   for (const layer of [...byLayer.keys()].sort((a, b) => a - b)) {
     const heads = byLayer.get(layer).sort((a, b) => a[0] - b[0]);
-    if (heads.length === layout.heads && heads.every(([, u]) => u === heads[0][1])) {
-      tokens.push(`L${layer}${suffix(heads[0][1])}`);
+    if (heads.length === layout.heads && heads.every(([, same]) => same === heads[0][1])) {
+      tokens.push(`L${layer}${suffix(heads[0][2], heads[0][3])}`);
       continue;
     }
     for (let i = 0; i < heads.length; ) {
       let j = i;
       while (j + 1 < heads.length && heads[j + 1][0] === heads[j][0] + 1 && heads[j + 1][1] === heads[i][1]) j++;
       const span = j === i ? `H${heads[i][0]}` : `H${heads[i][0]}-${heads[j][0]}`;
-      tokens.push(`L${layer}${span}${suffix(heads[i][1])}`);
+      tokens.push(`L${layer}${span}${suffix(heads[i][2], heads[i][3])}`);
       i = j + 1;
     }
   }

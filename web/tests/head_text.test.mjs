@@ -123,3 +123,17 @@ test("canonical text reads back to the same selection (SD3 and FLUX)", () => {
     assert.deepEqual(names(back), names(sel));
   }
 });
+
+test("targets per head are read, kept through the algebra and written back", () => {
+  const layout = { layers: 24, heads: 24, description: "SD3" };
+  const read = readHeads("L14H7:uniform@0.5, L3:seg(4), L2H1:Temperature(.5), L0H0", layout);
+  assert.equal(read.error, null);
+  assert.equal(read.targets.get("14,7"), "uniform");
+  assert.equal(read.targets.get("3,5"), "seg(4)");
+  assert.equal(read.targets.get("2,1"), "temperature(0.5)");
+  assert.equal(read.targets.has("0,0"), false);
+  assert.equal(canonicalText(read.selection, layout, read.targets), "L0H0, L2H1:temperature(0.5), L3:seg(4), L14H7:uniform@0.5");
+  const union = HeadSet.parse("L1:max").union(HeadSet.parse("L1H2:uniform, L2H0:seg(inf)"));
+  assert.deepEqual(union.resolveTargets(layout).filter(([l, h]) => (l === 1 && h === 2) || l === 2), [[1, 2, null, "max"], [2, 0, null, "seg(inf)"]]);
+  assert.match(readHeads("L1H2:blur", layout).error, /'blur' is not a target/);
+});

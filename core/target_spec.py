@@ -1,0 +1,90 @@
+"""Target text: which map a perturbed head's attention becomes, as users write it (torch-free).
+
+``uniform``, ``mean_query``, ``max``, ``identity``, ``seg(<sigma>)``, ``temperature(<t>)``,
+``mask(<block>)``; ``fisher_rao`` and ``slerp`` (the identity reached along a curved path,
+``core.paths``); what each means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
+first; the head grammar (``core.heads``) reads a target after a head: ``L14H7:uniform@0.5``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max", "mask", "fisher_rao", "slerp")
+# Blocks of the joint map ``mask`` removes: query part, then the key part it no longer sees (I image,
+# T text), as the official code's [LOGIT_PERTURB]II_mask / IT_mask / TI_mask / TT_mask.
+BLOCKS = ("II", "IT", "TI", "TT")
+# The parameter each kind takes, with its valid range (inclusive) and what it means.
+PARAMS = {"seg": ("sigma", 0.0, math.inf, "the blur's standard deviation in image tokens; inf = mean_query"),
+          "temperature": ("t", 0.01, 100.0, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max")}
+MAX_TARGET_TEXT = 32
+SEG_INFINITE = 9999.0  # SEG (Hong 2024) treats sigma >= 9999 as the infinite blur
+TARGET_HELP = ("targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), "
+               "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT, "
+               "fisher_rao, slerp")
+_TARGET = re.compile(r"^(?P<kind>[a-z_]+)(?:\((?P<param>inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$", re.IGNORECASE)
+
+
+class TargetError(ValueError):
+    """Target text that names no target; the message says what is valid."""
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    kind: str = "identity"
+    param: float | str | None = None  # a number, or a block name for mask
+
+    @property
+    def text(self) -> str:
+        if self.param is None:
+            return self.kind
+        if isinstance(self.param, str):
+            return f"{self.kind}({self.param})"
+        return f"{self.kind}({'inf' if math.isinf(self.param) else f'{self.param:g}'})"
+
+    @property
+    def is_identity(self) -> bool:
+        return self.kind == "identity"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+IDENTITY = TargetSpec()
+
+
+def parse_target(text: str | None) -> TargetSpec:
+    """'uniform', 'seg(4)', 'temperature(2)' ... -> TargetSpec; empty -> identity. Cost bounded by
+    MAX_TARGET_TEXT characters (checked first)."""
+    text = (text or "").strip()
+    if not text:
+        return IDENTITY
+    if len(text) > MAX_TARGET_TEXT:
+        raise TargetError(f"'{text[:29]}...' is not a target: {len(text)} characters (at most {MAX_TARGET_TEXT}); {TARGET_HELP}.")
+    m = _TARGET.match(text)
+    kind = m["kind"].lower() if m else None
+    if kind not in KINDS:
+        raise TargetError(f"'{text}' is not a target; {TARGET_HELP}.")
+    if kind == "mask":
+        block = (m["param"] or "").upper()
+        if block not in BLOCKS:
+            raise TargetError(f"'{text}': mask needs a block: II, IT, TI or TT (the query part, then the key part it "
+                              "no longer sees; I image, T text), e.g. mask(II).")
+        return TargetSpec(kind, block)
+    if kind not in PARAMS:
+        if m["param"] is not None:
+            raise TargetError(f"'{text}': {kind} takes no parameter; {TARGET_HELP}.")
+        return TargetSpec(kind)
+    name, low, high, meaning = PARAMS[kind]
+    if m["param"] is None:
+        raise TargetError(f"'{text}': {kind} needs its {name} ({meaning}), e.g. {kind}(2).")
+    if m["param"][0].isalpha() and m["param"].lower() != "inf":
+        raise TargetError(f"'{text}': {kind} needs its {name} ({meaning}), e.g. {kind}(2).")
+    value = float(m["param"])
+    if kind == "seg" and value >= SEG_INFINITE:
+        value = math.inf
+    if not low <= value <= high or (kind == "seg" and value == 0.0):
+        shown = "inf" if math.isinf(high) else f"{high:g}"
+        raise TargetError(f"'{text}': {name}={value:g} is outside {'(' if kind == 'seg' else '['}{low:g}, {shown}]; {meaning}.")
+    return TargetSpec(kind, value)
