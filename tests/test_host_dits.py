@@ -288,7 +288,7 @@ def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkey
     monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
     model = _model(dits, kind)
     channels, factor = KINDS[kind].latent
-    size = 8 * factor
+    size = max(16, 8 * factor)  # at least the smallest image side ComfyUI offers (16 px)
     positive = hh.conditioning(kind)
     grid, images = hh.run_node(
         host("nodes.sweep").HeadHunterSweep, model=model, vae=_vae(vaes, kind, channels), positive=positive, prompt="", seed=5,
