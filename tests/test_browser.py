@@ -363,7 +363,7 @@ def test_sweep_range_is_picked_on_the_grid_and_the_sweep_runs(host, server, page
     assert state == {"layout": "sd3/sd3-medium", "n": 24}  # 'L14': a whole layer
     box = run(loop, fit_view(page, node, scale=1.0))
     run(loop, page.click(*run(loop, cell(page, node, 15, None))))
-    assert run(loop, heads_text(page, node)) == "L14, L15"
+    assert run(loop, heads_text(page, node)) == "L14-15"  # one token for both layers
     run(loop, photograph(page, box, "head_grid_sweep.png"))
     # The sweep's range is a one-line field, edited in a dialog that sends no input event: the grid
     # still follows (it compares the value when the node is drawn).
