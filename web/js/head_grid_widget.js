@@ -311,7 +311,8 @@ export function attachHeadGrid(node, services) {
     const msg = state.flash ?? state.error;
     const hint = state.linked
       ? "the heads come from the linked input: the grid shows no selection (presets and scores still show)"
-      : "click or drag to toggle heads \u00b7 click a layer number for the whole layer";
+      : "click or drag to toggle heads \u00b7 click a layer number for the whole layer" +
+        (g && g.width > available() ? " \u00b7 scroll sideways for more layers" : "");
     message.textContent = msg ?? (state.layout ? hint : "");
     message.classList.toggle("hh-error", Boolean(msg));
     message.title = msg ?? "";
