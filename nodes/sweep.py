@@ -22,7 +22,7 @@ class HeadHunterSweep(io.ComfyNode):
                 "<head>. Heads that steer lighting, colour, texture or style stand out side by side."
             ),
             inputs=[
-                *conditioning_inputs(),
+                *conditioning_inputs(sweep=True),
                 io.String.Input("prompt", multiline=True, default="a cat sitting on a windowsill",
                                 tooltip="The prompt of every image (encoded with the CLIP; without a CLIP the "
                                 "positive conditioning is used)."),
@@ -33,14 +33,14 @@ class HeadHunterSweep(io.ComfyNode):
                 io.Combo.Input("mode", options=[PER_HEAD, PER_LAYER], default=PER_HEAD,
                                tooltip="per head: one image per head. per layer: one image per layer with all its "
                                "named heads perturbed (layer-level PAG)."),
-                *sampling_inputs(batch_default=8),
+                *sampling_inputs(batch_default=8, sweep=True),
                 io.Boolean.Input("include_baseline", default=True,
                                  tooltip="Put the image with no head perturbed first, to compare against."),
                 io.Int.Input("columns", default=8, min=1, max=64, tooltip="Images per row of the grid."),
             ],
             outputs=[
-                io.Image.Output("grid", tooltip="All images in one labelled grid."),
-                io.Image.Output("images", tooltip="The labelled images as a batch, in sweep order."),
+                io.Image.Output("grid", display_name="grid", tooltip="All images in one labelled grid."),
+                io.Image.Output("images", display_name="images", tooltip="The labelled images as a batch, in sweep order."),
             ],
             hidden=[io.Hidden.unique_id],
         )

@@ -149,3 +149,23 @@ def test_every_node_has_a_help_page_naming_each_input(host):
         text = page.read_text()
         for name, _, _ in hh_workflows.input_specs(hh_workflows.object_info(node_id)):
             assert f"**{name}**" in text, f"{page.name} does not explain input '{name}'"
+
+
+@pytest.mark.host
+def test_every_output_is_named_and_every_input_has_a_tooltip(host):
+    """The editor labels outputs by /object_info's output_name: a node with several outputs of one
+    type (Preset: scale, softpag_u and cfg are FLOATs) needs names. A lone output of an evident type
+    (MODEL, GUIDER) keeps ComfyUI's type label."""
+    import hh_workflows
+
+    for node_id in json.loads((hh_workflows.PACK_DIR / "node_list.json").read_text()):
+        info = hh_workflows.object_info(node_id)
+        names, types = info["output_name"], info["output"]
+        if len(types) > 1 or types[0].startswith("HEADHUNTER") or types[0] in ("STRING", "FLOAT", "INT", "IMAGE"):
+            unnamed = [t for n, t in zip(names, types) if n == t]
+            assert not unnamed, f"{node_id}: outputs labelled only by type {unnamed}"
+        for name, _, options in hh_workflows.input_specs(info):
+            assert options.get("tooltip"), f"{node_id}: input '{name}' has no tooltip"
+    sweep = hh_workflows.object_info("HeadHunterSweep")["input"]
+    assert not [k for group in sweep.values() for k, spec in group.items()
+                if len(spec) > 1 and "objective" in str(spec[1].get("tooltip", "")).lower()], "Sweep has no objective"
