@@ -52,6 +52,9 @@ class Architecture:
     # Families of equal size told apart by an attribute path (from the diffusion model) that is
     # truthy only on that family's models.
     markers: dict[str, str] = field(default_factory=dict)
+    # Models built by the same classes that the pack does not support (yet), told apart by an
+    # attribute path that is truthy only on them: name -> path. Refused with a message naming them.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 ARCHITECTURES: tuple[Architecture, ...] = (
@@ -77,6 +80,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         heads_attr="num_heads",
         variants={"flux.1-dev": (57, 24), "flux.1-schnell": (57, 24)},
         variant_groups={"flux.1-dev": (19, 38), "flux.1-schnell": (19, 38)},
+        # ComfyUI v0.28+ builds FLUX.2 with the same Flux class (48 heads, 128-channel latents):
+        # only FLUX.2 has global modulation.
+        refused={"FLUX.2": "params.global_modulation"},
     ),
 )
 
@@ -165,6 +171,12 @@ def detect_layout(diffusion_model) -> ModelLayout:
     paths = _class_paths(diffusion_model)
     for arch in ARCHITECTURES:
         if any(p in paths for p in arch.model_classes):
+            for name, path in arch.refused.items():
+                if _truthy(diffusion_model, path):
+                    raise ValueError(
+                        f"HeadHunter does not support {name} yet (it is built by the same ComfyUI class as "
+                        f"{arch.display_name}, whose supported models are {_families(arch)}). Supported families: {SUPPORTED}."
+                    )
             sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
             heads = int(_attr_path(diffusion_model, arch.heads_attr))
             return ModelLayout(arch, sizes, heads, _family_of(arch, diffusion_model, sum(sizes), heads))
@@ -172,6 +184,10 @@ def detect_layout(diffusion_model) -> ModelLayout:
         f"HeadHunter does not support this model ({type(diffusion_model).__name__}). "
         f"Supported families: {SUPPORTED} (SD3 / SD3.5 MMDiT and FLUX.1 dev / schnell)."
     )
+
+
+def _families(arch: Architecture) -> str:
+    return ", ".join(arch.variants) or arch.display_name
 
 
 def _family_of(arch: Architecture, diffusion_model, layers: int, heads: int) -> str | None:

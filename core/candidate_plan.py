@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .plan import PerturbationPlan, layer_perturbations
 
 
-@dataclass
+@dataclass(frozen=True)
 class CandidatePlan(PerturbationPlan):
     count: int = 1
 

@@ -8,7 +8,7 @@ candidate head sets side by side (the HeadHunter search).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .softpag import LayerPerturbation, Target
 
@@ -25,15 +25,15 @@ def layer_perturbations(resolved: list[tuple[int, int, float]]) -> dict[int, Lay
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class PerturbationPlan:
-    """``chunks[i]`` perturbs the rows that came from entry ``i`` of calc_cond_batch's conds."""
+    """``chunks[i]`` perturbs the rows that came from entry ``i`` of calc_cond_batch's conds.
+
+    Immutable: newer ComfyUI releases share everything in model options between clones, so a
+    plan is never written to during a forward (per-forward facts go in that forward's options)."""
 
     chunks: dict[int, dict[int, LayerPerturbation]]
     image_only: bool = False
-    # Written during a forward by the first block that sees the text stream, read by later
-    # blocks that only see the joined sequence (FLUX single blocks), for image-only targets.
-    text_tokens: int = field(default=0, compare=False)
 
     @property
     def layers(self) -> list[int]:

@@ -21,6 +21,7 @@ from ..core.plan import PerturbationPlan
 from ..core.softpag import Target, apply_softpag, to_heads
 
 PLAN_KEY = "headhunter_plan"
+TEXT_TOKENS_KEY = "headhunter_text_tokens"
 OVERRIDE_KEY = "optimized_attention_override"
 _ATTENTION_PARAMS = ("q", "k", "v", "heads")
 
@@ -134,12 +135,16 @@ class PerturbedBlock:
         if plan is not None:
             txt = args.get("txt")
             if txt is not None:
-                plan.text_tokens = txt.shape[1]
+                # For later blocks that only see the joined sequence (FLUX single blocks), in this
+                # forward's own options: ComfyUI copies transformer_options for every forward and
+                # hands the same dict to each block of it.
+                options[TEXT_TOKENS_KEY] = txt.shape[1]
             img = args["img"]
             targets = plan.targets(self.layer, options.get("cond_or_uncond"), img.shape[0])
             if targets:
                 joint = img.shape[1] + (txt.shape[1] if txt is not None else 0)
-                override = PerturbedAttention(targets, joint, plan.text_tokens, plan.image_only, options.get(OVERRIDE_KEY))
+                override = PerturbedAttention(targets, joint, options.get(TEXT_TOKENS_KEY, 0), plan.image_only,
+                                              options.get(OVERRIDE_KEY))
                 args = {**args, "transformer_options": {**options, OVERRIDE_KEY: override}}
         if self.previous is not None:
             return self.previous(args, extra)

@@ -104,9 +104,21 @@ class PerturbedGuidance:
         else:
             options = with_plan(args["model_options"], self.sequential_plan, self.layout)
             state = self.prefix.take(sigma) if self.prefix is not None else None
-            if state is not None and not any("control" in c for c in args["cond"]):
+            if state is not None and _prefix_reuse_is_exact(args):
                 options = with_dit_patches(
                     options, lambda dit: skip_patches(self.layout, self.first_layer, state, dit))
             (perturbed,) = comfy.samplers.calc_cond_batch(args["model"], [args["cond"]], x, sigma, options)
         self._batched_result = None
         return perturbed_guidance(cfg_result, args["cond_denoised"], perturbed, self.scale, self.rescale)
+
+
+def _prefix_reuse_is_exact(args) -> bool:
+    """Whether the cond pass's hidden states equal what the perturbed pass would compute below its
+    first perturbed layer. Not with ControlNet (its residuals are added between blocks), and not
+    with patches that run inside the blocks (``transformer_options["patches"]``: e.g. core's
+    Normalized Attention Guidance changes the cond rows' attention output only when the negative
+    shares their batch, which the perturbed pass of the cond alone never does)."""
+    if any("control" in c for c in args["cond"]):
+        return False
+    patches = args["model_options"].get("transformer_options", {}).get("patches", {})
+    return not any(patches.values())

@@ -9,7 +9,9 @@ that input. The perturbed pass then costs only the blocks from L on: FLUX heads 
 paper all sit in single blocks (L >= 34 of 57), so most of the pass is saved.
 
 Used only where it is exact: one forward holding the cond rows per pass, no ControlNet (its
-residuals are added after each block, outside block patches), and not for "image tokens only"
+residuals are added after each block, outside block patches), no patches inside the blocks
+(``transformer_options["patches"]``, e.g. core's NAG, whose effect depends on the batch), and not
+for "image tokens only"
 targets inside joined (single-stream) blocks, which need the text length from an earlier block.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 import pytest
 
-from hh_pack import find_host, load_host, pack_module
+from hh_pack import WRITABLE_FOLDERS, find_host, load_host, pack_module
 
 HOST_PATH, HOST_REASON = find_host()
 
@@ -20,11 +20,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _listing(root):
+    return {p for name in WRITABLE_FOLDERS for p in (root / name).rglob("*")} if root else set()
+
+
 @pytest.fixture(scope="session")
-def host():
-    """The pack as loaded into a real ComfyUI: ``host("core.heads")`` returns that module."""
-    package = load_host(HOST_PATH)
-    return lambda name: pack_module(name, package)
+def host(tmp_path_factory):
+    """The pack as loaded into a real ComfyUI: ``host("core.heads")`` returns that module.
+
+    Every folder ComfyUI writes to points into the test's temporary folder, and the ComfyUI tree
+    is checked at the end to hold nothing the tests wrote (a user's own ComfyUI may be the host)."""
+    before = _listing(HOST_PATH)
+    package = load_host(HOST_PATH, scratch=tmp_path_factory.mktemp("comfyui-folders"))
+    yield lambda name: pack_module(name, package)
+    left = sorted(str(p) for p in _listing(HOST_PATH) - before)
+    assert not left, f"the tests left files in the ComfyUI tree: {left[:10]}"
 
 
 @pytest.fixture(scope="session")

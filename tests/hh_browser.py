@@ -86,7 +86,8 @@ class ComfyServer:
         cmd = [
             self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
             "--base-directory", str(self.base), "--user-directory", str(self.base / "user"),
-            "--output-directory", str(self.base / "output"), "--database-url", "sqlite:///:memory:",
+            "--output-directory", str(self.base / "output"), "--temp-directory", str(self.base),
+            "--input-directory", str(self.base / "input"), "--database-url", "sqlite:///:memory:",
             "--disable-auto-launch", "--preview-method", "none",
         ]
         # One torch thread: the tiny stand-in models gain nothing from more, and on a shared CPU

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+import hh_releases
+
 
 def randomize(module: torch.nn.Module, seed: int, std: float = 0.08) -> None:
     """Random weights: ComfyUI's ops leave parameters uninitialised. Norm scales stay near 1."""
@@ -66,7 +68,7 @@ def tiny_flux(depth: int = 2, single: int = 3, heads: int = 4, head_dim: int = 1
         "image_model": "flux", "in_channels": 16, "patch_size": 2, "out_channels": 16, "vec_in_dim": 768,
         "context_in_dim": 4096, "hidden_size": heads * head_dim, "mlp_ratio": 2.0, "num_heads": heads,
         "depth": depth, "depth_single_blocks": single, "axes_dim": [4, 6, 6] if head_dim == 16 else [head_dim // 2, head_dim // 4, head_dim // 4],
-        "theta": 10000, "qkv_bias": True, "guidance_embed": True,
+        "theta": 10000, "qkv_bias": True, "guidance_embed": True, **hh_releases.flux_params_extras(),
     }
     model_config = comfy.supported_models.Flux(config)
     model_config.set_inference_dtype(torch.float32, None)

@@ -44,9 +44,14 @@ def find_host() -> tuple[Path | None, str]:
 _HOST_PACKAGE: str | None = None
 
 
-def load_host(path: Path, cpu: bool = True) -> str:
+# The folders ComfyUI writes to (folder_paths.set_<name>_directory exists for each).
+WRITABLE_FOLDERS = ("output", "temp", "input", "user")
+
+
+def load_host(path: Path, cpu: bool = True, scratch: Path | None = None) -> str:
     """Import ComfyUI from ``path`` (on the CPU unless told), load the pack into it; returns the
-    pack's module name."""
+    pack's module name. With ``scratch``, every folder ComfyUI writes to is a subfolder of it,
+    set before any node is imported (some create folders when imported)."""
     global _HOST_PACKAGE
     if _HOST_PACKAGE is not None:
         return _HOST_PACKAGE
@@ -54,6 +59,15 @@ def load_host(path: Path, cpu: bool = True) -> str:
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = cpu  # before comfy.model_management is imported
+    if scratch is not None:
+        import folder_paths
+
+        for name in WRITABLE_FOLDERS:
+            (scratch / name).mkdir(parents=True, exist_ok=True)
+            getattr(folder_paths, f"set_{name}_directory")(str(scratch / name))
+    # As ComfyUI's main.py does, before nodes.py puts comfy/ on sys.path (after which a bare
+    # `import utils` would find comfy/utils.py instead of ComfyUI's utils package).
+    import utils.extra_config  # noqa: F401
     import nodes  # ComfyUI's nodes.py
 
     async def load():

@@ -114,6 +114,7 @@ def tiny_models(host, tmp_path_factory):
 @pytest.mark.parametrize("name", example_names())
 def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, name):
     import execution
+    import hh_releases
     import hh_substitutes
     import numpy as np
     from PIL import Image
@@ -125,7 +126,7 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
     assert valid, (error, node_errors)
 
     sink = MessageSink()
-    executor = execution.PromptExecutor(sink)
+    executor = hh_releases.prompt_executor(sink)
     before = set(tiny_models.rglob("*.png"))
     executor.execute(prompt, prompt_id, {"client_id": "test"}, outputs)
     events = [e for e, _ in sink.messages]

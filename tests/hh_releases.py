@@ -1,0 +1,48 @@
+"""What differs between the ComfyUI releases, as the tests meet it: one place, read by the fixtures.
+
+The pack's own code meets no such difference except through the architecture table (FLUX.2 is
+refused there by its parameters). These are differences in how a test builds things with
+ComfyUI's classes, which newer releases changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+
+def flux_params_extras() -> dict:
+    """Keys newer releases require in a FLUX config: v0.28.1's FluxParams has ``txt_ids_dims``
+    (FLUX.1: ``[]``, which is what its model detection writes)."""
+    from comfy.ldm.flux.model import FluxParams
+
+    fields = {f.name for f in dataclasses.fields(FluxParams)}
+    return {"txt_ids_dims": []} if "txt_ids_dims" in fields else {}
+
+
+def prompt_executor(server):
+    """ComfyUI's PromptExecutor with no output cache. v0.28.1 reads RAM-pressure limits from
+    ``cache_args`` when a prompt starts (``cache_args["ram"]``); v0.3.64 takes ``cache_size``."""
+    import inspect
+
+    import execution
+
+    params = inspect.signature(execution.PromptExecutor).parameters
+    if "cache_args" in params:
+        return execution.PromptExecutor(server, cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
+    return execution.PromptExecutor(server)
+
+
+def flux2_model_config(hidden_size: int, heads: int, depth: int, single: int):
+    """A tiny FLUX.2 config (ComfyUI's own ``supported_models.Flux2``), or None before v0.28,
+    which cannot build FLUX.2. Parameters as ComfyUI's model detection writes them for FLUX.2."""
+    import comfy.supported_models
+
+    if not hasattr(comfy.supported_models, "Flux2"):
+        return None
+    head_dim = hidden_size // heads
+    return comfy.supported_models.Flux2({
+        "image_model": "flux2", "in_channels": 128, "out_channels": 128, "patch_size": 1, "vec_in_dim": None,
+        "context_in_dim": 64, "hidden_size": hidden_size, "mlp_ratio": 3.0, "num_heads": heads, "depth": depth,
+        "depth_single_blocks": single, "axes_dim": [head_dim // 4] * 4, "theta": 2000, "qkv_bias": False,
+        "guidance_embed": True, "txt_ids_dims": [3], "global_modulation": True, "mlp_silu_act": True,
+        "ops_bias": False, "default_ref_method": "index", "ref_index_scale": 10.0,
+    })
