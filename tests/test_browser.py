@@ -193,8 +193,10 @@ async def open_example(page, name: str, ready: str | None = None) -> None:
     shot = ARTIFACTS / f"workflow_{name}.png"
     await page.screenshot(shot)
     keep(shot, DOCS_IMAGES / shot.name)
+    # The template browser's thumbnail: the graph alone (no menus, tabs or side bar), about 640 px wide.
+    box = await fit_view(page)
     thumb = ARTIFACTS / f"{name}.jpg"
-    await page.screenshot(thumb, fmt="jpeg", scale=0.4)  # the template browser's thumbnail
+    await page.screenshot(thumb, fmt="jpeg", clip=box, scale=min(1.0, 640 / box["width"]))
     keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
 
 
