@@ -40,7 +40,8 @@ class HeadHunterSweep(io.ComfyNode):
             ],
             outputs=[
                 io.Image.Output("grid", display_name="grid", tooltip="All images in one labelled grid."),
-                io.Image.Output("images", display_name="images", tooltip="The labelled images as a batch, in sweep order."),
+                io.Image.Output("images", display_name="images",
+                                tooltip="The labelled images as a batch, in sweep order."),
             ],
             hidden=[io.Hidden.unique_id],
         )
