@@ -29,7 +29,7 @@ class HeadHunterGuider(io.ComfyNode):
             inputs=[
                 io.Model.Input("model", tooltip=MODELS + " model."),
                 io.Conditioning.Input("positive", tooltip="Also the conditioning of the perturbed pass."),
-                io.Conditioning.Input("negative"),
+                io.Conditioning.Input("negative", tooltip="The uncond of CFG; not used when cfg is 1."),
                 io.Float.Input("cfg", default=4.0, min=0.0, max=100.0, step=0.1, round=0.01,
                                tooltip="Classifier-free guidance scale. 1 = no CFG (the uncond pass is skipped), as "
                                "the paper's search and FLUX dev."),

@@ -37,7 +37,7 @@ class HeadHunterHeads(io.ComfyNode):
                     "softpag_u applies to them.",
                 ),
             ],
-            outputs=[HeadSetType.Output("head_set")],
+            outputs=[HeadSetType.Output("head_set", display_name="head_set")],
         )
 
     @classmethod
@@ -75,7 +75,7 @@ class HeadHunterCombine(io.ComfyNode):
                                tooltip="union: heads in a or b. intersection: heads in both. difference: heads of a "
                                "that are not in b."),
             ],
-            outputs=[HeadSetType.Output("head_set")],
+            outputs=[HeadSetType.Output("head_set", display_name="head_set")],
         )
 
     @classmethod

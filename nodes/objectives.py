@@ -38,7 +38,7 @@ class HeadHunterObjectiveLoader(io.ComfyNode):
                                 "{style} and {content}. Empty: '{prompt}' for PickScore, 'A photo depicts {prompt}' "
                                 "for CLIPScore (the paper's)."),
             ],
-            outputs=[ObjectiveType.Output("objective", tooltip="For HeadHunter Search.")],
+            outputs=[ObjectiveType.Output("objective", display_name="objective", tooltip="For HeadHunter Search.")],
         )
 
     @classmethod
@@ -74,7 +74,7 @@ class HeadHunterObjectiveCombine(io.ComfyNode):
                                tooltip="weighted sum: w_a A + w_b B (mind the scales: PickScore ~20, CLIPScore "
                                "0-100). harmonic mean: (w_a + w_b) / (w_a/A + w_b/B), for positive scores."),
             ],
-            outputs=[ObjectiveType.Output("objective", tooltip="For HeadHunter Search.")],
+            outputs=[ObjectiveType.Output("objective", display_name="objective", tooltip="For HeadHunter Search.")],
         )
 
     @classmethod

@@ -37,12 +37,14 @@ class HeadHunterPreset(io.ComfyNode):
                 ),
             ],
             outputs=[
-                HeadSetType.Output("head_set", tooltip="The preset's heads (with their per-head u, if any)."),
-                io.Float.Output("scale", tooltip="Recommended perturbation guidance scale w."),
-                io.Float.Output("softpag_u", tooltip="Recommended SoftPAG u (1 = PAG)."),
-                io.Int.Output("steps", tooltip="Recommended sampling steps."),
-                io.Float.Output("cfg", tooltip="Recommended CFG scale (1 = CFG off)."),
-                io.String.Output("description", tooltip="What the preset does, where its heads come from, settings."),
+                HeadSetType.Output("head_set", display_name="head_set",
+                                   tooltip="The preset's heads (with their per-head u, if any)."),
+                io.Float.Output("scale", display_name="scale", tooltip="Recommended perturbation guidance scale w."),
+                io.Float.Output("softpag_u", display_name="softpag_u", tooltip="Recommended SoftPAG u (1 = PAG)."),
+                io.Int.Output("steps", display_name="steps", tooltip="Recommended sampling steps."),
+                io.Float.Output("cfg", display_name="cfg", tooltip="Recommended CFG scale (1 = CFG off)."),
+                io.String.Output("description", display_name="description",
+                                 tooltip="What the preset does, where its heads come from, settings."),
             ],
         )
 
@@ -108,7 +110,8 @@ class HeadHunterSavePreset(io.ComfyNode):
                 io.Boolean.Input("overwrite", default=False,
                                  tooltip="Replace your own preset of the same name. Shipped presets are never replaced."),
             ],
-            outputs=[io.String.Output("preset", tooltip="The saved preset's name in HeadHunter Preset's list.")],
+            outputs=[io.String.Output("preset", display_name="preset",
+                                      tooltip="The saved preset's name in HeadHunter Preset's list.")],
         )
 
     @classmethod

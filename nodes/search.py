@@ -57,8 +57,9 @@ class HeadHunterSearch(io.ComfyNode):
                                 tooltip="Names the checkpoint folder and the preset. Running again with the same "
                                 "name resumes (same settings only)."),
                 io.Combo.Input("family", options=FAMILIES, default="auto",
-                               tooltip="Model family written into the preset. auto: from the model's size "
-                               "(SD3 24x24 is written as sd3-medium)."),
+                               tooltip="Model family written into the preset. auto: from the model (its size, "
+                               "and for a 24x24 SD3 whether its joint blocks carry SD3.5-medium's extra image "
+                               "attention)."),
                 io.Boolean.Input("overwrite", default=False,
                                  tooltip="Replace a preset search/<run name> that this search did not write (e.g. "
                                  "one you saved under that name). Off: such a name is refused before the search."),
@@ -68,14 +69,17 @@ class HeadHunterSearch(io.ComfyNode):
                                 "candidate can name its own: 'L0-11:uniform'. The preset records the targets."),
             ],
             outputs=[
-                HeadSetType.Output("head_set", tooltip="The chosen heads in order, with their scores; plug into "
+                HeadSetType.Output("head_set", display_name="head_set",
+                                   tooltip="The chosen heads in order, with their scores; plug into "
                                    "HeadHunter Perturbed Attention or the Guider."),
-                io.String.Output("heads", tooltip="The chosen heads as head text."),
-                io.Image.Output("heatmap", tooltip="Per-head scores, one picture per round: rows are layers, "
+                io.String.Output("heads", display_name="heads", tooltip="The chosen heads as head text."),
+                io.Image.Output("heatmap", display_name="heatmap",
+                                tooltip="Per-head scores, one picture per round: rows are layers, "
                                 "columns heads; the chosen heads are framed."),
-                io.Image.Output("round_images", tooltip="The prompt-seed images with no heads, then with the "
+                io.Image.Output("round_images", display_name="round_images",
+                                tooltip="The prompt-seed images with no heads, then with the "
                                 "heads chosen after each round, labelled with their scores."),
-                io.String.Output("preset_path", tooltip="Where the preset was written."),
+                io.String.Output("preset_path", display_name="preset_path", tooltip="Where the preset was written."),
             ],
             hidden=[io.Hidden.unique_id],
             is_output_node=True,

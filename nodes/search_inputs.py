@@ -9,10 +9,12 @@ from ..core.head_aliases import check_syntax
 from ..search.generation import SamplingSettings
 
 
-def conditioning_inputs() -> list:
+def conditioning_inputs(sweep: bool = False) -> list:
+    """sweep: the tooltips of HeadHunter Sweep, which has no objective and no candidates."""
+    vae = "Decodes the images of the grid." if sweep else "Decodes the latents for the objective and the pictures."
     return [
         io.Model.Input("model", tooltip=MODELS + " model whose heads are explored."),
-        io.Vae.Input("vae", tooltip="Decodes the latents for the objective and the pictures."),
+        io.Vae.Input("vae", tooltip=vae),
         io.Clip.Input("clip", optional=True,
                       tooltip="Encodes each prompt. Without it, the positive conditioning is used for every image."),
         io.Conditioning.Input("positive", optional=True,
@@ -23,7 +25,14 @@ def conditioning_inputs() -> list:
     ]
 
 
-def sampling_inputs(scale: float = 3.0, batch_default: int = 4) -> list:
+def sampling_inputs(scale: float = 3.0, batch_default: int = 4, sweep: bool = False) -> list:
+    batch = (
+        "Images sampled together in one batched forward. Higher is faster until memory runs out; lower it "
+        "after an out-of-memory error." if sweep else
+        "Candidate head sets sampled together in one batched forward (each with all its images). Higher is "
+        "faster until memory runs out; lower it after an out-of-memory error (a resumed search may use "
+        "another value)."
+    )
     return [
         io.Int.Input("steps", default=20, min=1, max=200,
                      tooltip="Sampling steps per image. The paper: 20 Euler steps on SD3, 15 on FLUX."),
@@ -44,9 +53,7 @@ def sampling_inputs(scale: float = 3.0, batch_default: int = 4) -> list:
                      tooltip="Image width. The paper: 1024 on SD3, 512 on FLUX."),
         io.Int.Input("height", default=1024, min=16, max=8192, step=16, tooltip="Image height."),
         io.Int.Input("batch_candidates", default=batch_default, min=1, max=256,
-                     tooltip="Candidate head sets sampled together in one batched forward (each with all its "
-                     "images). Higher is faster until memory runs out; lower it after an out-of-memory error "
-                     "(a resumed search may use another value)."),
+                     tooltip=batch),
     ]
 
 

@@ -25,7 +25,7 @@ class HeadHunterSweep(io.ComfyNode):
                 "guidance scale, or whole head sets, batched like the search."
             ),
             inputs=[
-                *conditioning_inputs(),
+                *conditioning_inputs(sweep=True),
                 io.String.Input("prompt", multiline=True, default="a cat sitting on a windowsill",
                                 tooltip="The prompt of every image (encoded with the CLIP; without a CLIP the "
                                 "positive conditioning is used)."),
@@ -38,7 +38,7 @@ class HeadHunterSweep(io.ComfyNode):
                                "layer with all its named heads perturbed (layer-level PAG). per target / per u / "
                                "per scale: 'heads' perturbed together, one image per value in 'values'. per head "
                                "set: one image per head text in 'values', separated by |."),
-                *sampling_inputs(batch_default=8),
+                *sampling_inputs(batch_default=8, sweep=True),
                 io.Boolean.Input("include_baseline", default=True,
                                  tooltip="Put the image with no head perturbed first, to compare against."),
                 io.Int.Input("columns", default=8, min=1, max=64,
@@ -56,8 +56,9 @@ class HeadHunterSweep(io.ComfyNode):
                                 "mean_query, seg(<sigma>), temperature(<t>), max)."),
             ],
             outputs=[
-                io.Image.Output("grid", tooltip="All images in one labelled grid."),
-                io.Image.Output("images", tooltip="The labelled images as a batch, in sweep order."),
+                io.Image.Output("grid", display_name="grid", tooltip="All images in one labelled grid."),
+                io.Image.Output("images", display_name="images",
+                                tooltip="The labelled images as a batch, in sweep order."),
             ],
             hidden=[io.Hidden.unique_id],
         )

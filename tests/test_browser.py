@@ -193,8 +193,10 @@ async def open_example(page, name: str, ready: str | None = None) -> None:
     shot = ARTIFACTS / f"workflow_{name}.png"
     await page.screenshot(shot)
     keep(shot, DOCS_IMAGES / shot.name)
+    # The template browser's thumbnail: the graph alone (no menus, tabs or side bar), about 640 px wide.
+    box = await fit_view(page)
     thumb = ARTIFACTS / f"{name}.jpg"
-    await page.screenshot(thumb, fmt="jpeg", scale=0.4)  # the template browser's thumbnail
+    await page.screenshot(thumb, fmt="jpeg", clip=box, scale=min(1.0, 640 / box["width"]))
     keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
 
 
@@ -364,7 +366,7 @@ def test_sweep_range_is_picked_on_the_grid_and_the_sweep_runs(host, server, page
     assert state == {"layout": "sd3/sd3-medium", "n": 24}  # 'L14': a whole layer
     box = run(loop, fit_view(page, node, scale=1.0))
     run(loop, page.click(*run(loop, cell(page, node, 15, None))))
-    assert run(loop, heads_text(page, node)) == "L14, L15"
+    assert run(loop, heads_text(page, node)) == "L14-15"  # one token for both layers
     run(loop, photograph(page, box, "head_grid_sweep.png"))
     # The sweep's range is a one-line field, edited in a dialog that sends no input event: the grid
     # still follows (it compares the value when the node is drawn).

@@ -186,3 +186,22 @@ def test_hostile_head_text_gets_a_422_and_the_server_keeps_answering(host):
     assert "names more than 131072 heads" in hostile[4][1]["error"]
     assert big_status == 200 and big["count"] == 24  # 600 legal tokens naming the diagonal: fine
     assert last_status == 200 and last["heads"] == [[1, 2, None]]
+
+
+def test_every_output_is_named_and_every_input_has_a_tooltip(host):
+    """The editor labels outputs by /object_info's output_name: a node with several outputs of one
+    type (Preset: scale, softpag_u and cfg are FLOATs) needs names. A lone output of an evident type
+    (MODEL, GUIDER) keeps ComfyUI's type label."""
+    import hh_workflows
+
+    for node_id in json.loads((hh_workflows.PACK_DIR / "node_list.json").read_text()):
+        info = hh_workflows.object_info(node_id)
+        names, types = info["output_name"], info["output"]
+        if len(types) > 1 or types[0].startswith("HEADHUNTER") or types[0] in ("STRING", "FLOAT", "INT", "IMAGE"):
+            unnamed = [t for n, t in zip(names, types) if n == t]
+            assert not unnamed, f"{node_id}: outputs labelled only by type {unnamed}"
+        for name, _, options in hh_workflows.input_specs(info):
+            assert options.get("tooltip"), f"{node_id}: input '{name}' has no tooltip"
+    sweep = hh_workflows.object_info("HeadHunterSweep")["input"]
+    assert not [k for group in sweep.values() for k, spec in group.items()
+                if len(spec) > 1 and "objective" in str(spec[1].get("tooltip", "")).lower()], "Sweep has no objective"

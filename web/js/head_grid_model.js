@@ -8,7 +8,7 @@ export const GUTTER_LEFT = 22; // head numbers
 export const GUTTER_TOP = 14; // layer numbers; clicking there toggles a whole layer
 export const GUTTER_BOTTOM = 13; // block-group names (FLUX: double | single), only with several groups
 export const PAD = 2;
-export const MIN_CELL = 4;
+export const MIN_CELL = 9; // smaller cells cannot be aimed at: the grid scrolls sideways instead (FLUX at a default node width)
 export const MAX_CELL = 22;
 
 /** Cell size and drawing box for a widget of this width. */

@@ -1,20 +1,22 @@
 // The head grid on a node: a DOM widget holding a small toolbar, one <canvas> with every head of
 // the model (1368 cells for FLUX are drawn, not built as elements) and a hover tooltip. It keeps
 // the node's "heads" text field and the grid in step both ways. The logic lives in the pure modules
-// (head_text.js, head_layouts.js, head_grid_model.js); this file only reads events and draws.
+// (head_text.js, head_layouts.js, head_grid_model.js); drawing in head_grid_render.js, what the
+// graph around says in head_grid_sources.js; this file is the controller: events and state.
 
 import { canonicalText, headKey, headName, readHeads } from "./head_text.js";
-import { AUTO, blockOf, chooseLayout, groupBoundaries, groupLabel, layoutLabel, normalizeLayout } from "./head_layouts.js";
+import { AUTO, blockOf, chooseLayout, layoutLabel, normalizeLayout } from "./head_layouts.js";
 import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, scoreHeat, scoreMap, setCells, toggleLayer } from "./head_grid_model.js";
+import { drawGrid } from "./head_grid_render.js";
+import { connectedPresets, headsLinked, modelFileName } from "./head_grid_sources.js";
 
 export const GRID_WIDGET = "heads_grid";
 export const PROPERTY = "headhunter_grid"; // node property: AUTO or the id of the grid picked
+export const FOLDED = "headhunter_grid_folded"; // node property: the grid alone is folded
 const TOOLBAR_HEIGHT = 24;
 const MESSAGE_HEIGHT = 26; // two lines: range errors name the model's layout
 const MARGIN = 8; // the DOM widget's margin, each side (ComfyUI sizes the element height - 2 margins)
-const PRESET_MARK = "#f0a030"; // amber: visible on light and dark themes and on the heatmap
-const HEAD_SET_TYPE = "HEADHUNTER_HEAD_SET";
-const MODEL_FILE_WIDGETS = ["unet_name", "ckpt_name", "model_name"];
+const SCROLLBAR = 12; // room for the horizontal scrollbar when the grid is wider than the node
 
 const STYLE = `
 .hh-grid { position: relative; display: flex; flex-direction: column; gap: 3px; font: 11px sans-serif;
@@ -27,6 +29,13 @@ const STYLE = `
 .hh-grid button:hover { background: var(--comfy-menu-secondary-bg, var(--comfy-input-bg)); }
 .hh-grid .hh-status { flex: 1; min-width: 0; color: var(--descrip-text); overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; }
+.hh-grid .hh-scroll { overflow-x: auto; overflow-y: hidden; }
+.hh-grid.hh-folded .hh-scroll, .hh-grid.hh-folded .hh-message { display: none; }
+.hh-grid.hh-linked canvas { opacity: 0.55; }
+.hh-grid .hh-legend { display: none; align-items: center; gap: 3px; color: var(--descrip-text); white-space: nowrap; }
+.hh-grid .hh-legend.hh-on { display: flex; }
+.hh-grid .hh-legend i { display: inline-block; width: 44px; height: 8px; border-radius: 2px;
+  background: linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map((t) => heatColor(t)).join(", ")}); }
 .hh-grid canvas { display: block; touch-action: none; cursor: crosshair; border-radius: 4px; }
 .hh-grid .hh-message { height: ${MESSAGE_HEIGHT}px; overflow: hidden; line-height: 13px; color: var(--descrip-text);
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; }
@@ -51,17 +60,6 @@ function el(tag, className, text) {
   return e;
 }
 
-function themeColors() {
-  const css = getComputedStyle(document.documentElement);
-  const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
-  return {
-    bg: v("--comfy-input-bg", "#222"),
-    fg: v("--fg-color", "#fff"),
-    border: v("--border-color", "#4e4e4e"),
-    muted: v("--descrip-text", "#999"),
-  };
-}
-
 /**
  * Adds the grid under the node's "heads" field. services: {app, layouts: Promise<layout[]>,
  * presets: () => Promise<preset[]>}. Returns the controller (also kept as node.headhunterGrid).
@@ -72,19 +70,26 @@ export function attachHeadGrid(node, services) {
   injectStyle();
   node.properties ??= {};
   node.properties[PROPERTY] ??= AUTO;
+  node.properties[FOLDED] ??= false;
 
   const root = el("div", "hh-grid");
   const bar = el("div", "hh-bar");
   const select = el("select");
   select.title = "Which model's grid to draw. auto: the model of the last run, else the connected preset's family, else the model file's name.";
   const status = el("span", "hh-status");
+  const legend = el("span", "hh-legend");
+  legend.append(el("span", null, "low"), el("i"), el("span", null, "high"));
+  legend.title = "Search score of each head (colour), scaled from the lowest to the highest score of the run";
   const clear = el("button", null, "clear");
   clear.title = "Remove every head";
-  bar.append(select, status, clear);
+  const fold = el("button");
+  bar.append(fold, select, status, legend, clear);
+  const scroll = el("div", "hh-scroll");
   const canvas = el("canvas");
+  scroll.append(canvas);
   const message = el("div", "hh-message");
   const tip = el("div", "hh-tip");
-  root.append(bar, canvas, message, tip);
+  root.append(bar, scroll, message, tip);
 
   const state = {
     layouts: [],
@@ -103,15 +108,23 @@ export function attachHeadGrid(node, services) {
     hover: null,
     drag: null,
     flash: null,
+    linked: false,
     width: 0,
+    zoom: 1,
   };
 
-  const geometry = () => state.layout && gridGeometry(Math.max(0, (state.width || node.size[0] - 2 * MARGIN)), state.layout);
-  const widgetHeight = () => TOOLBAR_HEIGHT + (geometry()?.height ?? 40) + MESSAGE_HEIGHT + 6 + 2 * MARGIN;
+  const available = () => Math.max(0, state.width || node.size[0] - 2 * MARGIN);
+  const geometry = () => state.layout && gridGeometry(available(), state.layout);
+  function widgetHeight() {
+    if (node.properties[FOLDED]) return TOOLBAR_HEIGHT + 2 * MARGIN;
+    const g = geometry();
+    const scrollbar = g && g.width > available() ? SCROLLBAR : 0;
+    return TOOLBAR_HEIGHT + (g?.height ?? 40) + scrollbar + MESSAGE_HEIGHT + 6 + 2 * MARGIN;
+  }
 
   const widget = node.addDOMWidget(GRID_WIDGET, "headhunter_grid", root, {
-    serialize: false, // the text field is the value; the grid is a view of it
-    hideOnZoom: false,
+    serialize: false, // the text field is the value; the grid is a view of it (widget_values.js)
+    hideOnZoom: true, // like ComfyUI's own widgets, no detail when the graph is zoomed far out
     margin: MARGIN,
     getMinHeight: widgetHeight,
     getMaxHeight: widgetHeight,
@@ -122,16 +135,17 @@ export function attachHeadGrid(node, services) {
   node.widgets.splice(node.widgets.indexOf(headsWidget) + 1, 0, widget);
 
   // ---- text -> grid -------------------------------------------------------------------------
-  const textLinked = () => node.inputs?.some((i) => i.widget?.name === "heads" && i.link != null);
-
   function readText() {
     if (!state.layout) return;
     state.text = headsWidget.value ?? "";
-    const { selection, error } = readHeads(state.text, state.layout);
+    state.linked = headsLinked(node);
+    // With a link the text field is not what runs: show no selection rather than a stale one.
+    const { selection, error } = state.linked ? { selection: new Map(), error: null } : readHeads(state.text, state.layout);
     state.selection = selection;
     state.error = error;
+    if (!error && !state.linked) state.flash = null; // "Fix the text first" is answered
     render();
-    if (!error) confirmWithServer();
+    if (!error && !state.linked) confirmWithServer();
   }
 
   // The server reads the text with the nodes' own parser (GET /headhunter/parse). The JavaScript
@@ -167,57 +181,18 @@ export function attachHeadGrid(node, services) {
   }
 
   function refuseEdit() {
-    state.flash = textLinked()
+    state.flash = state.linked
       ? "The heads come from a link: edit them at their source."
       : `Fix the text first: ${state.error}`;
     render();
     return true;
   }
 
-  const editable = () => !state.error && !textLinked();
+  const editable = () => !state.error && !state.linked;
 
   // ---- layout and sources ---------------------------------------------------------------------
-  function upstream(slotName) {
-    const slot = node.inputs?.findIndex((i) => i.name === slotName) ?? -1;
-    return slot >= 0 ? node.getInputNode?.(slot) : null;
-  }
-
-  // Presets feeding this node (through Combine and friends): upstream nodes whose widget value is a
-  // preset id or name, following head-set inputs.
-  function connectedPresets() {
-    const found = [];
-    const seen = new Set();
-    const visit = (n, depth) => {
-      if (!n || seen.has(n.id) || depth > 8) return;
-      seen.add(n.id);
-      for (const w of n.widgets ?? []) {
-        const p = state.presets.find((p) => p.id === w.value || p.name === w.value);
-        if (p && !found.includes(p)) found.push(p);
-      }
-      (n.inputs ?? []).forEach((input, slot) => {
-        if (input.type === HEAD_SET_TYPE && input.link != null) visit(n.getInputNode(slot), depth + 1);
-      });
-    };
-    (node.inputs ?? []).forEach((input, slot) => {
-      if (input.type === HEAD_SET_TYPE && input.link != null) visit(node.getInputNode(slot), 0);
-    });
-    return found;
-  }
-
-  // The model file name upstream of the "model" input (through LoRA loaders, ModelSampling...).
-  function modelFileName() {
-    let n = upstream("model");
-    for (let depth = 0; n && depth < 12; depth++) {
-      const w = n.widgets?.find((w) => MODEL_FILE_WIDGETS.includes(w.name));
-      if (w) return String(w.value ?? "");
-      const slot = n.inputs?.findIndex((i) => i.type === "MODEL" && i.link != null) ?? -1;
-      n = slot >= 0 ? n.getInputNode(slot) : null;
-    }
-    return null;
-  }
-
   function chooseAndRead() {
-    const presets = connectedPresets();
+    const presets = connectedPresets(node, state.presets);
     const preset = presets.find((p) => p.family) ?? null;
     const chosen = chooseLayout({
       choice: node.properties[PROPERTY] ?? AUTO,
@@ -225,7 +200,7 @@ export function attachHeadGrid(node, services) {
       executed: state.executed,
       presetFamily: preset?.family,
       presetName: preset?.name,
-      modelName: modelFileName(),
+      modelName: modelFileName(node),
     });
     const changed = chosen.layout?.id !== state.layout?.id || chosen.layout?.layers !== state.layout?.layers;
     state.layout = chosen.layout;
@@ -239,7 +214,7 @@ export function attachHeadGrid(node, services) {
   // Upstream changes (another preset picked, a model swapped) raise no event on this node: compare
   // a cheap signature when the canvas draws the node.
   function sourcesSignature() {
-    return JSON.stringify([connectedPresets().map((p) => p.id), modelFileName(), node.properties[PROPERTY]]);
+    return JSON.stringify([connectedPresets(node, state.presets).map((p) => p.id), modelFileName(node), node.properties[PROPERTY], headsLinked(node)]);
   }
 
   function syncSources() {
@@ -253,7 +228,15 @@ export function attachHeadGrid(node, services) {
       chooseAndRead();
     }
   }
-  widget.options.onDraw = syncSources;
+  widget.options.onDraw = () => {
+    syncSources();
+    // Redraw at the graph's zoom, so the grid stays sharp when zoomed in.
+    const zoom = services.app.canvas?.ds?.scale ?? 1;
+    if (Math.abs(zoom - state.zoom) > 0.05) {
+      state.zoom = zoom;
+      render();
+    }
+  };
 
   function fillSelect() {
     const choice = node.properties[PROPERTY] ?? AUTO;
@@ -280,6 +263,24 @@ export function attachHeadGrid(node, services) {
     select.value = [...select.options].some((o) => o.value === choice) ? choice : AUTO;
   }
 
+  function showFold() {
+    const folded = Boolean(node.properties[FOLDED]);
+    root.classList.toggle("hh-folded", folded);
+    fold.textContent = folded ? "\u25b8 grid" : "\u25be";
+    fold.title = folded ? "Show the head grid" : "Fold the head grid (the text field keeps the room)";
+  }
+  fold.addEventListener("click", () => {
+    node.properties[FOLDED] = !node.properties[FOLDED];
+    showFold();
+    render();
+    // Unfolded, the node grows if the grid does not fit; folded, it keeps its size and the
+    // multiline text field takes the freed height.
+    if (!node.properties[FOLDED]) resizeNode();
+    else node.setSize?.([...node.size]);
+    node.setDirtyCanvas?.(true, true);
+  });
+  showFold();
+
   function resizeNode() {
     const size = node.computeSize?.();
     if (size) node.setSize([Math.max(node.size[0], size[0]), Math.max(node.size[1], size[1])]);
@@ -301,121 +302,22 @@ export function attachHeadGrid(node, services) {
   function render() {
     const g = geometry();
     const count = state.selection.size;
-    status.textContent = state.layout
-      ? `${state.error ? "text not read" : `${count} head${count === 1 ? "" : "s"}`} \u00b7 ${state.layout.layers}\u00d7${state.layout.heads}` +
-        (state.heat.size ? " \u00b7 search scores" : "")
-      : "loading grids\u2026";
+    const fromPresets = state.marks.size ? ` + ${state.marks.size} from presets` : "";
+    const heads = state.linked ? "heads from a link" : state.error ? "text not read" : `${count} head${count === 1 ? "" : "s"}${fromPresets}`;
+    status.textContent = state.layout ? `${heads} \u00b7 ${state.layout.layers}\u00d7${state.layout.heads}` : "loading grids\u2026";
     status.title = state.layout ? `${state.layout.description}\ngrid chosen by: ${state.reason}` : "";
+    legend.classList.toggle("hh-on", state.heat.size > 0);
+    root.classList.toggle("hh-linked", state.linked);
     const msg = state.flash ?? state.error;
-    message.textContent = msg ?? (state.layout ? "click or drag to toggle heads \u00b7 click a layer number for the whole layer" : "");
+    const hint = state.linked
+      ? "the heads come from the linked input: the grid shows no selection (presets and scores still show)"
+      : "click or drag to toggle heads \u00b7 click a layer number for the whole layer" +
+        (g && g.width > available() ? " \u00b7 scroll sideways for more layers" : "");
+    message.textContent = msg ?? (state.layout ? hint : "");
     message.classList.toggle("hh-error", Boolean(msg));
     message.title = msg ?? "";
-    if (!g) return;
-
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(g.width * dpr) || canvas.height !== Math.round(g.height * dpr)) {
-      canvas.width = Math.round(g.width * dpr);
-      canvas.height = Math.round(g.height * dpr);
-      canvas.style.width = `${g.width}px`;
-      canvas.style.height = `${g.height}px`;
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const c = themeColors();
-    const { left, top, cell, layers, heads } = g;
-    ctx.clearRect(0, 0, g.width, g.height);
-    ctx.fillStyle = c.bg;
-    ctx.fillRect(left, top, layers * cell, heads * cell);
-
-    // Heatmap, then selected heads (opacity = u where the text sets one).
-    for (const [k, t] of state.heat) {
-      const [l, h] = k.split(",").map(Number);
-      if (l < layers && h < heads) {
-        ctx.fillStyle = heatColor(t);
-        ctx.fillRect(left + l * cell, top + h * cell, cell, cell);
-      }
-    }
-    const inset = cell > 6 ? 1 : 0;
-    for (const [k, u] of state.selection) {
-      const [l, h] = k.split(",").map(Number);
-      ctx.fillStyle = c.fg;
-      ctx.globalAlpha = u === null ? 1 : 0.3 + 0.7 * u;
-      ctx.fillRect(left + l * cell + inset, top + h * cell + inset, cell - 2 * inset, cell - 2 * inset);
-      if (state.heat.has(k) && cell >= 7) {
-        // Keep the score readable under a selected head: its heat colour as a centre dot.
-        const d = Math.max(2, Math.round(cell * 0.3));
-        ctx.globalAlpha = 1;
-        ctx.fillStyle = heatColor(state.heat.get(k));
-        ctx.fillRect(left + l * cell + (cell - d) / 2, top + h * cell + (cell - d) / 2, d, d);
-      }
-    }
-    ctx.globalAlpha = 1;
-
-    // Grid lines every cell when cells are large, every 4 heads / layers otherwise.
-    ctx.strokeStyle = c.border;
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    const every = cell >= 9 ? 1 : 4;
-    for (let l = 0; l <= layers; l += every) {
-      ctx.moveTo(left + l * cell + 0.5, top);
-      ctx.lineTo(left + l * cell + 0.5, top + heads * cell);
-    }
-    for (let h = 0; h <= heads; h += every) {
-      ctx.moveTo(left, top + h * cell + 0.5);
-      ctx.lineTo(left + layers * cell, top + h * cell + 0.5);
-    }
-    ctx.stroke();
-    ctx.strokeRect(left + 0.5, top + 0.5, layers * cell, heads * cell);
-
-    // Preset heads: an amber frame over everything else, so it shows on the heatmap and on selected heads.
-    if (state.marks.size) {
-      ctx.strokeStyle = PRESET_MARK;
-      ctx.lineWidth = cell >= 8 ? 2 : 1;
-      const o = ctx.lineWidth / 2;
-      for (const k of state.marks.keys()) {
-        const [l, h] = k.split(",").map(Number);
-        if (l < layers && h < heads) ctx.strokeRect(left + l * cell - o, top + h * cell - o, cell + 2 * o, cell + 2 * o);
-      }
-    }
-
-    // FLUX: the double | single boundary, named under the grid.
-    ctx.font = "9px sans-serif";
-    ctx.textBaseline = "middle";
-    const bounds = groupBoundaries(state.layout);
-    if (bounds.length) {
-      ctx.strokeStyle = c.fg;
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      for (const b of bounds) {
-        ctx.moveTo(left + b * cell, top - 3);
-        ctx.lineTo(left + b * cell, top + heads * cell + 3);
-      }
-      ctx.stroke();
-      ctx.fillStyle = c.muted;
-      ctx.textAlign = "center";
-      for (const grp of state.layout.groups) {
-        if (!grp.layers) continue;
-        const name = `${groupLabel(grp)} blocks ${grp.start}\u2013${grp.start + grp.layers - 1}`;
-        ctx.fillText(name, left + (grp.start + grp.layers / 2) * cell, top + heads * cell + 8);
-      }
-    }
-
-    // Axis numbers: layers on top (click = whole layer), heads on the left.
-    ctx.fillStyle = c.muted;
-    ctx.textAlign = "center";
-    const layerStep = cell >= 14 ? 2 : cell >= 8 ? 5 : 10;
-    for (let l = 0; l < layers; l += layerStep) ctx.fillText(String(l), left + (l + 0.5) * cell, top / 2);
-    ctx.textAlign = "right";
-    const headStep = cell >= 12 ? 2 : cell >= 7 ? 4 : 8;
-    for (let h = 0; h < heads; h += headStep) ctx.fillText(String(h), left - 3, top + (h + 0.5) * cell);
-
-    if (state.hover) {
-      const { layer, head } = state.hover;
-      ctx.strokeStyle = c.fg;
-      ctx.lineWidth = 1;
-      if (head === null) ctx.strokeRect(left + layer * cell + 0.5, top + 0.5, cell - 1, heads * cell - 1);
-      else ctx.strokeRect(left + layer * cell - 0.5, top + head * cell - 0.5, cell + 1, cell + 1);
-    }
+    if (!g || node.properties[FOLDED]) return;
+    drawGrid(canvas, g, state, state.zoom);
   }
 
   function showTip(hit, x, y) {
@@ -491,6 +393,16 @@ export function attachHeadGrid(node, services) {
     state.hover = null;
     showTip(null);
     render();
+  });
+  root.addEventListener("contextmenu", (e) => {
+    // The node's menu, as anywhere else on the node, not the browser's image menu.
+    e.preventDefault();
+    const graphCanvas = services.app.canvas;
+    if (!graphCanvas?.processContextMenu) return;
+    // LiteGraph keeps the canvas the pointer last went down on; none yet on a fresh page.
+    graphCanvas.constructor.active_canvas ??= graphCanvas;
+    graphCanvas.adjustMouseEvent?.(e);
+    graphCanvas.processContextMenu(node, e);
   });
   root.addEventListener("wheel", (e) => {
     // Zooming over the grid zooms the graph, as over any other widget.

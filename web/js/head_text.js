@@ -354,10 +354,11 @@ export function readHeads(text, layout) {
 }
 
 /**
- * The text the grid writes: layers in order; a layer whose heads are all selected with one u (and
- * one target) is "L5"; otherwise runs of consecutive heads sharing a u and a target,
- * "L5H0-7:uniform@0.5". ``targets`` (optional, as readHeads returns it) keeps the heads' targets.
- * Parsing it gives back the same selection (core/heads.py reads it the same way).
+ * The text the grid writes: a layer whose heads are all selected with one u (and one target) is
+ * "L5"; otherwise runs of consecutive heads sharing a u and a target, "L5H0-7:uniform@0.5";
+ * consecutive layers with the same run share one token, "L3-5H0-7". ``targets`` (optional, as
+ * readHeads returns it) keeps the heads' targets. Parsing it gives back the same selection
+ * (core/heads.py reads it the same way: tests/test_web_grammar.py).
  */
 export function canonicalText(selection, layout, targets = new Map()) {
   const byLayer = new Map();
@@ -367,22 +368,40 @@ export function canonicalText(selection, layout, targets = new Map()) {
     byLayer.get(layer).push([head, `${targets.get(k) ?? ""}|${u ?? ""}`, u ?? null, targets.get(k) ?? null]);
   }
   const suffix = (u, target) => (target === null ? "" : `:${target}`) + (u === null ? "" : `@${formatG(u)}`);
-  const tokens = [];
-  for (const layer of [...byLayer.keys()].sort((a, b) => a - b)) {
-    const heads = byLayer.get(layer).sort((a, b) => a[0] - b[0]);
+  // Each layer as its spans of heads ("H0-2:uniform@0.5"; "" for the whole layer), then each span
+  // written once per run of consecutive layers that have it: "all but head 3" of FLUX is
+  // "L0-56H0-2, L0-56H4-23", not 114 tokens. (Shortest among texts without removals.)
+  const spansOf = (heads) => {
+    heads.sort((a, b) => a[0] - b[0]);
     if (heads.length === layout.heads && heads.every(([, same]) => same === heads[0][1])) {
-      tokens.push(`L${layer}${suffix(heads[0][2], heads[0][3])}`);
-      continue;
+      return [[-1, suffix(heads[0][2], heads[0][3])]];
     }
+    const spans = [];
     for (let i = 0; i < heads.length; ) {
       let j = i;
       while (j + 1 < heads.length && heads[j + 1][0] === heads[j][0] + 1 && heads[j + 1][1] === heads[i][1]) j++;
       const span = j === i ? `H${heads[i][0]}` : `H${heads[i][0]}-${heads[j][0]}`;
-      tokens.push(`L${layer}${span}${suffix(heads[i][2], heads[i][3])}`);
+      spans.push([heads[i][0], span + suffix(heads[i][2], heads[i][3])]);
       i = j + 1;
     }
+    return spans;
+  };
+  const runs = new Map(); // span text -> {first head, [[first layer, last layer], ...]}
+  for (const layer of [...byLayer.keys()].sort((a, b) => a - b)) {
+    for (const [head, span] of spansOf(byLayer.get(layer))) {
+      if (!runs.has(span)) runs.set(span, { head, layers: [] });
+      const list = runs.get(span).layers;
+      const last = list[list.length - 1];
+      if (last && last[1] === layer - 1) last[1] = layer;
+      else list.push([layer, layer]);
+    }
   }
-  return tokens.join(", ");
+  const tokens = [];
+  for (const [span, { head, layers }] of runs) {
+    for (const [a, b] of layers) tokens.push({ a, head, text: `L${a}${b > a ? `-${b}` : ""}${span}` });
+  }
+  tokens.sort((x, y) => x.a - y.a || x.head - y.head);
+  return tokens.map((t) => t.text).join(", ");
 }
 
 export const headKey = key;

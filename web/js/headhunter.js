@@ -7,6 +7,7 @@ import { api } from "../../../scripts/api.js";
 
 import { attachHeadGrid } from "./head_grid_widget.js";
 import { layoutsFromPayload } from "./head_layouts.js";
+import { compactValues, valuesFromIndexedFile } from "./widget_values.js";
 
 const NODE_PREFIX = "HeadHunter";
 const HEADS_INPUT = "heads";
@@ -72,6 +73,18 @@ app.registerExtension({
     });
     chain(nodeType.prototype, "onConnectionsChange", function () {
       this.headhunterGrid?.refresh();
+    });
+    // Saving, copying, cloning and undo all go through serialize / configure (widget_values.js).
+    chain(nodeType.prototype, "onSerialize", function (o) {
+      if (this.headhunterGrid) o.widgets_values = compactValues(this.widgets, o.widgets_values);
+    });
+    chain(nodeType.prototype, "onConfigure", function (info) {
+      if (!this.headhunterGrid) return;
+      const values = valuesFromIndexedFile(this.widgets, info?.widgets_values);
+      if (!values) return;
+      this.widgets.filter((w) => w.serialize !== false).forEach((w, i) => (w.value = values[i]));
+      info.widgets_values = values;
+      this.headhunterGrid.readText();
     });
   },
   async refreshComboInNodes() {

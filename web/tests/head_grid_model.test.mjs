@@ -9,9 +9,12 @@ import { canonicalText, readHeads } from "../js/head_text.js";
 import { FLUX, SD3, SD35L, names } from "./helpers.mjs";
 
 test("geometry fits the width, within the cell size limits", () => {
-  const g = gridGeometry(400, FLUX);
-  assert.equal(g.cell, Math.floor((400 - GUTTER_LEFT - 2 * PAD) / 57));
-  assert.ok(g.width <= 400);
+  const g = gridGeometry(600, FLUX);
+  assert.equal(g.cell, Math.floor((600 - GUTTER_LEFT - 2 * PAD) / 57));
+  assert.ok(g.width <= 600);
+  // Narrower, FLUX keeps cells that can be aimed at and grows wider than the node (it scrolls).
+  assert.equal(gridGeometry(400, FLUX).cell, MIN_CELL);
+  assert.ok(MIN_CELL >= 9 && gridGeometry(400, FLUX).width > 400);
   assert.equal(g.height, GUTTER_TOP + 2 * PAD + 24 * g.cell + GUTTER_BOTTOM); // room to name double | single
   assert.equal(gridGeometry(400, SD3).height, GUTTER_TOP + 2 * PAD + 24 * gridGeometry(400, SD3).cell);
   assert.equal(gridGeometry(10000, SD3).cell, MAX_CELL);

@@ -116,6 +116,17 @@ test("canonical text: runs, whole layers, u kept, sorted", () => {
   assert.equal(canonicalText(new Map(), SD3), "");
 });
 
+test("canonical text shares one token among consecutive layers with the same run of heads", () => {
+  // The case: every FLUX head but head 3 was 1061 characters.
+  const allBut3 = readHeads("L0-56, -L0-56H3", FLUX).selection;
+  assert.equal(allBut3.size, 57 * 23);
+  assert.equal(canonicalText(allBut3, FLUX), "L0-56H0-2, L0-56H4-23");
+  // A run shared by fewer layers than its neighbour's still merges; whole layers merge too.
+  const mixed = readHeads("L2-6H0-2, L2-4H5, L8, L9, L10H1@0.5, L11H1@0.5", SD3).selection;
+  assert.equal(canonicalText(mixed, SD3), "L2-6H0-2, L2-4H5, L8-9, L10-11H1@0.5");
+  assert.deepEqual(names(readHeads(canonicalText(mixed, SD3), SD3).selection), names(mixed));
+});
+
 test("canonical text reads back to the same selection (SD3 and FLUX)", () => {
   for (const [text, layout] of [["L5, -L5H3, L6H1-4@0.5, L0H0", SD3], ["L18H3-5, L19, L56H23@0.1, L34H0", FLUX]]) {
     const sel = readHeads(text, layout).selection;
