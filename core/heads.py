@@ -84,6 +84,8 @@ class HeadNotes:
     labels: Mapping[str, str] = field(default_factory=dict)  # what a head steers ("golden hour")
     confidence: Mapping[str, str] = field(default_factory=dict)  # how sure that label is
     scores: Mapping[str, float] = field(default_factory=dict)  # a search's score per head, higher = better
+    # Where the set came from, for Save Preset's provenance (an imported official search result).
+    provenance: Mapping[str, str] = field(default_factory=dict)
 
 
 # An entry is (layer, head, u): head None means the whole layer, u None means "use the node's u".

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .architectures import family_architecture
-from .heads import MAX_HEADS, MAX_LAYERS, HeadRangeError, HeadSet, HeadSyntaxError
+from .heads import MAX_HEADS, MAX_LAYERS, HeadNotes, HeadRangeError, HeadSet, HeadSyntaxError
 
 MAX_BYTES = 64 * 1024  # the official file holds at most a few hundred short lines
 _LINE = re.compile(r"^\s*(\d{1,6})\s*,\s*(\d{1,6})\s*$")
@@ -52,4 +52,4 @@ def read_official_heads(text: str, source: str = "final_perturb_heads.txt", fami
         raise HeadSyntaxError(f"{source}: no heads (expected one 'layer,head' per line)")
     provenance = {"source": "search", "reference": REFERENCE, "file": source}
     return HeadSet.from_pairs(pairs, name=source, arch=arch, family=family,
-                              meta={"provenance": provenance, "order": [f"L{l}H{h}" for l, h in pairs]})
+                              notes=HeadNotes(provenance=provenance))

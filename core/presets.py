@@ -32,6 +32,7 @@ from .architectures import (ARCHITECTURES, ModelLayout, architecture, family_arc
                             variant_layout)
 from .file_names import name_problem
 from .heads import HeadNotes, HeadRangeError, HeadSet, head_key, parse_head_key
+from .setting_ranges import RECOMMENDED
 from .target_spec import TargetError, parse_target
 
 FORMAT = "headhunter-preset"
@@ -41,8 +42,7 @@ SHIPPED_DIR = Path(__file__).resolve().parents[1] / "presets"
 SOURCES = ("paper", "search", "user", "layer-level")
 CONFIDENCE = ("high", "medium", "low")
 # Recommended settings: name -> (type, min, max), the ranges of the pack's node inputs.
-SETTINGS = {"scale": (float, 0.0, 30.0), "softpag_u": (float, 0.0, 1.0), "steps": (int, 1, 10000),
-            "cfg": (float, 0.0, 100.0)}
+SETTINGS = {name: (int if r.whole else float, r.lo, r.hi) for name, r in RECOMMENDED.items()}
 # Used for a setting a hand-written preset leaves out: the engine nodes' defaults, and CFG off
 # as in the paper's search (Appendix D.1).
 FALLBACK_SETTINGS = {"scale": 3.0, "softpag_u": 1.0, "steps": 20, "cfg": 1.0}
@@ -436,16 +436,26 @@ def check_against_layout(selection: HeadSet, layout: ModelLayout) -> list[str]:
     model's (e.g. SD3-medium heads on a 3-layer test model) returns a warning to log: same
     architecture, so the heads apply, but they were found on another model.
     """
+    return resolve_checked(selection, layout)[1]
+
+
+def resolve_checked(selection: HeadSet, layout: ModelLayout, default_u: float = 1.0,
+                    default_target=None) -> tuple[list[tuple], list[str]]:
+    """``check_against_layout`` and the heads' (layer, head, u, target) on the model, in one resolve."""
     label = _label(selection, "the head set")
     if selection.arch and selection.arch != layout.arch.id:
         raise PresetError(f"{label} was made for {_origin(selection)} but the model is {layout.describe()}.")
     try:
-        replace(selection, name="").resolve(layout)
+        resolved = replace(selection, name="").resolve_targets(layout, default_u, default_target)
     except HeadRangeError as e:
         if not (selection.name or selection.arch):
             raise  # typed heads: the message already names the head and the valid range
         origin = f", made for {_origin(selection)}," if selection.arch else ""
         raise PresetError(f"{label}{origin} has heads outside this model: {e}") from None
+    return resolved, _family_warnings(selection, layout, label)
+
+
+def _family_warnings(selection: HeadSet, layout: ModelLayout, label: str) -> list[str]:
     family_arch = family_architecture(selection.family) if selection.family else None
     if family_arch is None or family_arch.id != layout.arch.id:
         return []

@@ -7,6 +7,8 @@ from ..core.architectures import MODELS
 
 from .perturbation_inputs import (build_guidance, head_grid_ui, perturbation_inputs, target_input,
                                   validate_heads_text, validate_target_text)
+from ..core.setting_ranges import CFG
+from .ranged_inputs import ranged_input
 from .types import CATEGORY
 
 MODE_AUTO = "auto (fastest)"
@@ -30,8 +32,8 @@ class HeadHunterGuider(io.ComfyNode):
                 io.Model.Input("model", tooltip=MODELS + " model."),
                 io.Conditioning.Input("positive", tooltip="Also the conditioning of the perturbed pass."),
                 io.Conditioning.Input("negative", tooltip="The uncond of CFG; not used when cfg is 1."),
-                io.Float.Input("cfg", default=4.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale. 1 = no CFG (the uncond pass is skipped), as "
+                ranged_input("cfg", CFG, 4.0,
+                             tooltip="Classifier-free guidance scale. 1 = no CFG (the uncond pass is skipped), as "
                                "the paper's search and FLUX dev."),
                 *perturbation_inputs(),
                 io.Combo.Input("mode", options=[MODE_AUTO, MODE_BATCHED, MODE_SEQUENTIAL], default=MODE_AUTO,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..core.architectures import ARCHITECTURES
+from ..core.architectures import ARCHITECTURES, numbering_help
 from ..core.head_aliases import has_aliases
-from ..core.architectures import numbering_help
 from ..core.heads import HeadSet
 from ..core.official_heads import read_official_heads
 from ..core.presets import combine, with_default_u
+from ..core.setting_ranges import SOFTPAG_U
 from .perturbation_inputs import validate_heads_text
+from .ranged_inputs import ranged_input
 from .types import CATEGORY, HeadSetType
 
 OPERATION_LABELS = {"union (a + b)": "union", "intersection (a & b)": "intersection", "difference (a - b)": "difference"}
@@ -31,8 +32,8 @@ class HeadHunterHeads(io.ComfyNode):
                     "ranges L3-5H0-7; L14H13@0.5 sets u for one head; -L5H3 removes a head. Layers: " + numbering_help()
                     + " Block aliases (mid, in<N>, out<N>) need the model: type them in a guidance node.",
                 ),
-                io.Float.Input(
-                    "default_u", optional=True, force_input=True, min=0.0, max=1.0,
+                ranged_input(
+                    "default_u", SOFTPAG_U, 1.0, optional=True, force_input=True,
                     tooltip="Optional SoftPAG u for heads without their own @u. Not connected: the guidance node's "
                     "softpag_u applies to them.",
                 ),
@@ -109,10 +110,10 @@ class HeadHunterImportOfficialHeads(io.ComfyNode):
                                default=FAMILY_UNKNOWN,
                                tooltip="The model the search ran on; its heads are then checked against the model "
                                "they are applied to (needed to save a preset)."),
-                io.Float.Input("u", default=1.0, min=0.0, max=1.0, step=0.05,
-                               tooltip="SoftPAG strength given to every imported head (1 = PAG, as the search)."),
+                ranged_input("u", SOFTPAG_U, 1.0,
+                             tooltip="SoftPAG strength given to every imported head (1 = PAG, as the search)."),
             ],
-            outputs=[HeadSetType.Output("head_set")],
+            outputs=[HeadSetType.Output("head_set", display_name="head_set", tooltip="The imported heads, in the file's order, with where they came from.")],
         )
 
     @classmethod

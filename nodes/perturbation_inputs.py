@@ -11,11 +11,13 @@ from comfy_api.latest import io
 from ..core.head_aliases import check_syntax, expand
 from ..core.architectures import numbering_help
 from ..core.heads import HeadNotes, HeadSet
-from ..core.presets import check_against_layout
+from ..core.presets import resolve_checked
 from ..core.grid_payload import layout_payload
+from ..core.setting_ranges import SCALE, SOFTPAG_U
 from ..core.target_spec import TargetError, parse_target
 from ..patches.guidance import PerturbedGuidance, heads_plan
 from ..patches.model_patch import model_layout
+from .ranged_inputs import ranged_input
 from .types import HeadSetType
 
 log = logging.getLogger("HeadHunter")
@@ -33,13 +35,13 @@ def perturbation_inputs() -> list:
             "L3-5H0-7; L14H13@0.5 sets u for one head; -L5H3 removes a head. U-Nets also take block aliases: mid, "
             "in4, out1.2H5 (ComfyUI's block ids, .transformer index). Layers: " + numbering_help() + " Empty = no guidance.",
         ),
-        io.Float.Input(
-            "scale", default=3.0, min=0.0, max=30.0, step=0.1, round=0.01,
+        ranged_input(
+            "scale", SCALE, 3.0,
             tooltip="Perturbation guidance scale w: denoised = CFG result + w (cond - perturbed). The paper uses "
             "3 on SD3 and 8 on FLUX during the search. 0 turns the node off (no extra pass).",
         ),
-        io.Float.Input(
-            "softpag_u", default=1.0, min=0.0, max=1.0, step=0.05, round=0.01,
+        ranged_input(
+            "softpag_u", SOFTPAG_U, 1.0,
             tooltip="SoftPAG strength u: A' = (1-u) A + u I. 1 = plain PAG (identity). The paper finds 0.5-0.75 "
             "removes the oversaturation of strong heads (best FID near u=0.5 with 9 heads).",
         ),
@@ -94,11 +96,6 @@ def validate_target_text(target: str) -> bool | str:
     return True
 
 
-def parse_heads(heads: str, head_set: HeadSet | None, layout) -> HeadSet:
-    typed = HeadSet.parse(expand(heads or "", layout))
-    return typed if head_set is None else head_set.union(typed)
-
-
 def validate_heads_text(heads: str) -> bool | str:
     try:
         check_syntax(heads or "")
@@ -116,12 +113,18 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
     except TargetError as e:
         raise ValueError(f"target: {e}") from None
     layout = model_layout(model)
-    # Checked apart, so that an error names the preset only when the preset is at fault.
-    check_architecture(HeadSet.parse(expand(heads or "", layout)), layout)
-    if head_set is not None:
-        check_architecture(head_set, layout)
-    selection = parse_heads(heads, head_set, layout)
-    resolved = selection.resolve_targets(layout, default_u=softpag_u, default_target=default_target)
+    typed = HeadSet.parse(expand(heads or "", layout))
+    # The connected head set, then the typed heads (as HeadSet.union orders them): each resolved
+    # once and checked apart, so that an error names the preset only when the preset is at fault.
+    resolved, seen = [], set()
+    for part in ([head_set] if head_set is not None else []) + [typed]:
+        part_resolved, warnings = resolve_checked(part, layout, softpag_u, default_target)
+        for warning in warnings:
+            log.warning("HeadHunter: %s", warning)
+        for entry in part_resolved:
+            if entry[:2] not in seen:
+                seen.add(entry[:2])
+                resolved.append(entry)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")
     sampling = model.get_model_object("model_sampling")
@@ -148,10 +151,3 @@ def head_grid_ui(layout, head_set: HeadSet | None) -> dict:
         "headhunter_scores": [{"head": h, "score": float(s)} for h, s in notes.scores.items()],
         "headhunter_labels": [{"head": h, "label": str(label)} for h, label in notes.labels.items()],
     }
-
-
-def check_architecture(selection: HeadSet, layout) -> None:
-    """A head set made for another architecture, or with heads outside the model, fails before sampling;
-    one found on another family of the same architecture is applied with a warning in the log."""
-    for warning in check_against_layout(selection, layout):
-        log.warning("HeadHunter: %s", warning)

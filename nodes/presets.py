@@ -6,6 +6,8 @@ from comfy_api.latest import io, ui
 from ..core.presets import (FAMILIES, SETTINGS, SHIPPED_DIR, PresetError, load_presets, preset_from_head_set,
                             sanitize_preset_id, save_preset)
 from ..comfy_host import preset_store
+from ..core.setting_ranges import CFG, SCALE, SOFTPAG_U, STEPS
+from .ranged_inputs import ranged_input
 from .types import CATEGORY, HeadSetType
 
 DEFAULT_PRESET = "sd3-medium/styles/golden-hour-round3"
@@ -96,13 +98,12 @@ class HeadHunterSavePreset(io.ComfyNode):
                 io.Combo.Input("family", options=[FROM_HEAD_SET, *FAMILIES], default=FROM_HEAD_SET,
                                tooltip="Model the heads were found on. 'from head set' keeps the family of the preset or "
                                "search the heads came from; typed heads need a family chosen here."),
-                io.Float.Input("scale", default=3.0, min=0.0, max=30.0, step=0.1, round=0.01,
-                               tooltip="Recommended perturbation guidance scale w (wire the preset's scale to keep it)."),
-                io.Float.Input("softpag_u", default=1.0, min=0.0, max=1.0, step=0.05, round=0.01,
-                               tooltip="Recommended SoftPAG u."),
-                io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Recommended sampling steps."),
-                io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Recommended CFG scale (1 = CFG off)."),
+                ranged_input("scale", SCALE, 3.0,
+                             tooltip="Recommended perturbation guidance scale w (wire the preset's scale to keep it)."),
+                ranged_input("softpag_u", SOFTPAG_U, 1.0, tooltip="Recommended SoftPAG u."),
+                ranged_input("steps", STEPS, 20, tooltip="Recommended sampling steps."),
+                ranged_input("cfg", CFG, 1.0,
+                             tooltip="Recommended CFG scale (1 = CFG off)."),
                 io.String.Input("tags", default="", tooltip="Comma-separated, e.g. 'style, lighting' (quality, style, "
                                 "concept are the usual ones)."),
                 io.String.Input("notes", multiline=True, default="",
@@ -139,7 +140,7 @@ class HeadHunterSavePreset(io.ComfyNode):
     def execute(cls, head_set, name, description, family, scale, softpag_u, steps, cfg, tags, notes,
                 overwrite) -> io.NodeOutput:
         pid = _check_name(name)
-        provenance = {"source": "user"}
+        provenance = dict(head_set.notes.provenance) or {"source": "user"}
         if head_set.name:
             provenance.setdefault("based_on", head_set.name)
         if notes.strip():

@@ -6,7 +6,9 @@ from comfy_api.latest import io
 
 from ..core.architectures import MODELS
 from ..core.head_aliases import check_syntax
+from ..core.setting_ranges import BATCH, CFG, IMAGE_SIDE, SCALE, SOFTPAG_U, STEPS
 from ..search.generation import SamplingSettings
+from .ranged_inputs import ranged_input
 
 
 def conditioning_inputs(sweep: bool = False) -> list:
@@ -34,26 +36,25 @@ def sampling_inputs(scale: float = 3.0, batch_default: int = 4, sweep: bool = Fa
         "another value)."
     )
     return [
-        io.Int.Input("steps", default=20, min=1, max=200,
+        ranged_input("steps", STEPS, 20,
                      tooltip="Sampling steps per image. The paper: 20 Euler steps on SD3, 15 on FLUX."),
         io.Combo.Input("sampler", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
                        tooltip="Sampler, as in KSampler. Deterministic samplers (euler) make batched and "
                        "one-at-a-time runs agree; ancestral/SDE ones draw noise per batch."),
         io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
                        tooltip="Noise schedule, as in KSampler."),
-        io.Float.Input("scale", default=scale, min=0.0, max=30.0, step=0.1, round=0.01,
+        ranged_input("scale", SCALE, scale,
                        tooltip="Perturbation guidance scale w. The paper's search: 3 on SD3, 8 on FLUX."),
-        io.Float.Input("softpag_u", default=1.0, min=0.0, max=1.0, step=0.05, round=0.01,
+        ranged_input("softpag_u", SOFTPAG_U, 1.0,
                        tooltip="SoftPAG strength u of the perturbed heads (1 = PAG, identity). The paper's "
                        "general-quality search uses 0.25; style searches 1."),
-        io.Float.Input("cfg", default=1.0, min=1.0, max=100.0, step=0.1, round=0.01,
+        ranged_input("cfg", CFG, 1.0,
                        tooltip="Classifier-free guidance. 1 = off, as in the paper's search: the guidance comes from "
                        "the perturbation alone, denoised = cond + w (cond - perturbed)."),
-        io.Int.Input("width", default=1024, min=16, max=8192, step=16,
+        ranged_input("width", IMAGE_SIDE, 1024,
                      tooltip="Image width. The paper: 1024 on SD3, 512 on FLUX."),
-        io.Int.Input("height", default=1024, min=16, max=8192, step=16, tooltip="Image height."),
-        io.Int.Input("batch_candidates", default=batch_default, min=1, max=256,
-                     tooltip=batch),
+        ranged_input("height", IMAGE_SIDE, 1024, tooltip="Image height."),
+        ranged_input("batch_candidates", BATCH, batch_default, tooltip=batch),
     ]
 
 

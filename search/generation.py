@@ -23,6 +23,7 @@ import comfy.sample
 
 from ..core.candidate_plan import candidate_plan
 from ..core.objectives import SEED_MAX
+from ..core.setting_ranges import CFG, IMAGE_SIDE, SCALE, STEPS
 from ..patches.guidance import PerturbedGuidance
 from ..patches.model_patch import model_layout
 
@@ -57,20 +58,12 @@ class SamplingSettings:
                                    ("scheduler", self.scheduler, comfy.samplers.KSampler.SCHEDULERS)):
             if value not in valid:
                 raise ValueError(f"{what} '{value}' is not one of ComfyUI's {what}s: {', '.join(valid)}")
-        check_number("steps", self.steps, 1, 10000, whole=True)
-        check_number("width", self.width, 16, 16384, whole=True)
-        check_number("height", self.height, 16, 16384, whole=True)
-        check_number("scale", self.scale, 0.0, 30.0)
-        check_number("cfg", self.cfg, 0.0, 100.0)
+        STEPS.check("steps", self.steps)
+        IMAGE_SIDE.check("width", self.width)
+        IMAGE_SIDE.check("height", self.height)
+        SCALE.check("scale", self.scale)
+        CFG.check("cfg", self.cfg)
         return self
-
-
-def check_number(what: str, value, lo, hi, whole: bool = False) -> None:
-    """``value`` in [lo, hi] (and whole if asked), else a ValueError naming it and the range."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (whole and value != int(value)) or not lo <= value <= hi:
-        kind = "a whole number" if whole else "a number"
-        raise ValueError(f"{what} must be {kind} from {lo:g} to {hi:g}, got {value!r}")
 
 
 def check_seed(seed) -> None:

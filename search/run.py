@@ -28,7 +28,8 @@ from ..core.file_names import name_problem
 from ..core.presets import FAMILIES, dumps_preset, preset_from_dict, save_preset
 from ..core.search_preset import guess_family, search_preset
 from .distributed import SingleProcess
-from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
+from ..core.setting_ranges import BATCH, SOFTPAG_U, check_number
+from .generation import CandidateRenderer, SamplingSettings, check_seed
 from .identity import conditioning_digest, model_identity, vae_identity
 from .progress import JobProgress
 
@@ -54,10 +55,10 @@ def check_inputs(job: "SearchJob") -> None:
     after hours of sampling, or never (an unknown sampler name used to run as euler)."""
     check_run_name(job.run_name)
     job.settings.check()
-    check_number("softpag_u", job.softpag_u, 0.0, 1.0)
+    SOFTPAG_U.check("softpag_u", job.softpag_u)
     check_number("k", job.k, 1, 4096, whole=True)
     check_number("rounds", job.rounds, 1, 1000, whole=True)
-    check_number("batch_candidates", job.batch_candidates, 1, 256, whole=True)
+    BATCH.check("batch_candidates", job.batch_candidates)
     if job.family not in ("", "auto") and job.family not in FAMILIES:
         raise ValueError(f"family '{job.family}' is not a known model family (valid: auto, {', '.join(FAMILIES)})")
     for prompt in job.prompts:

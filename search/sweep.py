@@ -17,7 +17,8 @@ from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadSet
 from ..core.search_images import image_grid, label_image
 from ..core.target_spec import TargetError, parse_target
-from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
+from ..core.setting_ranges import BATCH, SOFTPAG_U, check_number
+from .generation import CandidateRenderer, SamplingSettings, check_seed
 from .progress import JobProgress
 
 PER_HEAD = "per head"
@@ -134,8 +135,8 @@ def check_sweep_inputs(seed: int, text: str, mode: str, settings: SamplingSettin
     """Everything a sweep takes that can be checked without the model, before the first image."""
     settings.check()
     check_seed(seed)
-    check_number("softpag_u", softpag_u, 0.0, 1.0)
-    check_number("batch_candidates", batch_candidates, 1, 256, whole=True)
+    SOFTPAG_U.check("softpag_u", softpag_u)
+    BATCH.check("batch_candidates", batch_candidates)
     check_number("columns", columns, 1, 64, whole=True)
     if mode not in AXES:
         raise ValueError(f"unknown sweep mode '{mode}' (valid: {', '.join(AXES)})")
