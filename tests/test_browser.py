@@ -30,6 +30,8 @@ SETTINGS = {
     "Comfy.Graph.CanvasInfo": False,
     "Comfy.Graph.CanvasMenu": False,
     "Comfy.Workflow.ShowMissingModelsWarning": False,
+    # A refresh with unsaved changes would wait on the browser's "leave page?" dialog.
+    "Comfy.Window.UnloadConfirmation": False,
 }
 
 if CHROMIUM is None:
@@ -110,7 +112,13 @@ async def fit_view(page, node_type: str | None = None, scale: float | None = Non
             x1 = Math.max(x1, n.pos[0] + n.size[0]); y1 = Math.max(y1, n.pos[1] + n.size[1]);
         }}
         const rect = app.canvas.canvas.getBoundingClientRect();
-        const area = {{left: 24, top: 24, width: innerWidth - rect.left - 48, height: innerHeight - rect.top - 48}};
+        // Newer frontends draw side and top bars over the canvas: start where the canvas is seen.
+        const seen = (x, y) => document.elementFromPoint(x, y) === app.canvas.canvas;
+        let seenLeft = rect.left, seenTop = rect.top;
+        while (seenLeft < rect.left + 400 && !seen(seenLeft, innerHeight / 2)) seenLeft += 4;
+        while (seenTop < rect.top + 300 && !seen(innerWidth / 2, seenTop)) seenTop += 4;
+        const area = {{left: seenLeft - rect.left + 24, top: seenTop - rect.top + 24,
+                       width: innerWidth - seenLeft - 48, height: innerHeight - seenTop - 48}};
         const scale = {json.dumps(scale)} ?? Math.min(area.width / (x1 - x0), area.height / (y1 - y0), 1.2);
         const ds = app.canvas.ds;
         ds.scale = scale;
