@@ -7,13 +7,15 @@
 Loads ComfyUI from --comfyui (its model folders, extra_model_paths.yaml if given, this pack the way
 ComfyUI loads it) and runs the same code as the HeadHunter Search / Sweep nodes. Model files are
 named as in ComfyUI's loaders. Ctrl-C stops a search; the same command resumes it from its
-checkpoint. Run with --help, or see docs/search.md.
+checkpoint. Under torchrun the search spreads over the processes (search/distributed.py).
+Run with --help, or see docs/search.md.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
+import dataclasses
 import importlib
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -21,16 +23,29 @@ from pathlib import Path
 PACK_DIR = Path(__file__).resolve().parent
 
 
+def _global_options(p: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options about ComfyUI itself; accepted before or after the subcommand."""
+    default = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("--comfyui", type=Path, help="ComfyUI folder (the one holding main.py); required.", **default)
+    p.add_argument("--cpu", action="store_true", help="Run on the CPU.", **default)
+    p.add_argument("--extra-model-paths", type=Path, help="An extra_model_paths.yaml, as ComfyUI's option.", **default)
+    p.add_argument("--output-dir", type=Path, help="Where run folders go (default: ComfyUI's output folder).",
+                   **default)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="HeadHunter head search and sweeps, headless.")
-    p.add_argument("--comfyui", required=True, type=Path, help="ComfyUI folder (the one holding main.py).")
-    p.add_argument("--cpu", action="store_true", help="Run on the CPU.")
-    p.add_argument("--extra-model-paths", type=Path, help="An extra_model_paths.yaml, as ComfyUI's option.")
-    p.add_argument("--output-dir", type=Path, help="Where run folders go (default: ComfyUI's output folder).")
+    p = argparse.ArgumentParser(description="HeadHunter head search and sweeps, headless.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _global_options(p, suppress=False)
+    # The same options on each subcommand, without defaults there, so that a value given after the
+    # subcommand counts and one given before is not reset.
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_text in (("search", "find heads for an objective (Algorithm 1)"),
                             ("sweep", "one image per head of a range")):
-        s = sub.add_parser(name, help=help_text)
+        s = sub.add_parser(name, help=help_text, parents=[common],
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         models = s.add_argument_group("models (file names inside ComfyUI's model folders, or paths)")
         models.add_argument("--checkpoint", help="A checkpoint with model, text encoders and VAE (models/checkpoints).")
         models.add_argument("--unet", help="A diffusion model (models/diffusion_models) instead of --checkpoint.")
@@ -42,19 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
         models.add_argument("--clip-type", default="sd3", help="Text encoder type for --clip: sd3 or flux.")
         models.add_argument("--vae", help="VAE file (models/vae); default: the checkpoint's.")
         gen = s.add_argument_group("generation")
-        gen.add_argument("--steps", type=int, default=20)
-        gen.add_argument("--sampler", default="euler")
-        gen.add_argument("--scheduler", default="simple")
+        gen.add_argument("--steps", type=int, default=20, help="Sampling steps (1-10000).")
+        gen.add_argument("--sampler", default="euler", help="One of ComfyUI's samplers, as in KSampler.")
+        gen.add_argument("--scheduler", default="simple", help="One of ComfyUI's schedulers, as in KSampler.")
         gen.add_argument("--scale", type=float, default=3.0, help="Perturbation scale w (paper: 3 SD3, 8 FLUX).")
         gen.add_argument("--softpag-u", type=float, default=1.0, help="SoftPAG u of perturbed heads.")
         gen.add_argument("--cfg", type=float, default=1.0, help="CFG scale; 1 = off (the paper's search).")
         gen.add_argument("--guidance", type=float, help="FLUX guidance embedding (FluxGuidance).")
-        gen.add_argument("--width", type=int, default=1024)
-        gen.add_argument("--height", type=int, default=1024)
+        gen.add_argument("--width", type=int, default=1024, help="Image width (16-16384).")
+        gen.add_argument("--height", type=int, default=1024, help="Image height (16-16384).")
         gen.add_argument("--batch-candidates", type=int, default=4 if name == "search" else 8,
                          help="Candidate head sets per batched forward.")
         if name == "search":
-            s.add_argument("--objective", default="PickScore", choices=["PickScore", "CLIPScore"])
+            s.add_argument("--objective", default="PickScore", choices=["PickScore", "CLIPScore"],
+                           help="What the search maximises.")
             s.add_argument("--objective-model", default="",
                            help="Folder under models/headhunter_objectives, or a path (default per objective).")
             s.add_argument("--template", default="", help="Scoring text template ({prompt}, {style}, {content}).")
@@ -62,43 +78,53 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("--prompts-file", type=Path, help="Content prompts, one per line.")
             s.add_argument("--style", action="append", default=[], help="A style (repeatable).")
             s.add_argument("--seeds", default="", help="'0,1,2': every prompt with each seed (default: seed = index).")
-            s.add_argument("--k", type=int, default=3)
-            s.add_argument("--rounds", type=int, default=5)
+            s.add_argument("--k", type=int, default=3, help="Heads added per round.")
+            s.add_argument("--rounds", type=int, default=5, help="Rounds R.")
             s.add_argument("--candidates", default="", help="Head text of the pool (default: every head).")
-            s.add_argument("--run-name", default="headhunter_search")
-            s.add_argument("--family", default="auto")
+            s.add_argument("--run-name", default="headhunter_search",
+                           help="Names the run folder and the preset search/<run name>; the same name resumes.")
+            s.add_argument("--family", default="auto", help="Model family written into the preset (auto: from the "
+                           "model's size).")
+            s.add_argument("--overwrite", action="store_true",
+                           help="Replace a preset search/<run name> that this search did not write.")
         else:
-            s.add_argument("--prompt", required=True)
-            s.add_argument("--seed", type=int, default=0)
+            s.add_argument("--prompt", required=True, help="The prompt of every image.")
+            s.add_argument("--seed", type=int, default=0, help="The seed of every image (0 to 2^64 - 1).")
             s.add_argument("--heads", default="L0", help="Head text of the range to sweep.")
-            s.add_argument("--mode", default="per head", choices=["per head", "per layer"])
-            s.add_argument("--no-baseline", action="store_true")
-            s.add_argument("--columns", type=int, default=8)
+            s.add_argument("--mode", default="per head", choices=["per head", "per layer"],
+                           help="One image per head, or per layer.")
+            s.add_argument("--no-baseline", action="store_true", help="Leave out the image with no heads.")
+            s.add_argument("--columns", type=int, default=8, help="Images per row of the grid.")
             s.add_argument("--out", type=Path, required=True, help="PNG file for the grid.")
+            s.add_argument("--overwrite", action="store_true", help="Replace --out if it exists.")
     return p
 
 
 def load_comfyui(args) -> str:
-    """Import ComfyUI like its main.py would, then this pack like ComfyUI does; the pack's module name."""
-    root = args.comfyui.expanduser().resolve()
-    if not (root / "comfy" / "samplers.py").is_file():
-        raise SystemExit(f"{root} is not a ComfyUI folder (no comfy/samplers.py)")
-    sys.path.insert(0, str(root))
-    import comfy.cli_args
+    """ComfyUI from --comfyui, and this pack in it (comfy_host/loading.py); the pack's module name."""
+    if args.extra_model_paths and not args.extra_model_paths.expanduser().is_file():
+        raise SystemExit(f"error: --extra-model-paths: {args.extra_model_paths} is not a file")
+    loading = _standalone("comfy_host/loading.py")
+    folders = {"output": args.output_dir} if args.output_dir else None
+    try:
+        return loading.load_comfyui(args.comfyui, cpu=args.cpu, extra_model_paths=args.extra_model_paths,
+                                    folders=folders)
+    except loading.ComfyUILoadError as e:
+        raise SystemExit(f"error: {e}") from None
 
-    comfy.cli_args.args.cpu = args.cpu  # before comfy.model_management is imported
-    import folder_paths
-    import nodes
 
-    if args.extra_model_paths:
-        import utils.extra_config
+def _standalone(path: str):
+    """A pack module that imports nothing of the pack, loaded by its path before ComfyUI exists."""
+    spec = importlib.util.spec_from_file_location("headhunter_" + Path(path).stem, PACK_DIR / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-        utils.extra_config.load_extra_path_config(str(args.extra_model_paths))
-    if args.output_dir:
-        folder_paths.set_output_directory(str(args.output_dir))
-    if not asyncio.run(nodes.load_custom_node(str(PACK_DIR))):
-        raise SystemExit(f"ComfyUI failed to import the HeadHunter pack from {PACK_DIR}; see the log above")
-    return str(PACK_DIR).replace(".", "_x_")  # the module name load_custom_node gives a folder
+
+def start_distributed(args):
+    """This process's place in a torchrun launch (alone without one). search/distributed.py needs
+    only torch: it is loaded before ComfyUI, so each process has chosen its GPU before ComfyUI looks."""
+    return _standalone("search/distributed.py").start(args.command, cpu=args.cpu)
 
 
 def model_path(folder: str, name: str) -> str:
@@ -114,6 +140,22 @@ def model_path(folder: str, name: str) -> str:
 
 
 def load_models(args):
+    """The model, text encoders and VAE; a file that is not one gives an error naming it."""
+    what = None
+
+    def loading(kind: str, name: str):
+        nonlocal what
+        what = f"{kind} '{name}'"
+
+    try:
+        return _load_models(args, loading)
+    except SystemExit:
+        raise
+    except Exception as e:  # not a model file, a truncated download, another model type
+        raise SystemExit(f"error: could not load {what or 'the models'}: {type(e).__name__}: {e}") from None
+
+
+def _load_models(args, loading):
     import comfy.sd
     import folder_paths
     import torch
@@ -121,16 +163,19 @@ def load_models(args):
     model = clip = vae = None
     files = {}
     if args.checkpoint:
+        loading("--checkpoint", args.checkpoint)
         path = model_path("checkpoints", args.checkpoint)
         model, clip, vae = comfy.sd.load_checkpoint_guess_config(
             path, output_vae=True, output_clip=True,
             embedding_directory=folder_paths.get_folder_paths("embeddings"))[:3]
         files["checkpoint"] = args.checkpoint
     if args.unet:
+        loading("--unet", args.unet)
         options = {} if args.weight_dtype == "default" else {"dtype": getattr(torch, args.weight_dtype.replace("fp8", "float8"))}
         model = comfy.sd.load_diffusion_model(model_path("diffusion_models", args.unet), model_options=options)
         files["diffusion_model"] = args.unet
     if args.clip:
+        loading("--clip", ", ".join(args.clip))
         clip_type = getattr(comfy.sd.CLIPType, args.clip_type.upper(), None)
         if clip_type is None:
             raise SystemExit(f"unknown --clip-type '{args.clip_type}' (e.g. sd3, flux)")
@@ -140,60 +185,80 @@ def load_models(args):
     if args.vae:
         import comfy.utils
 
+        loading("--vae", args.vae)
         vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(model_path("vae", args.vae)))
         files["vae"] = args.vae
     missing = [what for what, obj in (("a diffusion model (--checkpoint or --unet)", model),
                                       ("text encoders (--checkpoint or --clip)", clip),
                                       ("a VAE (--checkpoint or --vae)", vae)) if obj is None]
     if missing:
-        raise SystemExit("missing " + ", ".join(missing))
+        raise SystemExit("error: missing " + ", ".join(missing))
     return model, clip, vae, files
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "comfyui", None) is None:
+        parser.error("--comfyui is required (the ComfyUI folder; before or after the subcommand)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    workers = start_distributed(args)
     package = load_comfyui(args)
     try:
-        return run(args, package)
-    except KeyboardInterrupt:
-        print("\nInterrupted. Run the same command again to resume from the last checkpoint.", file=sys.stderr)
+        return run(args, package, workers)
+    except KeyboardInterrupt as e:  # Ctrl-C; under torchrun also a lost process (distributed.RunStopped)
+        print(f"\n{e or 'Interrupted.'} Run the same command again to resume from the last checkpoint.",
+              file=sys.stderr)
         return 130
-    except (OSError, ValueError) as e:  # bad input, missing files, a checkpoint of another run
-        print(f"error: {e}", file=sys.stderr)
+    except (OSError, ValueError, KeyError) as e:  # bad input, missing files, a checkpoint of another run
+        message = e.strerror + (f": {e.filename}" if e.filename else "") if isinstance(e, OSError) and e.strerror \
+            else str(e)
+        print(f"error: {message}", file=sys.stderr)
         return 2
+    finally:
+        workers.close()
 
 
-def run(args, package: str) -> int:
+def run(args, package: str, workers=None) -> int:
     pack = lambda name: importlib.import_module(f"{package}.{name}")
     objectives_core = pack("core.objectives")
     prompts_glue = pack("search.prompts")
-    settings = pack("search.generation").SamplingSettings(
+    generation = pack("search.generation")
+    settings = generation.SamplingSettings(
         steps=args.steps, sampler=args.sampler, scheduler=args.scheduler, scale=args.scale, cfg=args.cfg,
         width=args.width, height=args.height)
     extras = {"guidance": args.guidance} if args.guidance is not None else None
 
+    # Every input is checked here, before models are loaded and long before the first image.
     if args.command == "search":
         contents = list(args.prompt)
         if args.prompts_file:
-            contents += objectives_core.text_lines(args.prompts_file.read_text(encoding="utf-8"))
+            contents += objectives_core.text_lines(read_text(args.prompts_file, "--prompts-file"))
         prompts = objectives_core.prompt_grid(contents, args.style, objectives_core.parse_seeds(args.seeds))
         search = pack("search.run")
-        search.check_run_name(args.run_name)
+        job = search.SearchJob(
+            model=None, vae=None, objective=None, prompts=prompts, conditionings=[], settings=settings,
+            softpag_u=args.softpag_u, k=args.k, rounds=args.rounds, candidates=args.candidates,
+            batch_candidates=args.batch_candidates, run_name=args.run_name, family=args.family,
+            presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite)
+        search.check_inputs(job)
         objective = pack("search.objectives").load_objective(args.objective, args.objective_model, args.template)
     else:
         prompts = [objectives_core.SearchPrompt(args.prompt, seed=args.seed)]
+        pack("search.sweep").check_sweep_inputs(args.seed, args.heads, args.mode, settings, args.softpag_u,
+                                                args.batch_candidates, args.columns)
+        if args.out.exists() and not args.overwrite:
+            raise ValueError(f"--out {args.out} already exists: add --overwrite to replace it, or name another file")
     model, clip, vae, files = load_models(args)
     conditionings = prompts_glue.prompt_conditionings(prompts, clip, extras=extras)
     negative = prompts_glue.negative_conditioning(args.cfg, clip)
     if args.command == "search":
-        result = search.run_search(search.SearchJob(
-            model=model, vae=vae, objective=objective, prompts=prompts, conditionings=conditionings,
-            negative=negative, settings=settings, softpag_u=args.softpag_u, k=args.k, rounds=args.rounds,
-            candidates=args.candidates, batch_candidates=args.batch_candidates, run_name=args.run_name,
-            family=args.family, provenance={"files": files}, presets_folder=pack("nodes.preset_store").save_folder()))
-        print(f"heads: {result.head_set.to_text()}")
-        print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
+        result = search.run_search(dataclasses.replace(
+            job, model=model, vae=vae, objective=objective, conditionings=conditionings, negative=negative,
+            provenance={"files": files}, workers=workers))
+        if result is not None:  # rank 0 of a distributed run prints (and wrote) the result
+            print(f"heads: {result.head_set.to_text()}")
+            print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:
         grid, _ = pack("search.sweep").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
@@ -201,6 +266,15 @@ def run(args, package: str) -> int:
         pack("search.run").save_png(args.out, grid[0])
         print(f"grid: {args.out}")
     return 0
+
+
+def read_text(path: Path, option: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{option} {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ValueError(f"{option} {path}: {e.strerror or e}") from None
 
 
 if __name__ == "__main__":

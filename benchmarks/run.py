@@ -12,6 +12,9 @@ machine disturbs every variant alike and as little as possible. Nothing here ass
 2. Attention overhead: one attention call with the override (k of H heads perturbed) vs the
    unpatched backend, time and peak memory, next to the explicit-map implementation (softmax
    materialised, identity blended in), at FLUX-like and SD3-like sizes.
+4. U-Net step cost (SD1.5-structured U-Net from ComfyUI's own config, reduced width): the
+   KSampler path with `mid` (u = 1) vs ComfyUI core's PerturbedAttentionGuidance (the same
+   perturbation), plus head-level and guider variants.
 3. Heads that need no attention: u = 1 lets perturbed heads skip attention; attention calls and a
    whole perturbed forward with many heads / whole layers perturbed, shortcut on vs off.
 """
@@ -121,6 +124,52 @@ def step_cost(args, pkg, device):
     rows = [(name, f"{t / steps * 1000:.1f} ms/step", f"{t / base:.3f}x") for name, t in med.items()]
     title = (f"1. Step cost: SD3-style MMDiT depth {depth} ({depth} heads x 64), {tokens}+77 tokens, "
              f"{steps} steps, 3 heads perturbed ({k_heads}), cfg 4 (target: batched <= 1.50x, KSampler <= 1.55x)")
+    return title, ("variant", "time", "vs plain CFG"), rows
+
+
+def unet_step_cost(args, pkg, device):
+    """4. The KSampler path against core PerturbedAttentionGuidance on the same U-Net."""
+    import comfy_extras.nodes_pag as core_pag
+    import hh_host
+    import nodes
+
+    channels, size = (32, 16) if args.quick else (64, 64)
+    model = hh_host.tiny_unet("sd15-structure", channels=channels)
+    pos, neg = hh_host.unet_conditioning("sd15", tokens=77), hh_host.unet_conditioning("sd15", seed=2, tokens=77)
+    steps = 4
+    node = pack_module("nodes.perturbed_attention", pkg).HeadHunterPerturbedAttention
+    guider_mod = pack_module("nodes.guider", pkg)
+    common = dict(scale=3.0, softpag_u=1.0, start_percent=0.0, end_percent=1.0, rescale=0.0,
+                  perturb_tokens="all tokens (paper)")
+
+    def ks(m):
+        return lambda: nodes.common_ksampler(m, 0, steps, 4.0, "euler", "normal", pos, neg,
+                                             {"samples": torch.zeros(1, 4, size, size)})
+
+    def ca(g):
+        import comfy.samplers
+        from comfy_extras.nodes_custom_sampler import Noise_RandomNoise, SamplerCustomAdvanced
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "normal", steps)
+        return lambda: SamplerCustomAdvanced().sample(Noise_RandomNoise(0), g, comfy.samplers.sampler_object("euler"),
+                                                      sigmas, {"samples": torch.zeros(1, 4, size, size)})
+
+    guider = lambda mode, heads: hh_host.run_node(guider_mod.HeadHunterGuider, model=model, positive=pos,
+                                                  negative=neg, cfg=4.0, heads=heads, mode=mode, **common)[0]
+    variants = {
+        "plain CFG (KSampler)": ks(model),
+        "core PerturbedAttentionGuidance (middle block)": ks(core_pag.PerturbedAttentionGuidance.execute(model, scale=3.0)[0]),
+        "HeadHunter mid, KSampler path": ks(hh_host.run_node(node, model=model, heads="mid", **common)[0]),
+        "HeadHunter midH0-3, KSampler path": ks(hh_host.run_node(node, model=model, heads="midH0-3", **common)[0]),
+        "HeadHunter L12H1, L13H5 (output blocks), KSampler path":
+            ks(hh_host.run_node(node, model=model, heads="L12H1, L13H5", **common)[0]),
+        "HeadHunter mid, guider batched": ca(guider(guider_mod.MODE_BATCHED, "mid")),
+        "HeadHunter mid, guider sequential": ca(guider(guider_mod.MODE_SEQUENTIAL, "mid")),
+    }
+    med = interleaved(variants, args.rounds, device)
+    base = med["plain CFG (KSampler)"]
+    rows = [(name, f"{t / steps * 1000:.1f} ms/step", f"{t / base:.3f}x") for name, t in med.items()]
+    title = (f"4. U-Net step cost: SD1.5-structured U-Net, {channels} channels (16 layers x 8 heads), "
+             f"{size}x{size} latent, {steps} steps, cfg 4, scale 3")
     return title, ("variant", "time", "vs plain CFG"), rows
 
 
@@ -288,7 +337,7 @@ def main():
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--only", choices=["step", "attention", "forward"], action="append")
+    parser.add_argument("--only", choices=["step", "attention", "forward", "unet"], action="append")
     parser.add_argument("--workdir", default="/tmp/headhunter-bench")
     args = parser.parse_args()
     host = Path(args.comfyui) if args.comfyui else find_host()[0]
@@ -300,7 +349,7 @@ def main():
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     print(flush=True)
     print(f"HeadHunter benchmarks on {machine(device)}, {args.dtype}, {args.rounds} interleaved rounds, best of rounds")
-    only = set(args.only or ["step", "attention", "forward"])
+    only = set(args.only or ["step", "attention", "forward", "unet"])
     if "step" in only:
         print_table(*step_cost(args, pkg, device))
     if "attention" in only:
@@ -308,6 +357,8 @@ def main():
             print_table(*table)
     if "forward" in only:
         print_table(*layer_pag_forward(args, pkg, device))
+    if "unet" in only:
+        print_table(*unet_step_cost(args, pkg, device))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from .architectures import ModelLayout
 
@@ -33,6 +34,31 @@ _TOKEN = re.compile(
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"[\s,;]+")
+
+# Bounds that make parsing cost depend on the text's length only, never on the numbers in it
+# (checked before anything is expanded). Published models have at most a few dozen layers and
+# heads (FLUX.1: 57 x 24, SD3.5-large: 38 x 38); a model's exact range is checked by ``resolve``.
+MAX_LAYERS = 1024  # layer numbers 0-1023
+MAX_HEADS = 512  # head numbers 0-511
+MAX_NAMED = 1 << 17  # (layer, head) entries one text may name in all, repeats counted
+MAX_TOKEN = 64  # characters in one token; also keeps the regular expression linear
+
+
+_KEY = re.compile(r"^L(\d+)(?:H(\d+))?$")
+
+
+def head_key(layer: int, head: int | None = None) -> str:
+    """The paper's name of one head, ``L14H13``, or of a whole layer, ``L5`` (head None): the key
+    of scores, labels, checkpoints and presets. The widget's headKey (web/js/head_text.js) is its twin."""
+    return f"L{layer}" if head is None else f"L{layer}H{head}"
+
+
+def parse_head_key(key: str) -> tuple[int, int | None]:
+    """``head_key``'s inverse: (layer, head or None); ValueError for anything else."""
+    m = _KEY.match(key)
+    if m is None:
+        raise ValueError(f"'{key}' is not a head key (expected L<layer>H<head> or L<layer>)")
+    return int(m[1]), None if m[2] is None else int(m[2])
 
 
 class HeadSyntaxError(ValueError):
@@ -66,25 +92,37 @@ class HeadSet:
     # ---- construction -------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str, **provenance) -> "HeadSet":
-        result = cls(**provenance)
-        for token in _SEPARATORS.split(text.strip()):
+        """Read head text. Time and memory grow with the text's length only: every number is
+        checked against MAX_LAYERS / MAX_HEADS, and the heads named against MAX_NAMED, before
+        anything is expanded; the text is folded into one growing set (linear, not per token)."""
+        build = _Builder()
+        named = 0
+        for token in _SEPARATORS.split((text or "").strip()):
             if not token:
                 continue
+            if len(token) > MAX_TOKEN:
+                raise HeadSyntaxError(
+                    f"'{_shorten(token)}' is not a head: {len(token)} characters, a head has at most {MAX_TOKEN}.")
             m = _TOKEN.match(token)
             if m is None:
                 raise HeadSyntaxError(f"'{token}' is not a head: {SYNTAX_HELP}.")
-            l0 = int(m["l0"])
-            l1 = int(m["l1"]) if m["l1"] is not None else l0
+            l0 = _bounded(token, "layer", m["l0"], MAX_LAYERS)
+            l1 = _bounded(token, "layer", m["l1"], MAX_LAYERS) if m["l1"] is not None else l0
             if l1 < l0:
                 raise HeadSyntaxError(f"'{token}': layer range {l0}-{l1} runs backwards; write L{l1}-{l0}.")
             if m["h0"] is not None:
-                h0 = int(m["h0"])
-                h1 = int(m["h1"]) if m["h1"] is not None else h0
+                h0 = _bounded(token, "head", m["h0"], MAX_HEADS)
+                h1 = _bounded(token, "head", m["h1"], MAX_HEADS) if m["h1"] is not None else h0
                 if h1 < h0:
                     raise HeadSyntaxError(f"'{token}': head range {h0}-{h1} runs backwards; write H{h1}-{h0}.")
                 heads: list[int | None] = list(range(h0, h1 + 1))
             else:
                 heads = [None]
+            named += (l1 - l0 + 1) * len(heads)
+            if named > MAX_NAMED:
+                raise HeadRangeError(
+                    f"'{token}': the text names more than {MAX_NAMED} heads (repeats counted); no model has that "
+                    f"many: name each head once, or a whole layer as L5.")
             u = None
             if m["u"] is not None:
                 if m["neg"]:
@@ -92,9 +130,13 @@ class HeadSet:
                 u = float(m["u"])
                 if not 0.0 <= u <= 1.0:
                     raise HeadSyntaxError(f"'{token}': u={u:g} is outside [0, 1].")
-            piece = cls(tuple((layer, h, u) for layer in range(l0, l1 + 1) for h in heads))
-            result = result.difference(piece) if m["neg"] else result.union(piece)
-        return result
+            for layer in range(l0, l1 + 1):
+                for h in heads:
+                    if m["neg"]:
+                        build.remove(layer, h)
+                    else:
+                        build.add(layer, h, u)
+        return cls(*build.done(), **provenance)
 
     @classmethod
     def from_pairs(cls, pairs, **provenance) -> "HeadSet":
@@ -113,60 +155,56 @@ class HeadSet:
     def __bool__(self) -> bool:
         return bool(self.entries)
 
+    @cached_property
+    def _index(self) -> dict[tuple[int, int | None], float | None]:
+        """(layer, head or None) -> u, built once: lookups stay O(1) however large the set."""
+        index: dict[tuple[int, int | None], float | None] = {}
+        for layer, head, u in self.entries:
+            index[(layer, head)] = u
+        return index
+
+    @cached_property
+    def _excluded_by_layer(self) -> dict[int, set[int]]:
+        return _group(self.excluded)
+
     def _layer_entries(self) -> dict[int, dict[int | None, float | None]]:
         by_layer: dict[int, dict[int | None, float | None]] = {}
-        for layer, head, u in self.entries:
+        for (layer, head), u in self._index.items():
             by_layer.setdefault(layer, {})[head] = u
         return by_layer
 
     def contains(self, layer: int, head: int) -> bool:
-        heads = self._layer_entries().get(layer, {})
-        return head in heads or (None in heads and (layer, head) not in self.excluded)
+        index = self._index
+        return (layer, head) in index or ((layer, None) in index and (layer, head) not in self.excluded)
 
     def u_of(self, layer: int, head: int) -> float | None:
-        heads = self._layer_entries().get(layer, {})
-        if head in heads:
-            return heads[head]
-        return heads.get(None)
+        index = self._index
+        if (layer, head) in index:
+            return index[(layer, head)]
+        return index.get((layer, None))
 
     @property
     def layers(self) -> list[int]:
         return sorted({layer for layer, _, _ in self.entries})
 
     # ---- algebra (the paper's compositional styles: Sec. 4.1, "combining heads") ----------
+    # Each operation is linear in the sizes of both sets: lookups go through the cached index and
+    # the per-layer grouping of ``excluded``, never through a scan per entry.
     def _with_entries(self, entries, excluded) -> "HeadSet":
         return replace(self, entries=tuple(entries), excluded=frozenset(excluded))
 
     def union(self, other: "HeadSet") -> "HeadSet":
-        entries = list(self.entries)
-        excluded = set(self.excluded)
-        mine = self._layer_entries()
+        build = _Builder(self.entries, self.excluded)
+        theirs = other._excluded_by_layer
         for layer, head, u in other.entries:
-            heads = mine.get(layer, {})
-            if head is None:
-                if None in heads:
-                    # Both whole: a head stays out only if both removed it.
-                    excluded = {e for e in excluded if e[0] != layer or e in other.excluded}
-                    continue
-                # Whole layer joins: specific heads already listed stay (they may carry a u).
-                excluded = {e for e in excluded if e[0] != layer} | {
-                    e for e in other.excluded if e[0] == layer and e[1] not in heads}
-                entries.append((layer, None, u))
-                mine.setdefault(layer, {})[None] = u
-            elif head in heads:
-                continue
-            elif None in heads and (layer, head) not in excluded:
-                continue
-            else:
-                entries.append((layer, head, u))
-                excluded.discard((layer, head))
-                mine.setdefault(layer, {})[head] = u
-        return self._with_entries(entries, excluded)
+            build.add(layer, head, u, theirs.get(layer, ()))
+        return self._with_entries(*build.done())
 
     def intersection(self, other: "HeadSet") -> "HeadSet":
         entries = []
-        excluded = set()
+        excluded: dict[int, set[int]] = {}
         theirs = other._layer_entries()
+        mine_out, theirs_out = self._excluded_by_layer, other._excluded_by_layer
         for layer, head, u in self.entries:
             if head is not None:
                 if other.contains(layer, head):
@@ -175,16 +213,17 @@ class HeadSet:
             other_heads = theirs.get(layer, {})
             if None in other_heads:
                 entries.append((layer, None, u if u is not None else other_heads[None]))
-                excluded |= {e for e in self.excluded | other.excluded if e[0] == layer}
+                excluded.setdefault(layer, set()).update(mine_out.get(layer, ()), theirs_out.get(layer, ()))
             else:
-                entries += [(layer, h, u if u is not None else v) for h, v in other_heads.items()
-                            if (layer, h) not in self.excluded]
-        return self._with_entries(_dedupe(entries), excluded)
+                out = mine_out.get(layer, ())
+                entries += [(layer, h, u if u is not None else v) for h, v in other_heads.items() if h not in out]
+        return self._with_entries(_dedupe(entries), _ungroup(excluded))
 
     def difference(self, other: "HeadSet") -> "HeadSet":
         entries = []
-        excluded = set(self.excluded)
+        excluded = _group(self.excluded)
         theirs = other._layer_entries()
+        mine_out, theirs_out = self._excluded_by_layer, other._excluded_by_layer
         for layer, head, u in self.entries:
             other_heads = theirs.get(layer, {})
             if head is not None:
@@ -193,12 +232,13 @@ class HeadSet:
                 continue
             if None in other_heads:
                 # Whole minus whole: only what the other excluded survives, as single heads.
-                entries.extend((l, h, u) for (l, h) in sorted(other.excluded) if l == layer and (l, h) not in self.excluded)
-                excluded = {e for e in excluded if e[0] != layer}
+                out = mine_out.get(layer, ())
+                entries.extend((layer, h, u) for h in sorted(theirs_out.get(layer, ())) if h not in out)
+                excluded.pop(layer, None)
                 continue
             entries.append((layer, None, u))
-            excluded |= {(layer, h) for h in other_heads if h is not None}
-        return self._with_entries(_dedupe(entries), excluded)
+            excluded.setdefault(layer, set()).update(h for h in other_heads if h is not None)
+        return self._with_entries(_dedupe(entries), _ungroup(excluded))
 
     # ---- against a model ----------------------------------------------------------------
     def resolve(self, layout: ModelLayout, default_u: float = 1.0) -> list[tuple[int, int, float]]:
@@ -207,18 +247,20 @@ class HeadSet:
         out: list[tuple[int, int, float]] = []
         seen = set()
         for layer, head, u in self.entries:
-            token = f"L{layer}" + (f"H{head}" if head is not None else "")
+            token = head_key(layer, head)
             if layer > last:
                 raise HeadRangeError(
                     f"{token}: layer {layer} is out of range for {layout.describe()} (layers 0-{last})"
                     + self._provenance()
                 )
-            if head is not None and head >= layout.heads:
+            count = layout.heads_of(layer)
+            if head is not None and head >= count:
+                where = "" if layout.uniform_heads else f" in L{layer} ({layout.label_of(layer)})"
                 raise HeadRangeError(
-                    f"{token}: head {head} is out of range for {layout.describe()} (heads 0-{layout.heads - 1})"
+                    f"{token}: head {head} is out of range for {layout.describe()} (heads 0-{count - 1}{where})"
                     + self._provenance()
                 )
-            heads = range(layout.heads) if head is None else (head,)
+            heads = range(count) if head is None else (head,)
             for h in heads:
                 if (layer, h) in seen or (head is None and (layer, h) in self.excluded):
                     continue
@@ -259,6 +301,87 @@ class HeadSet:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+class _Builder:
+    """A head set being folded token by token (parse) or set by set (union), in place: what
+    ``union`` with one entry and ``difference`` with one head mean, each in O(1)."""
+
+    def __init__(self, entries=(), excluded=()):
+        self.entries: dict[tuple[int, int | None], float | None] = {}
+        self.heads: dict[int, set[int]] = {}  # the single heads listed per layer
+        for layer, head, u in entries:
+            self._put(layer, head, u)
+        self.excluded = _group(excluded)
+
+    def _put(self, layer: int, head: int | None, u: float | None) -> None:
+        if (layer, head) not in self.entries:
+            self.entries[(layer, head)] = u
+            if head is not None:
+                self.heads.setdefault(layer, set()).add(head)
+
+    def add(self, layer: int, head: int | None, u: float | None, their_excluded=()) -> None:
+        """Union with one entry; ``their_excluded``: heads the other set removed from that layer."""
+        entries = self.entries
+        if head is None:
+            if (layer, None) in entries:
+                # Both whole: a head stays out only if both removed it.
+                kept = self.excluded.get(layer, set()) & set(their_excluded)
+                self.excluded[layer] = kept
+                return
+            # Whole layer joins: specific heads already listed stay (they may carry a u).
+            self.excluded[layer] = {h for h in their_excluded if (layer, h) not in entries}
+            self._put(layer, None, u)
+        elif (layer, head) in entries:
+            return
+        elif (layer, None) in entries and head not in self.excluded.get(layer, ()):
+            return
+        else:
+            self._put(layer, head, u)
+            self.excluded.get(layer, set()).discard(head)
+
+    def remove(self, layer: int, head: int | None) -> None:
+        """Difference with one entry (a plain head or a whole layer, nothing excluded)."""
+        entries = self.entries
+        if head is None:
+            entries.pop((layer, None), None)
+            for h in self.heads.pop(layer, ()):  # each head is removed at most once per add: linear
+                del entries[(layer, h)]
+            self.excluded.pop(layer, None)
+            return
+        entries.pop((layer, head), None)
+        self.heads.get(layer, set()).discard(head)
+        if (layer, None) in entries:
+            self.excluded.setdefault(layer, set()).add(head)
+
+    def done(self) -> tuple[tuple[Entry, ...], frozenset[tuple[int, int]]]:
+        entries = tuple((layer, head, u) for (layer, head), u in self.entries.items())
+        return entries, _ungroup(self.excluded)
+
+
+def _group(pairs) -> dict[int, set[int]]:
+    by_layer: dict[int, set[int]] = {}
+    for layer, head in pairs:
+        by_layer.setdefault(layer, set()).add(head)
+    return by_layer
+
+
+def _ungroup(by_layer: dict[int, set[int]]) -> frozenset[tuple[int, int]]:
+    return frozenset((layer, h) for layer, heads in by_layer.items() for h in heads)
+
+
+def _bounded(token: str, what: str, digits: str, limit: int) -> int:
+    """A layer or head number, refused before use when no model could have it."""
+    shown = digits.lstrip("0") or "0"  # at most MAX_TOKEN digits: the token's length was checked first
+    if len(shown) > len(str(limit)) or int(shown) >= limit:
+        raise HeadRangeError(
+            f"'{token}': {what} {shown} is out of range: HeadHunter reads {what}s 0-{limit - 1} "
+            f"(no published model has more); a model's own range is checked when it is known.")
+    return int(shown)
+
+
+def _shorten(token: str) -> str:
+    return token if len(token) <= 40 else token[:37] + "..."
 
 
 def _dedupe(entries):

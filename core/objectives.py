@@ -37,14 +37,19 @@ def text_lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
+SEED_MAX = 0xFFFFFFFFFFFFFFFF  # ComfyUI's seeds: 0 to 2^64 - 1
+
+
 def parse_seeds(text: str) -> list[int] | None:
     """"" -> None (the paper: seed = index of the content prompt); "0, 1, 2" -> [0, 1, 2]."""
     tokens = [t for t in (text or "").replace(",", " ").split() if t]
     seeds = []
     for token in tokens:
-        if not token.isdigit():
-            raise ValueError(f"seed '{token}' is not a non-negative whole number; write seeds like '0, 1, 2' "
+        if not token.isascii() or not token.isdigit():
+            raise ValueError(f"seed '{token[:40]}' is not a non-negative whole number; write seeds like '0, 1, 2' "
                              "or leave them empty for seed = index of the content prompt.")
+        if len(token.lstrip("0")) > 20 or int(token) > SEED_MAX:
+            raise ValueError(f"seed '{token[:40]}' is outside ComfyUI's seeds, 0 to {SEED_MAX} (2^64 - 1).")
         seeds.append(int(token))
     return seeds or None
 

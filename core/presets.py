@@ -25,8 +25,10 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
-from .heads import HeadRangeError, HeadSet
+from .architectures import (ARCHITECTURES, ModelLayout, architecture, family_architecture, same_structure,
+                            variant_layout)
+from .file_names import name_problem
+from .heads import HeadRangeError, HeadSet, head_key, parse_head_key
 
 FORMAT = "headhunter-preset"
 FORMAT_VERSION = 1
@@ -46,7 +48,6 @@ FAMILIES = tuple(f for a in ARCHITECTURES for f in a.variants)
 _TOP_KEYS = ("format", "version", "name", "description", "family", "architecture", "heads", "recommended",
              "tags", "provenance")
 _HEAD_KEYS = ("head", "u", "label", "note", "confidence", "score")
-_TOKEN_KEY = re.compile(r"^L(\d+)(?:H(\d+))?$")
 
 
 class PresetError(ValueError):
@@ -161,24 +162,60 @@ def preset_from_dict(d, id: str) -> Preset:
 
 
 def read_preset(path: Path, id: str, shipped: bool = False) -> Preset:
-    """One preset file; raises PresetError (or OSError) saying what is wrong with it."""
+    """One preset file; raises PresetError saying what is wrong with it (never another error)."""
     path = Path(path)
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise PresetError(f"file is {size} bytes; a preset is at most {MAX_FILE_BYTES} bytes")
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PresetError(f"file is {size} bytes; a preset is at most {MAX_FILE_BYTES} bytes")
+        data = path.read_bytes()
+    except OSError as e:
+        raise PresetError(f"cannot be read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8-sig")  # a byte-order mark, as some Windows editors write, is fine
     except UnicodeDecodeError as e:
-        raise PresetError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise PresetError(f"not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
     try:
         data = json.loads(text, parse_constant=_reject_constant)
+        preset = preset_from_dict(data, id)
     except json.JSONDecodeError as e:
         raise PresetError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except RecursionError:  # '[[[[...' a hundred thousand deep: Python's parser gives up
+        raise PresetError("invalid preset: its JSON is nested too deeply") from None
+    except PresetError:
+        raise
     except ValueError as e:  # NaN / Infinity
         raise PresetError(f"invalid JSON: {e}") from None
-    preset = preset_from_dict(data, id)
     preset.shipped, preset.path = shipped, path
     return preset
+
+
+# Presets read before, by file: (path, id, shipped) -> ((mtime_ns, size), Preset or PresetError). The
+# list is read on every schema build, validation, fingerprint and run; a file is parsed again only
+# when its stamp changes.
+_CACHE: dict[tuple[Path, str, bool], tuple[tuple[int, int], object]] = {}
+_CACHE_LIMIT = 4096
+
+
+def read_preset_cached(path: Path, id: str, shipped: bool = False) -> Preset:
+    """``read_preset``, parsed again only when the file's (mtime_ns, size) changes."""
+    try:
+        st = Path(path).stat()
+    except OSError as e:
+        raise PresetError(f"cannot be read: {e.strerror or e}") from None
+    key, stamp = (Path(path), id, shipped), (st.st_mtime_ns, st.st_size)
+    hit = _CACHE.get(key)
+    if hit is None or hit[0] != stamp:
+        try:
+            result: object = read_preset(path, id, shipped)
+        except PresetError as e:
+            result = e
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = hit = (stamp, result)
+    if isinstance(hit[1], PresetError):
+        raise hit[1]
+    return hit[1]
 
 
 def load_presets(roots) -> tuple[list[Preset], list[str]]:
@@ -201,8 +238,8 @@ def load_presets(roots) -> tuple[list[Preset], list[str]]:
                 continue
             pid = rel.with_suffix("").as_posix()
             try:
-                preset = read_preset(path, pid, shipped)
-            except (OSError, PresetError) as e:
+                preset = read_preset_cached(path, pid, shipped)
+            except PresetError as e:
                 errors.append(LoadError(path, pid, str(e)))
                 continue
             if pid in seen:
@@ -271,13 +308,13 @@ def preset_from_head_set(head_set: HeadSet, id: str, name: str, family: str | No
     meta = head_set.meta or {}
     heads = []
     for layer, head, u in head_set.entries:
-        key = f"L{layer}" + ("" if head is None else f"H{head}")
+        key = head_key(layer, head)
         entry = {"head": key, "u": u}
         for field_name, meta_key in (("label", "labels"), ("confidence", "confidence"), ("score", "scores")):
             if key in meta.get(meta_key, {}):
                 entry[field_name] = meta[meta_key][key]
         heads.append(entry)
-    heads += [{"head": f"-L{layer}H{head}"} for layer, head in sorted(head_set.excluded)]
+    heads += [{"head": "-" + head_key(layer, head)} for layer, head in sorted(head_set.excluded)]
     d = {"format": FORMAT, "version": FORMAT_VERSION, "name": name, "description": description, "family": family,
          "architecture": family_arch.id, "heads": heads, "recommended": recommended or {}, "tags": list(tags),
          "provenance": provenance or {}}
@@ -310,13 +347,11 @@ def sanitize_preset_id(name: str) -> str:
         part = re.sub(r"[^\w \-.()+,]", "_", part).rstrip(". ")
         if not part or len(part) > 100:
             raise PresetError(f"'{name}': each part of a preset name needs 1 to 100 characters")
-        if part.split(".")[0].upper() in _WINDOWS_RESERVED:
-            raise PresetError(f"'{name}': '{part}' is a reserved file name on Windows")
+        problem = name_problem(part, ".json")
+        if problem:
+            raise PresetError(f"'{name[:60]}': {problem}")
         parts.append(part)
     return "/".join(parts)
-
-
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 
 
 def save_preset(folder, preset: Preset, overwrite: bool = False, reserved=()) -> Path:
@@ -334,15 +369,22 @@ def save_preset(folder, preset: Preset, overwrite: bool = False, reserved=()) ->
         raise PresetError(f"'{pid}' would be written outside the preset folder {folder}")
     text = dumps_preset(replace(preset, id=pid))
     preset_from_dict(json.loads(text), pid)  # never write a file that would not load
-    if path.exists():
-        if path.read_text(encoding="utf-8") == text:
-            return path
-        if not overwrite:
-            raise PresetError(f"a preset named '{pid}' already exists ({path}); turn on overwrite or choose another name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    data = text.encode("utf-8")
+    try:
+        if path.exists() or path.is_symlink():
+            if path.is_file() and path.read_bytes() == data:
+                return path
+            if not overwrite:
+                raise PresetError(f"a preset named '{pid}' already exists ({path}); turn on overwrite or choose "
+                                  "another name")
+            if not path.is_file():
+                raise PresetError(f"{path} exists and is not a file; choose another name")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:  # a file where a folder should be, no permission, disk full, ...
+        raise PresetError(f"cannot write preset '{pid}' to {path}: {e.strerror or e}") from None
     return path
 
 
@@ -409,10 +451,10 @@ def check_against_layout(selection: HeadSet, layout: ModelLayout) -> list[str]:
             return []
         return [f"{label} was found on {selection.family}; this model is {layout.family} ({layout.describe()}). "
                 "Applying it anyway: the same numbers may steer different concepts here."]
-    expected = family_arch.variants[selection.family]
-    if expected == (layout.layers, layout.heads):
+    if same_structure(layout, selection.family):
         return []
-    return [f"{label} was found on {selection.family} ({expected[0]} layers x {expected[1]} heads); this model is "
+    expected = variant_layout(family_arch.id, selection.family).describe()
+    return [f"{label} was found on {selection.family} ({expected}); this model is "
             f"{layout.describe()}. Applying it anyway: the same numbers may steer different concepts here."]
 
 
@@ -433,17 +475,17 @@ def _fold_heads(heads: list[dict]) -> HeadSet:
 
 
 def _keys_of(head_set: HeadSet) -> list[str]:
-    return [f"L{layer}" + ("" if h is None else f"H{h}") for layer, h, _ in head_set.entries]
+    return [head_key(layer, h) for layer, h, _ in head_set.entries]
 
 
 def _key_in(head_set: HeadSet, key: str) -> bool:
-    m = _TOKEN_KEY.match(key)
-    if m is None:
+    try:
+        layer, head = parse_head_key(key)
+    except ValueError:
         return False
-    layer = int(m[1])
-    if m[2] is None:
+    if head is None:
         return any(entry[0] == layer and entry[1] is None for entry in head_set.entries)
-    return head_set.contains(layer, int(m[2]))
+    return head_set.contains(layer, head)
 
 
 def _label(head_set: HeadSet, default: str) -> str:

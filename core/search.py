@@ -5,39 +5,42 @@ scored by the mean objective of the M prompt-seed images generated with perturba
 S_final + {h}; the k best join S_final. R rounds, no early stop. Everything that touches a model
 hides behind ``evaluate(list of candidate head lists) -> list of scores`` (higher = better), so
 this module is plain Python; it also defines the checkpoint (JSON, written after every finished
-batch of candidates) and the per-head score map (safetensors, [rounds, layers, heads]).
+step: one batch of candidates, or one per process) and the per-head score map (safetensors,
+[rounds, layers, heads]).
 
 Determinism: the pool is scanned in its given order, ties are broken by that order, and the
-candidates of a round are cut into evaluation batches from the same ordered list, so a run
-resumed from its checkpoint evaluates exactly the batches an uninterrupted run would.
+candidates of a round are cut into evaluation batches on a fixed grid of that ordered list (batch
+i = remaining heads i*B .. i*B+B-1), whatever was already evaluated. So a resumed run, and a run
+that hands several batches at once to several processes (``evaluate_step``), evaluates exactly
+the batches an uninterrupted single-process run would: on hardware where the batch's make-up
+changes a candidate's score in the last bits, the scores are still bit for bit the same.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .heads import head_key, parse_head_key
+
 Head = tuple[int, int]
-Evaluate = Callable[[list[list[Head]]], Sequence[float]]
+Evaluate = Callable[[list[list[Head]]], Sequence[float]]  # one batch of candidates -> their scores
+EvaluateStep = Callable[[list[list[list[Head]]]], Sequence[Sequence[float]]]  # several batches -> scores per batch
 
 CHECKPOINT_FORMAT = "headhunter-search-checkpoint"
 CHECKPOINT_VERSION = 1
-_HEAD = re.compile(r"^L(\d+)H(\d+)$")
-
-
 def head_name(head: Head) -> str:
-    return f"L{head[0]}H{head[1]}"
+    return head_key(*head)
 
 
 def parse_head_name(name: str) -> Head:
-    m = _HEAD.match(name)
-    if m is None:
+    layer, head = parse_head_key(name)
+    if head is None:
         raise ValueError(f"'{name}' is not a single head (expected L<layer>H<head>)")
-    return int(m[1]), int(m[2])
+    return layer, head
 
 
 class CheckpointMismatch(ValueError):
@@ -132,6 +135,8 @@ def greedy_search(
     evaluate: Evaluate,
     *,
     batch_size: int = 1,
+    evaluate_step: EvaluateStep | None = None,
+    batches_per_step: int = 1,
     state: SearchState | None = None,
     summarize: Callable[[list[Head]], float] | None = None,
     on_update: Callable[[SearchState], None] | None = None,
@@ -140,13 +145,19 @@ def greedy_search(
     """Algorithm 1. ``state`` resumes a checkpoint; ``on_update`` is called whenever the state
     gained something (write the checkpoint there); ``summarize(S)`` scores a set on its own
     (the baseline with S empty, then S_final after each round); ``on_progress(done, total, note)``
-    counts candidate evaluations."""
+    counts candidate evaluations.
+
+    ``evaluate_step(batches)`` scores up to ``batches_per_step`` batches in one call (a distributed
+    run: one batch per process); by default ``evaluate`` scores them one after another. The state
+    gains whole steps only, so a checkpoint always holds whole batches."""
     pool = [tuple(h) for h in pool]
     if len(set(pool)) != len(pool):
         raise ValueError("the candidate pool lists a head twice")
     check_search_size(len(pool), k, rounds)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if batch_size < 1 or batches_per_step < 1:
+        raise ValueError(f"batch_size ({batch_size}) and batches_per_step ({batches_per_step}) must be at least 1")
+    if evaluate_step is None:
+        evaluate_step = lambda batches: [evaluate(b) for b in batches]
     if state is None:
         state = SearchState(params={}, pool=list(pool))
     elif state.pool != pool:
@@ -174,14 +185,19 @@ def greedy_search(
             scores = state.rounds[r]
             chosen = state.final
             remaining = [h for h in pool if h not in set(chosen)]
-            todo = [h for h in remaining if head_name(h) not in scores]
-            for start in range(0, len(todo), batch_size):
-                batch = todo[start:start + batch_size]
-                values = list(evaluate([chosen + [h] for h in batch]))
-                if len(values) != len(batch):
-                    raise ValueError(f"evaluate returned {len(values)} scores for {len(batch)} candidates")
-                for h, v in zip(batch, values):
-                    scores[head_name(h)] = float(v)
+            grid = [remaining[i:i + batch_size] for i in range(0, len(remaining), batch_size)]
+            todo = [b for b in ([h for h in batch if head_name(h) not in scores] for batch in grid) if b]
+            for start in range(0, len(todo), batches_per_step):
+                batches = todo[start:start + batches_per_step]
+                results = list(evaluate_step([[chosen + [h] for h in batch] for batch in batches]))
+                if len(results) != len(batches):
+                    raise ValueError(f"evaluate_step returned {len(results)} batches of scores for {len(batches)}")
+                for batch, values in zip(batches, results):
+                    values = list(values)
+                    if len(values) != len(batch):
+                        raise ValueError(f"evaluate returned {len(values)} scores for {len(batch)} candidates")
+                    for h, v in zip(batch, values):
+                        scores[head_name(h)] = float(v)
                 best = min(scores, key=lambda n: _rank_key(scores[n], index[parse_head_name(n)]))
                 step(f"round {r + 1}/{rounds}: best so far {best} ({scores[best]:.4g})")
             ranked = sorted(remaining, key=lambda h: _rank_key(scores[head_name(h)], index[h]))
@@ -202,13 +218,16 @@ def _notify(callback, state):
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:  # a file where a folder should be, no permission, disk full: say which file
+        raise OSError(e.errno, f"HeadHunter could not write {path}: {e.strerror or e}") from None
 
 
 def save_checkpoint(path: Path, state: SearchState) -> None:
@@ -222,8 +241,10 @@ def load_checkpoint(path: Path, params: dict) -> SearchState | None:
         return None
     try:
         state = SearchState.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointMismatch(f"{path} is not a readable search checkpoint ({e}); delete it to start over.") from e
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        reason = f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise CheckpointMismatch(f"{path} is not a readable search checkpoint ({reason}); delete it to start "
+                                 "over.") from None
     expected = json.loads(json.dumps(params))  # the same normalisation as the saved copy
     if state.params != expected:
         diffs = describe_differences(state.params, expected)

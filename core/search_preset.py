@@ -3,24 +3,25 @@ order they were chosen, each with the score that chose it, and the whole run in 
 core.presets checks and writes it."""
 from __future__ import annotations
 
-from .architectures import architecture
+from .architectures import ModelLayout, same_structure
 from .presets import FORMAT, FORMAT_VERSION
 from .search import SearchState, head_name
 
 
-def guess_family(arch_id: str, layers: int, heads: int, used: list[tuple[int, int]], wanted: str = "auto") -> str:
-    """The published family this model is: an exact size match, else the first family of the
-    architecture that holds every chosen head (a preset names a family its heads fit)."""
-    arch = architecture(arch_id)
+def guess_family(layout: ModelLayout, used: list[tuple[int, int]], wanted: str = "auto") -> str:
+    """The published family a search result is saved for: the one asked for, the model's own
+    (``core.architectures``: same structure), else the first family of the architecture that holds
+    every chosen head (a preset names a family its heads fit)."""
+    arch = layout.arch
     if wanted and wanted != "auto":
         if wanted not in arch.variants:
             raise ValueError(f"family '{wanted}' is not a {arch.display_name} family (valid: {', '.join(arch.variants)})")
         return wanted
-    exact = [f for f, size in arch.variants.items() if size == (layers, heads)]
-    if exact:
-        return exact[0]
-    fitting = [f for f, (n_layers, n_heads) in arch.variants.items()
-               if all(layer < n_layers and head < n_heads for layer, head in used)]
+    exact = [f for f in arch.variants if same_structure(layout, f)]
+    if layout.family is not None or exact:
+        return layout.family or exact[0]
+    fitting = [f for f, layers in arch.variants.items()
+               if all(layer < len(layers) and head < layers[layer].heads for layer, head in used)]
     if not fitting:
         raise ValueError(f"no {arch.display_name} family holds the heads found; set the family by hand")
     return fitting[0]

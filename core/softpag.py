@@ -74,8 +74,12 @@ def apply_softpag(
     image_only: bool = False,
     text_tokens: int = 0,
     mask: torch.Tensor | None = None,
+    text_first: bool = True,
 ) -> torch.Tensor:
-    """Blend the selected heads' outputs toward the identity target, in place; returns ``out``."""
+    """Blend the selected heads' outputs toward the identity target, in place; returns ``out``.
+
+    ``text_first``: the joint sequence is text then image (SD3, FLUX, ...); False where the model
+    puts the image first (HunyuanVideo on ComfyUI v0.3.64): the text is the last ``text_tokens``."""
     out_h = to_heads(out, heads, skip_output_reshape)
     v_h = to_heads(v, heads, skip_reshape)
     for start, stop, pert in targets:
@@ -84,8 +88,11 @@ def apply_softpag(
         if image_only:
             q_h = to_heads(q, heads, skip_reshape)
             k_h = to_heads(k, heads, skip_reshape)
-            tokens = slice(text_tokens, None)
-            target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, text_tokens, _mask_rows(mask, rows, out.shape[0]))
+            n = q_h.shape[1]
+            text = slice(0, text_tokens) if text_first else slice(n - text_tokens, n)
+            tokens = slice(text_tokens, n) if text_first else slice(0, n - text_tokens)
+            target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, tokens, text,
+                                        _mask_rows(mask, rows, out.shape[0]))
         else:
             tokens = slice(None)
             target = v_h[rows][:, :, idx]
@@ -102,32 +109,38 @@ def _mask_rows(mask, rows: slice, batch: int):
         return None
     if mask.dtype == torch.bool:
         mask = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device).masked_fill_(~mask, float("-inf"))
-    while mask.ndim < 4:
+    # As ComfyUI's attention backends read it: [N, N] -> [1, 1, N, N]; [B, Nq, N] -> [B, 1, Nq, N]
+    # (Qwen-Image passes [B, 1, N]: a key mask for every query).
+    if mask.ndim == 2:
         mask = mask.unsqueeze(0)
+    if mask.ndim == 3:
+        mask = mask.unsqueeze(1)
     if mask.shape[0] == batch and batch > 1:
         mask = mask[rows]
     return mask
 
 
-def _image_only_target(q_h, k_h, v_h, idx, n_txt: int, mask):
-    """diffusers' SD3 PAG map for image queries of the heads ``idx``: [b, N_img, k, D]."""
+def _image_only_target(q_h, k_h, v_h, idx, image: slice, text: slice, mask):
+    """diffusers' SD3 PAG map for image queries of the heads ``idx``: [b, N_img, k, D]. ``image``
+    and ``text``: where the two parts sit in the joint sequence."""
     # At least fp32: the softmax split below is computed outside the backend's kernels.
     dtype = torch.promote_types(q_h.dtype, torch.float32)
     q_i, k_t, k_i, v_t, v_i = (
         t[:, tokens, idx].transpose(1, 2).to(dtype)  # [b, k, tokens, D]
-        for t, tokens in ((q_h, slice(n_txt, None)), (k_h, slice(None, n_txt)), (k_h, slice(n_txt, None)),
-                          (v_h, slice(None, n_txt)), (v_h, slice(n_txt, None)))
+        for t, tokens in ((q_h, image), (k_h, text), (k_h, image), (v_h, text), (v_h, image))
     )
     scale = q_i.shape[-1] ** -0.5
     s_txt = (q_i @ k_t.transpose(-1, -2)) * scale  # [b, k, Ni, Nt]
     s_self = (q_i * k_i).sum(-1, keepdim=True) * scale  # [b, k, Ni, 1]
     if mask is not None:
-        m = mask[:, :, n_txt:, :].to(dtype)
+        key_mask = mask.shape[2] == 1  # one row for every query (Qwen-Image's, HunyuanVideo's text mask)
+        m = (mask if key_mask else mask[:, :, image, :]).to(dtype)
         if m.shape[1] > 1:
             m = m[:, idx]
-        s_txt = s_txt + m[..., :n_txt]
-        s_self = s_self + torch.diagonal(m[..., n_txt:], dim1=-2, dim2=-1).unsqueeze(-1)
-    if n_txt == 0:
+        s_txt = s_txt + m[..., text]
+        own = m[..., 0, image] if key_mask else torch.diagonal(m[..., image], dim1=-2, dim2=-1)
+        s_self = s_self + own.unsqueeze(-1)
+    if k_t.shape[2] == 0:
         target = v_i
     else:
         lse = torch.logsumexp(s_txt, dim=-1, keepdim=True)

@@ -6,6 +6,8 @@ The head-grid widget draws its grids from these: the architecture table of
 from __future__ import annotations
 
 from ..core.architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
+from ..core.head_aliases import expand
+from ..core.grid_payload import layout_payload
 from ..core.heads import HeadSet
 
 
@@ -15,23 +17,6 @@ class BadRequest(ValueError):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
-
-
-def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
-    """One grid: layers, heads and the block groups (FLUX: double then single) with their first layer."""
-    groups, start = [], 0
-    for group, size in zip(layout.arch.groups, layout.group_sizes):
-        groups.append({"name": group.patch_key, "start": start, "layers": size})
-        start += size
-    return {
-        "arch": layout.arch.id,
-        "arch_name": layout.arch.display_name,
-        "family": family,
-        "layers": layout.layers,
-        "heads": layout.heads,
-        "groups": groups,
-        "description": layout.describe(),
-    }
 
 
 def architectures_payload() -> dict:
@@ -76,7 +61,7 @@ def parse_payload(text: str | None, arch_id: str | None, family: str | None) -> 
         raise BadRequest("missing 'text' (the head text to check, e.g. text=L14H13)")
     layout, family = pick_layout(arch_id, family)
     try:
-        head_set = HeadSet.parse(text)
+        head_set = HeadSet.parse(expand(text, layout))
         resolved = head_set.resolve(layout, default_u=None)
     except ValueError as e:
         raise BadRequest(str(e), status=422) from None

@@ -11,7 +11,7 @@ import logging
 
 from aiohttp import web
 
-from ..nodes import preset_store
+from ..comfy_host import preset_store
 from .payloads import BadRequest, architectures_payload, parse_payload, presets_payload
 
 log = logging.getLogger("HeadHunter")

@@ -3,6 +3,8 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..core.architectures import MODELS
+
 from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
 from .types import CATEGORY
 
@@ -24,7 +26,7 @@ class HeadHunterGuider(io.ComfyNode):
                 "mode runs cond, uncond and the perturbed pass in one forward, which is faster when memory allows."
             ),
             inputs=[
-                io.Model.Input("model", tooltip="SD3, SD3.5 or FLUX model."),
+                io.Model.Input("model", tooltip=MODELS + " model."),
                 io.Conditioning.Input("positive", tooltip="Also the conditioning of the perturbed pass."),
                 io.Conditioning.Input("negative", tooltip="The uncond of CFG; not used when cfg is 1."),
                 io.Float.Input("cfg", default=4.0, min=0.0, max=100.0, step=0.1, round=0.01,
@@ -34,8 +36,8 @@ class HeadHunterGuider(io.ComfyNode):
                 io.Combo.Input("mode", options=[MODE_AUTO, MODE_BATCHED, MODE_SEQUENTIAL], default=MODE_AUTO,
                                tooltip="batched: cond, uncond and perturbed in ONE forward (only the perturbed "
                                "rows are perturbed). sequential: a separate perturbed forward, exactly the "
-                               "KSampler path; it starts at the first perturbed layer, reusing the cond pass "
-                               "below it. auto: sequential when that skips a third of the model or more (e.g. "
+                               "KSampler path; on DiTs it starts at the first perturbed layer, reusing the cond "
+                               "pass below it (not on U-Nets: their skip connections carry every input block onward). auto: sequential when that skips a third of the model or more (e.g. "
                                "the paper's FLUX heads, all in late single blocks) or on the CPU, else batched."),
             ],
             outputs=[io.Guider.Output()],

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.head_aliases import has_aliases
+from ..core.architectures import numbering_help
 from ..core.heads import HeadSet
 from ..core.presets import combine, with_default_u
 from .perturbation_inputs import validate_heads_text
@@ -23,8 +25,8 @@ class HeadHunterHeads(io.ComfyNode):
                 io.String.Input(
                     "heads", multiline=True, default="", placeholder="L14H13, L0H2@0.5   |   L5   |   L3-5H0-7, -L4H2",
                     tooltip="0-based, as in the paper's figures: L<layer>H<head>; L5 or L5H* for a whole layer; "
-                    "ranges L3-5H0-7; L14H13@0.5 sets u for one head; -L5H3 removes a head. SD3: layer = joint block. "
-                    "FLUX: double blocks 0-18, then single blocks 19-56.",
+                    "ranges L3-5H0-7; L14H13@0.5 sets u for one head; -L5H3 removes a head. Layers: " + numbering_help()
+                    + " Block aliases (mid, in<N>, out<N>) need the model: type them in a guidance node.",
                 ),
                 io.Float.Input(
                     "default_u", optional=True, force_input=True, min=0.0, max=1.0,
@@ -41,6 +43,9 @@ class HeadHunterHeads(io.ComfyNode):
 
     @classmethod
     def execute(cls, heads, default_u=None) -> io.NodeOutput:
+        if has_aliases(heads):
+            raise ValueError(f"'{heads}': block aliases (mid, in<N>, out<N>) need the model to be read; type "
+                             "them in the heads box of a node that takes the model, or write L<layer> here.")
         head_set = HeadSet.parse(heads or "")
         if default_u is not None:
             head_set = with_default_u(head_set, default_u)

@@ -8,10 +8,12 @@ import logging
 
 from comfy_api.latest import io
 
+from ..core.head_aliases import check_syntax, expand
+from ..core.architectures import numbering_help
 from ..core.heads import HeadSet
 from ..core.presets import check_against_layout
-from ..http_api.payloads import layout_payload
-from ..patches.guidance import PerturbedGuidance
+from ..core.grid_payload import layout_payload
+from ..patches.guidance import PerturbedGuidance, heads_plan
 from ..patches.model_patch import model_layout
 from .types import HeadSetType
 
@@ -27,8 +29,8 @@ def perturbation_inputs() -> list:
             "heads", multiline=True, default="", placeholder="L14H13, L0H2   |   L5 (whole layer)   |   L3-5H0-7",
             tooltip="Heads whose attention map is replaced by the identity in the perturbed pass. 0-based, as in "
             "the paper's figures: L<layer>H<head>; L5 or L5H* for a whole layer (layer-level PAG); ranges "
-            "L3-5H0-7; L14H13@0.5 sets u for one head; -L5H3 removes a head. SD3: layer = joint block. FLUX: "
-            "double blocks 0-18, then single blocks 19-56. Empty = no guidance.",
+            "L3-5H0-7; L14H13@0.5 sets u for one head; -L5H3 removes a head. U-Nets also take block aliases: mid, "
+            "in4, out1.2H5 (ComfyUI's block ids, .transformer index). Layers: " + numbering_help() + " Empty = no guidance.",
         ),
         io.Float.Input(
             "scale", default=3.0, min=0.0, max=30.0, step=0.1, round=0.01,
@@ -57,7 +59,8 @@ def perturbation_inputs() -> list:
             "perturb_tokens", options=[TOKENS_ALL, TOKENS_IMAGE], default=TOKENS_ALL,
             tooltip="all tokens: the identity over the whole joint text+image sequence, as the paper's code. "
             "image tokens only: image tokens keep attending to text, only image-image attention becomes the "
-            "identity (diffusers' SD3 PAG).",
+            "identity (diffusers' SD3 PAG). U-Nets have no joint text sequence (text enters through cross-attention, "
+            "never perturbed): both options are the same there.",
         ),
         HeadSetType.Input(
             "head_set", optional=True,
@@ -66,14 +69,14 @@ def perturbation_inputs() -> list:
     ]
 
 
-def parse_heads(heads: str, head_set: HeadSet | None) -> HeadSet:
-    typed = HeadSet.parse(heads or "")
+def parse_heads(heads: str, head_set: HeadSet | None, layout) -> HeadSet:
+    typed = HeadSet.parse(expand(heads or "", layout))
     return typed if head_set is None else head_set.union(typed)
 
 
 def validate_heads_text(heads: str) -> bool | str:
     try:
-        HeadSet.parse(heads or "")
+        check_syntax(heads or "")
     except ValueError as e:
         return str(e)
     return True
@@ -85,16 +88,16 @@ def build_guidance(model, heads, scale, softpag_u, start_percent, end_percent, r
         raise ValueError(f"end_percent ({end_percent}) is before start_percent ({start_percent}).")
     layout = model_layout(model)
     # Checked apart, so that an error names the preset only when the preset is at fault.
-    check_architecture(HeadSet.parse(heads or ""), layout)
+    check_architecture(HeadSet.parse(expand(heads or "", layout)), layout)
     if head_set is not None:
         check_architecture(head_set, layout)
-    selection = parse_heads(heads, head_set)
+    selection = parse_heads(heads, head_set, layout)
     resolved = selection.resolve(layout, default_u=softpag_u)
     if scale != 0.0 and not resolved:
         log.warning("HeadHunter: no heads selected; the model is returned unchanged.")
     sampling = model.get_model_object("model_sampling")
     return PerturbedGuidance(
-        layout, resolved, scale,
+        layout, heads_plan(resolved), scale,
         sigma_start=sampling.percent_to_sigma(start_percent),
         sigma_end=sampling.percent_to_sigma(end_percent),
         rescale=rescale,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..core.architectures import MODELS
+
 from .perturbation_inputs import build_guidance, head_grid_ui, perturbation_inputs, validate_heads_text
 from .types import CATEGORY
 
@@ -18,9 +20,9 @@ class HeadHunterPerturbedAttention(io.ComfyNode):
                 "via Attention Head Selection'). Each step runs one extra pass in which the chosen heads' "
                 "attention maps become the identity (or move toward it, SoftPAG) and steers the image away from "
                 "it. Single heads steer concepts: lighting, colour, texture, style; a whole layer is classic "
-                "PAG. Works with KSampler and every sampler node. SD3 / SD3.5 and FLUX."
+                "PAG. Works with KSampler and every sampler node. " + MODELS + "."
             ),
-            inputs=[io.Model.Input("model", tooltip="SD3, SD3.5 or FLUX model.")] + perturbation_inputs(),
+            inputs=[io.Model.Input("model", tooltip=MODELS + " model.")] + perturbation_inputs(),
             outputs=[io.Model.Output(tooltip="The model with the perturbed pass added (a clone).")],
         )
 

@@ -5,7 +5,7 @@ from comfy_api.latest import io, ui
 
 from ..core.presets import (FAMILIES, SETTINGS, SHIPPED_DIR, PresetError, load_presets, preset_from_head_set,
                             sanitize_preset_id, save_preset)
-from . import preset_store
+from ..comfy_host import preset_store
 from .types import CATEGORY, HeadSetType
 
 DEFAULT_PRESET = "sd3-medium/styles/golden-hour-round3"
@@ -123,6 +123,17 @@ class HeadHunterSavePreset(io.ComfyNode):
         except PresetError as e:
             return str(e)
         return True
+
+    @classmethod
+    def fingerprint_inputs(cls, name=None, **inputs):
+        # ComfyUI serves an unchanged node from its cache: a preset file deleted (or edited) since
+        # the last run must be written again, so the file's stamp is part of the fingerprint, and
+        # with no file (or no readable name) it is NaN, never equal to itself: the node always runs.
+        try:
+            stat = (preset_store.save_folder() / f"{sanitize_preset_id(name)}.json").stat()
+        except (PresetError, OSError, TypeError, AttributeError):
+            return float("nan")
+        return name, stat.st_mtime_ns, stat.st_size
 
     @classmethod
     def execute(cls, head_set, name, description, family, scale, softpag_u, steps, cfg, tags, notes,

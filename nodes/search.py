@@ -5,8 +5,8 @@ from comfy_api.latest import io
 from ..core.architectures import ARCHITECTURES
 from ..core.objectives import parse_seeds, prompt_grid, text_lines
 from ..search.prompts import negative_conditioning, prompt_conditionings
-from ..search.run import SearchJob, check_run_name, run_search
-from .preset_store import save_folder
+from ..search.run import SearchJob, check_preset_is_ours, check_run_name, run_search
+from ..comfy_host.preset_store import save_folder
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 from .types import CATEGORY, HeadSetType, ObjectiveType
 
@@ -59,6 +59,9 @@ class HeadHunterSearch(io.ComfyNode):
                                tooltip="Model family written into the preset. auto: from the model (its size, "
                                "and for a 24x24 SD3 whether its joint blocks carry SD3.5-medium's extra image "
                                "attention)."),
+                io.Boolean.Input("overwrite", default=False,
+                                 tooltip="Replace a preset search/<run name> that this search did not write (e.g. "
+                                 "one you saved under that name). Off: such a name is refused before the search."),
             ],
             outputs=[
                 HeadSetType.Output("head_set", display_name="head_set",
@@ -78,26 +81,29 @@ class HeadHunterSearch(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, candidates="", run_name="headhunter_search", seeds="", **kwargs) -> bool | str:
+    def validate_inputs(cls, candidates="", run_name="headhunter_search", seeds="", overwrite=False,
+                        **kwargs) -> bool | str:
         try:
             check_run_name(run_name)
             parse_seeds(seeds)
+            check_preset_is_ours(save_folder(), run_name, bool(overwrite))
         except ValueError as e:
             return str(e)
         return check_head_text(candidates, "candidates")
 
     @classmethod
     def execute(cls, model, vae, objective, prompts, style, seeds, k, rounds, steps, sampler, scheduler, scale,
-                softpag_u, cfg, width, height, batch_candidates, candidates, run_name, family, clip=None,
-                positive=None, negative=None) -> io.NodeOutput:
+                softpag_u, cfg, width, height, batch_candidates, candidates, run_name, family, overwrite=False,
+                clip=None, positive=None, negative=None) -> io.NodeOutput:
         search_prompts = prompt_grid(text_lines(prompts), text_lines(style), parse_seeds(seeds))
         job = SearchJob(
             model=model, vae=vae, objective=objective, prompts=search_prompts,
-            conditionings=prompt_conditionings(search_prompts, clip, positive),
-            negative=negative_conditioning(cfg, clip, negative),
+            conditionings=prompt_conditionings(search_prompts, clip, positive, size=(width, height)),
+            negative=negative_conditioning(cfg, clip, negative, size=(width, height)),
             settings=settings_from(steps, sampler, scheduler, scale, cfg, width, height),
             softpag_u=softpag_u, k=k, rounds=rounds, candidates=candidates, batch_candidates=batch_candidates,
-            run_name=run_name, family=family, presets_folder=save_folder(), node_id=cls.hidden.unique_id if cls.hidden else None,
+            run_name=run_name, family=family, presets_folder=save_folder(), overwrite=overwrite,
+            node_id=cls.hidden.unique_id if cls.hidden else None,
         )
         result = run_search(job)
         return io.NodeOutput(result.head_set, result.head_set.to_text(), result.heatmaps, result.round_grids,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..core.heads import HeadSet
+from ..core.architectures import MODELS
+from ..core.head_aliases import check_syntax
 from ..search.generation import SamplingSettings
 
 
@@ -12,7 +13,7 @@ def conditioning_inputs(sweep: bool = False) -> list:
     """sweep: the tooltips of HeadHunter Sweep, which has no objective and no candidates."""
     vae = "Decodes the images of the grid." if sweep else "Decodes the latents for the objective and the pictures."
     return [
-        io.Model.Input("model", tooltip="SD3, SD3.5 or FLUX model whose heads are explored."),
+        io.Model.Input("model", tooltip=MODELS + " model whose heads are explored."),
         io.Vae.Input("vae", tooltip=vae),
         io.Clip.Input("clip", optional=True,
                       tooltip="Encodes each prompt. Without it, the positive conditioning is used for every image."),
@@ -63,7 +64,7 @@ def settings_from(steps, sampler, scheduler, scale, cfg, width, height) -> Sampl
 
 def check_head_text(text: str, what: str) -> bool | str:
     try:
-        HeadSet.parse(text or "")
+        check_syntax(text or "")
     except ValueError as e:
         return f"{what}: {e}"
     return True

@@ -54,10 +54,10 @@ class HeadHunterSweep(io.ComfyNode):
     def execute(cls, model, vae, prompt, seed, heads, mode, steps, sampler, scheduler, scale, softpag_u, cfg, width,
                 height, batch_candidates, include_baseline, columns, clip=None, positive=None,
                 negative=None) -> io.NodeOutput:
-        (conditioning,) = prompt_conditionings([SearchPrompt(prompt, seed=seed)], clip, positive)
+        (conditioning,) = prompt_conditionings([SearchPrompt(prompt, seed=seed)], clip, positive, size=(width, height))
         grid, images = run_sweep(
             model, vae, conditioning, seed, heads, mode,
             settings_from(steps, sampler, scheduler, scale, cfg, width, height), softpag_u, batch_candidates,
-            include_baseline, columns, negative=negative_conditioning(cfg, clip, negative),
+            include_baseline, columns, negative=negative_conditioning(cfg, clip, negative, size=(width, height)),
             node_id=cls.hidden.unique_id if cls.hidden else None)
         return io.NodeOutput(grid, images)

@@ -27,12 +27,14 @@ _ATTENTION_PARAMS = ("q", "k", "v", "heads")
 
 
 class PerturbedAttention:
-    def __init__(self, targets: list[Target], joint_tokens: int, text_tokens: int, image_only: bool, previous=None):
+    def __init__(self, targets: list[Target], joint_tokens: int, text_tokens: int, image_only: bool, previous=None,
+                 text_first: bool = True):
         self.targets = targets
         self.joint_tokens = joint_tokens
         self.text_tokens = text_tokens
         self.image_only = image_only
         self.previous = previous
+        self.text_first = text_first
 
     def _call(self, func, args, kwargs):
         if self.previous is not None:
@@ -44,12 +46,18 @@ class PerturbedAttention:
         bound.update({name: kwargs[name] for name in _ATTENTION_PARAMS if name in kwargs})
         q, k, v, heads = (bound[name] for name in _ATTENTION_PARAMS)
         skip_reshape = kwargs.get("skip_reshape", False)
+        # ComfyUI's backends take the mask fifth (Qwen-Image passes it so) or by name.
+        mask = args[4] if len(args) > 4 else kwargs.get("mask")
         tokens = q.shape[2] if skip_reshape else q.shape[1]
-        if tokens != self.joint_tokens:
+        keys = k.shape[2] if skip_reshape else k.shape[1]
+        # Only the self-attention over the whole sequence: an identity map needs a key per query
+        # (cross-attention to the text, as in Wan's blocks, has as many queries but other keys).
+        if tokens != self.joint_tokens or keys != tokens:
             return self._call(func, args, kwargs)
         out = None
         targets = self.targets
-        if self.previous is None and not self.image_only and kwargs.get("mask") is None and len(args) <= 4:
+        # A mask given fifth as None (Qwen-Image on v0.3.64) is the default; later positional args are not.
+        if self.previous is None and not self.image_only and mask is None and len(args) <= 5:
             out, targets = _identity_shortcut(func, q, k, v, heads, targets, kwargs)
         if out is None:
             out = self._call(func, args, kwargs)
@@ -59,7 +67,8 @@ class PerturbedAttention:
             skip_output_reshape=kwargs.get("skip_output_reshape", False),
             image_only=self.image_only,
             text_tokens=self.text_tokens,
-            mask=kwargs.get("mask"),
+            mask=mask,
+            text_first=self.text_first,
         )
 
 
@@ -123,17 +132,23 @@ def _values_as_output(v, heads, skip_reshape, skip_output_reshape):
 
 
 class PerturbedBlock:
-    """Block-replace patch for one paper layer; chains a replace patch that was there before."""
+    """Block-replace patch for one paper layer; chains a replace patch that was there before.
 
-    def __init__(self, layer: int, previous=None):
+    ``joint_text``: the block's "txt" is part of the attended sequence (SD3, FLUX, Qwen-Image...);
+    False where it is only cross-attention context (Wan): the table's token order says which.
+    ``text_first``: the order of that sequence (False: image first, as HunyuanVideo on v0.3.64)."""
+
+    def __init__(self, layer: int, previous=None, joint_text: bool = True, text_first: bool = True):
         self.layer = layer
         self.previous = previous
+        self.joint_text = joint_text
+        self.text_first = text_first
 
     def __call__(self, args, extra):
         options = args.get("transformer_options") or {}
         plan: PerturbationPlan | None = options.get(PLAN_KEY)
         if plan is not None:
-            txt = args.get("txt")
+            txt = args.get("txt") if self.joint_text else None
             if txt is not None:
                 # For later blocks that only see the joined sequence (FLUX single blocks), in this
                 # forward's own options: ComfyUI copies transformer_options for every forward and
@@ -144,7 +159,7 @@ class PerturbedBlock:
             if targets:
                 joint = img.shape[1] + (txt.shape[1] if txt is not None else 0)
                 override = PerturbedAttention(targets, joint, options.get(TEXT_TOKENS_KEY, 0), plan.image_only,
-                                              options.get(OVERRIDE_KEY))
+                                              options.get(OVERRIDE_KEY), text_first=self.text_first)
                 args = {**args, "transformer_options": {**options, OVERRIDE_KEY: override}}
         if self.previous is not None:
             return self.previous(args, extra)

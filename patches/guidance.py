@@ -12,14 +12,15 @@ Two ways to run the perturbed pass, same result up to float rounding:
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import comfy.samplers
 
-from ..core.architectures import ModelLayout
+from ..core.architectures import NO_JOINT_TEXT, TEXT_FIRST, ModelLayout
 from ..core.guidance import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations
 from .model_patch import with_dit_patches, with_plan
-from .prefix import PrefixCache, capture_patch, skip_patches
+from .prefix import PrefixCache, capture_patch, prefix_reuse_exact, skip_patches
 
 log = logging.getLogger("HeadHunter")
 
@@ -27,11 +28,40 @@ SEQUENTIAL_ENTRY = 0  # the perturbed pass alone: conds = [positive]
 BATCHED_ENTRY = 2  # conds = [positive, negative, positive(perturbed)]
 
 
+def joint_text_order(layout: ModelLayout) -> bool:
+    """Whether "image tokens only" means anything here, read from the table's token order: without
+    a joint text sequence (U-Nets) every self-attention token is an image token, so it is the same
+    as all tokens. The token slicing in core/softpag.py and patches/prefix.py reads text first, the
+    only joint order ComfyUI uses (SD3's ``_block_mixing``, FLUX); another order fails here."""
+    order = layout.arch.token_order
+    if order == NO_JOINT_TEXT:
+        return False
+    if order != TEXT_FIRST:
+        raise ValueError(f"{layout.name}: joint token order '{order}' is not supported (text first only)")
+    return True
+
+
+# Builds the plan that perturbs the rows of one cond entry: (entry, image_only) -> plan.
+PlanFor = Callable[[int, bool], PerturbationPlan]
+
+
+def heads_plan(resolved: list[tuple[int, int, float]]) -> PlanFor:
+    """One head set, the same for every perturbed row."""
+    per_layer = layer_perturbations(resolved)
+    return lambda entry, image_only: PerturbationPlan({entry: per_layer}, image_only=image_only)
+
+
 class PerturbedGuidance:
+    """The perturbed pass and the guidance step of one node's settings.
+
+    ``plan_for`` makes the plans of both paths (sequential: entry 0 of a pass of its own; batched:
+    entry 2 of the cond, uncond, perturbed forward) once, here: a plan never changes afterwards.
+    """
+
     def __init__(
         self,
         layout: ModelLayout,
-        resolved: list[tuple[int, int, float]],
+        plan_for: PlanFor,
         scale: float,
         sigma_start: float,
         sigma_end: float,
@@ -43,16 +73,17 @@ class PerturbedGuidance:
         self.sigma_start = sigma_start
         self.sigma_end = sigma_end
         self.rescale = rescale
-        per_layer = layer_perturbations(resolved)
-        self.sequential_plan = PerturbationPlan({SEQUENTIAL_ENTRY: per_layer}, image_only=image_only)
-        self.batched_plan = PerturbationPlan({BATCHED_ENTRY: per_layer}, image_only=image_only)
+        image_only = image_only and joint_text_order(layout)
+        self.sequential_plan = plan_for(SEQUENTIAL_ENTRY, image_only)
+        self.batched_plan = plan_for(BATCHED_ENTRY, image_only)
         self._batched_result = None  # (input tensor, perturbed prediction) of the current step
         # Sequential pass: blocks below the first perturbed layer are reused from the cond pass,
         # where that is exact (patches/prefix.py).
         layers = self.sequential_plan.layers
         self.first_layer = layers[0] if layers else 0
         joined = layers and not layout.group_of(self.first_layer).separate_text
-        self.prefix = PrefixCache() if self.first_layer > 0 and not (image_only and joined) else None
+        exact = prefix_reuse_exact(layout) and not (image_only and joined)
+        self.prefix = PrefixCache() if self.first_layer > 0 and exact else None
 
     @property
     def is_noop(self) -> bool:

@@ -5,8 +5,9 @@ ModelPatcher clone semantics), so the model a node was given never changes.
 """
 from __future__ import annotations
 
-from ..core.architectures import ModelLayout, detect_layout
+from ..core.architectures import NO_JOINT_TEXT, REACH_ATTN1, REACH_BLOCK, ModelLayout, detect_layout
 from ..core.plan import PerturbationPlan
+from . import self_attention
 from .attention import PLAN_KEY, PerturbedBlock
 
 
@@ -18,6 +19,11 @@ def model_layout(model_patcher) -> ModelLayout:
 def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) -> dict:
     """A copy of ``model_options`` whose forward passes perturb according to ``plan``."""
     layers = set(plan.layers)
+    if layout.arch.reach == REACH_ATTN1:
+        options = with_dit_patches(model_options, lambda attn1: self_attention.register(attn1, layout, sorted(layers)),
+                                   kind=REACH_ATTN1)
+        options["transformer_options"][PLAN_KEY] = plan
+        return options
     if plan.image_only:
         # Blocks that only see the joined sequence need the text length from an earlier block.
         probe = layout.text_stream_layer()
@@ -27,22 +33,23 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout) 
     def register(dit):
         for layer in sorted(layers):
             key = layout.block_of(layer)
-            dit[key] = PerturbedBlock(layer, previous=dit.get(key))
+            dit[key] = PerturbedBlock(layer, previous=dit.get(key), joint_text=layout.arch.token_order != NO_JOINT_TEXT,
+                                      text_first=not layout.image_first)
 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan
     return options
 
 
-
-def with_dit_patches(model_options: dict, register) -> dict:
-    """A copy of ``model_options`` whose patches_replace['dit'] dict ``register(dit)`` edited."""
+def with_dit_patches(model_options: dict, register, kind: str = REACH_BLOCK) -> dict:
+    """A copy of ``model_options`` whose patches_replace[kind] dict ``register(patches)`` edited
+    (kind: the architecture's ``reach``, 'dit' block patches or U-Net 'attn1' patches)."""
     options = dict(model_options)
     transformer_options = dict(options.get("transformer_options", {}))
     patches_replace = dict(transformer_options.get("patches_replace", {}))
-    dit = dict(patches_replace.get("dit", {}))
-    register(dit)
-    patches_replace["dit"] = dit
+    patches = dict(patches_replace.get(kind, {}))
+    register(patches)
+    patches_replace[kind] = patches
     transformer_options["patches_replace"] = patches_replace
     options["transformer_options"] = transformer_options
     return options

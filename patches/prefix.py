@@ -16,10 +16,18 @@ targets inside joined (single-stream) blocks, which need the text length from an
 """
 from __future__ import annotations
 
-from ..core.architectures import ModelLayout
+from ..core.architectures import REACH_BLOCK, ModelLayout
 from .attention import PLAN_KEY
 
 COND_ENTRY = 0  # the positive conditioning in calc_cond_batch's conds list, in both passes
+
+
+def prefix_reuse_exact(layout: ModelLayout) -> bool:
+    """Only DiTs, whose blocks form one chain: a block's input is all the later blocks depend
+    on. A U-Net's output blocks also read the skip connections of every input block, and its
+    attention is reached through ``attn1`` patches, not whole blocks; reusing a prefix there would
+    mean caching every input block's hidden states, which block patches cannot hand back."""
+    return layout.arch.reach == REACH_BLOCK
 
 
 class PrefixCache:
@@ -75,9 +83,10 @@ class SkipBlock:
     """Stands in for a block below L in the perturbed pass: the identity, and the last one
     returns the cached input of block L in the shape the model's loop expects next."""
 
-    def __init__(self, state: dict | None, joined_next: bool):
+    def __init__(self, state: dict | None, joined_next: bool, text_first: bool = True):
         self.state = state  # set on the last skipped block only
         self.joined_next = joined_next  # block L takes the joined (text, image) sequence
+        self.text_first = text_first  # its order (HunyuanVideo on v0.3.64: image, then text)
 
     def __call__(self, args, extra):
         out = {key: args[key] for key in ("img", "txt") if key in args}
@@ -85,8 +94,11 @@ class SkipBlock:
             return out
         img = self.state["img"]
         if "txt" in args and self.joined_next:
-            # Last double block before the single blocks: the loop joins txt then img next.
+            # Last double block before the single blocks: the loop joins txt and img next.
             n_txt = args["txt"].shape[1]
+            if not self.text_first:
+                n_img = img.shape[1] - n_txt
+                return {"img": img[:, :n_img], "txt": img[:, n_img:]}
             return {"txt": img[:, :n_txt], "img": img[:, n_txt:]}
         return dict(self.state) if "txt" in args else {"img": img}
 
@@ -102,4 +114,4 @@ def skip_patches(layout: ModelLayout, first_layer: int, state: dict, dit: dict) 
     joined_next = not layout.group_of(first_layer).separate_text
     for layer in range(first_layer):
         last = layer == first_layer - 1
-        dit[layout.block_of(layer)] = SkipBlock(state if last else None, joined_next)
+        dit[layout.block_of(layer)] = SkipBlock(state if last else None, joined_next, text_first=not layout.image_first)

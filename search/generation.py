@@ -22,20 +22,17 @@ import comfy.model_management
 import comfy.sample
 
 from ..core.candidate_plan import candidate_plan
-from ..core.plan import PerturbationPlan
-from ..patches.guidance import BATCHED_ENTRY, SEQUENTIAL_ENTRY, PerturbedGuidance
+from ..core.objectives import SEED_MAX
+from ..patches.guidance import PerturbedGuidance
 from ..patches.model_patch import model_layout
 
 Resolved = list[tuple[int, int, float]]
 
 
-class CandidateGuidance(PerturbedGuidance):
+def candidate_guidance(layout, candidates: list[Resolved], scale: float, image_only: bool = False):
     """PerturbedGuidance over the whole schedule whose perturbed rows hold several candidates."""
-
-    def __init__(self, layout, candidates: list[Resolved], scale: float, image_only: bool = False):
-        super().__init__(layout, [], scale, sigma_start=math.inf, sigma_end=0.0, image_only=image_only)
-        self.sequential_plan: PerturbationPlan = candidate_plan(SEQUENTIAL_ENTRY, candidates, image_only)
-        self.batched_plan: PerturbationPlan = candidate_plan(BATCHED_ENTRY, candidates, image_only)
+    return PerturbedGuidance(layout, lambda entry, only: candidate_plan(entry, candidates, only), scale,
+                             sigma_start=math.inf, sigma_end=0.0, image_only=image_only)
 
 
 @dataclass(frozen=True)
@@ -50,6 +47,35 @@ class SamplingSettings:
 
     def describe(self) -> dict:
         return dict(self.__dict__)
+
+    def check(self) -> "SamplingSettings":
+        """Refuse what sampling would fail on, or silently replace, before any image is made
+        (the command line has no widgets to keep values in range). Ranges are the nodes' inputs'."""
+        import comfy.samplers
+
+        for what, value, valid in (("sampler", self.sampler, comfy.samplers.KSampler.SAMPLERS),
+                                   ("scheduler", self.scheduler, comfy.samplers.KSampler.SCHEDULERS)):
+            if value not in valid:
+                raise ValueError(f"{what} '{value}' is not one of ComfyUI's {what}s: {', '.join(valid)}")
+        check_number("steps", self.steps, 1, 10000, whole=True)
+        check_number("width", self.width, 16, 16384, whole=True)
+        check_number("height", self.height, 16, 16384, whole=True)
+        check_number("scale", self.scale, 0.0, 30.0)
+        check_number("cfg", self.cfg, 0.0, 100.0)
+        return self
+
+
+def check_number(what: str, value, lo, hi, whole: bool = False) -> None:
+    """``value`` in [lo, hi] (and whole if asked), else a ValueError naming it and the range."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (whole and value != int(value)) or not lo <= value <= hi:
+        kind = "a whole number" if whole else "a number"
+        raise ValueError(f"{what} must be {kind} from {lo:g} to {hi:g}, got {value!r}")
+
+
+def check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed {seed!r} is outside ComfyUI's seeds, 0 to {SEED_MAX} (2^64 - 1)")
 
 
 def stack_conditionings(conditionings: list) -> list:
@@ -100,7 +126,13 @@ class CandidateRenderer:
             groups.setdefault(_shape_key(c), []).append(i)
         self.groups = [(idx, stack_conditionings([conditionings[i] for i in idx])) for idx in groups.values()]
         latent_format = model.get_model_object("latent_format")
-        self.latent_shape = (latent_format.latent_channels, settings.height // 8, settings.width // 8)
+        # The VAE's factor from the model's latent format (SD1.5 / SDXL / SD3 / FLUX: 8; FLUX.2: 16;
+        # Chroma Radiance: 1, pixels). Releases before v0.4 do not name it there; the VAE's own
+        # factor is the other source (Chroma Radiance's pixel-space "VAE": 1).
+        factor = getattr(latent_format, "spacial_downscale_ratio", None) or vae.spacial_compression_encode()
+        # Models on video latents (Qwen-Image: Wan 2.1's format) take one frame: [C, 1, h, w].
+        frames = (1,) if getattr(latent_format, "latent_dimensions", 2) == 3 else ()
+        self.latent_shape = (latent_format.latent_channels,) + frames + (settings.height // factor, settings.width // factor)
         latent = torch.zeros((1,) + self.latent_shape)
         self.noise = [comfy.sample.prepare_noise(latent, seed) for seed in self.seeds]
 
@@ -113,7 +145,7 @@ class CandidateRenderer:
         """[C, M, channels, h, w] sampled latents, one batched sampling run per prompt group."""
         count, m = len(candidates), len(self.seeds)
         out = torch.zeros((count, m) + self.latent_shape)
-        guided = CandidateGuidance(self.layout, candidates, self.settings.scale, self.image_only).patch(
+        guided = candidate_guidance(self.layout, candidates, self.settings.scale, self.image_only).patch(
             self.model, batched=True)
         s = self.settings
         for indices, positive in self.groups:

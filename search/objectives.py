@@ -12,13 +12,13 @@ a path the user gives. The paper's objectives (its code):
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
 
 import comfy.model_management
 
+from ..comfy_host.folders import register_model_folder
 from ..core.objectives import Objective, SearchPrompt
 
 log = logging.getLogger("HeadHunter")
@@ -36,20 +36,6 @@ HOW_TO_GET = (
     "(CLIPScore: both from 'openai/clip-vit-large-patch14'); see docs/search.md."
 )
 SCORE_BATCH = 16
-
-
-def register_folder() -> None:
-    """models/headhunter_objectives as a ComfyUI model folder (extra_model_paths.yaml can add more).
-    Idempotent."""
-    import folder_paths
-
-    default = os.path.join(folder_paths.models_dir, FOLDER_KEY)
-    if FOLDER_KEY in folder_paths.folder_names_and_paths:  # e.g. from extra_model_paths.yaml: keep those
-        paths = folder_paths.folder_names_and_paths[FOLDER_KEY][0]
-        if default not in paths:
-            paths.append(default)
-    else:
-        folder_paths.folder_names_and_paths[FOLDER_KEY] = ([default], set())
 
 
 def search_roots() -> list[Path]:
@@ -153,4 +139,4 @@ def load_objective(kind: str, folder_or_path: str = "", template: str = "") -> C
     return ClipObjective(kind, folder, template)
 
 
-register_folder()  # at import, so the loader's folder list and extra_model_paths.yaml see it
+register_model_folder(FOLDER_KEY, set())  # at import, so the loader's folder list and extra_model_paths.yaml see it

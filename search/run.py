@@ -2,7 +2,9 @@
 
 Glue between the host-free algorithm (core.search) and ComfyUI: images from CandidateRenderer,
 scores from the objective, the checkpoint and outputs in a run folder
-(<output>/headhunter_search/<run name>/), the preset in the user preset folder.
+(<output>/headhunter_search/<run name>/), the preset in the user preset folder. Under torchrun
+(``job.workers``, search/distributed.py) every process runs this with its share of the batches;
+rank 0 alone reads and writes files.
 """
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ from pathlib import Path
 import torch
 
 from ..core.architectures import ModelLayout
+from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadSet
 from ..core.objectives import Objective, SearchPrompt
 from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
                            load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
 from ..core.search_images import heatmap, image_grid
-from ..core.presets import dumps_preset, preset_from_dict, save_preset
+from ..core.file_names import name_problem
+from ..core.presets import FAMILIES, dumps_preset, preset_from_dict, save_preset
 from ..core.search_preset import guess_family, search_preset
-from .generation import CandidateRenderer, SamplingSettings
+from .distributed import SingleProcess
+from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
 from .identity import conditioning_digest, model_identity, vae_identity
 from .progress import JobProgress
 
@@ -33,11 +38,55 @@ _RUN_NAME = re.compile(r"^[\w.\- ]{1,100}$")
 
 
 def check_run_name(name: str) -> str:
-    name = (name or "").strip()
+    name = (name or "").strip() if isinstance(name, str) else ""
     if not _RUN_NAME.match(name) or name.startswith(".") or name in (".", ".."):
-        raise ValueError(f"run name '{name}' is not usable as a folder name: use 1-100 letters, digits, spaces, "
+        raise ValueError(f"run name '{name[:60]}' is not usable as a folder name: use 1-100 letters, digits, spaces, "
                          "'-', '_' or '.', not starting with '.'")
+    problem = name_problem(name, ".json")  # also the preset's file name: search/<run name>.json
+    if problem:
+        raise ValueError(f"run name {problem}: choose another")
     return name
+
+
+def check_inputs(job: "SearchJob") -> None:
+    """Every input a search takes, checked before the first image: a bad value must not surface
+    after hours of sampling, or never (an unknown sampler name used to run as euler)."""
+    check_run_name(job.run_name)
+    job.settings.check()
+    check_number("softpag_u", job.softpag_u, 0.0, 1.0)
+    check_number("k", job.k, 1, 4096, whole=True)
+    check_number("rounds", job.rounds, 1, 1000, whole=True)
+    check_number("batch_candidates", job.batch_candidates, 1, 256, whole=True)
+    if job.family not in ("", "auto") and job.family not in FAMILIES:
+        raise ValueError(f"family '{job.family}' is not a known model family (valid: auto, {', '.join(FAMILIES)})")
+    for prompt in job.prompts:
+        check_seed(prompt.seed)
+    check_syntax(job.candidates or "")
+    check_preset_is_ours(job.presets_folder, job.run_name, job.overwrite)
+
+
+def check_preset_is_ours(presets_folder, run_name: str, overwrite: bool) -> None:
+    """The search writes its preset as search/<run name> in the user folder. A file there from
+    anything but this same search (a preset the user saved under that name, another search) is
+    only replaced when the job says overwrite."""
+    if presets_folder is None or overwrite:
+        return
+    run_name = check_run_name(run_name)
+    path = Path(presets_folder) / "search" / f"{run_name}.json"
+    if not (path.exists() or path.is_symlink()):
+        return
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8-sig"))
+        reference = existing["provenance"]["reference"]
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        reference = None
+    if reference != _reference(run_name):
+        raise ValueError(f"a preset named 'search/{run_name}' already exists ({path}) and is not from this "
+                         "search: choose another run name, or turn on overwrite to replace it")
+
+
+def _reference(run_name: str) -> str:
+    return f"HeadHunter search run '{run_name}'"
 
 
 def default_runs_root() -> Path:
@@ -48,7 +97,7 @@ def default_runs_root() -> Path:
 
 def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[list[tuple[int, int]], dict]:
     """Head text (empty = every head of the model) -> the ordered pool and each head's u."""
-    selection = HeadSet.parse(text) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
+    selection = HeadSet.parse(expand(text, layout)) if (text or "").strip() else HeadSet.parse(f"L0-{layout.layers - 1}")
     resolved = sorted(selection.resolve(layout, default_u=softpag_u))
     if not resolved:
         raise ValueError(f"the candidates '{text}' name no head of {layout.describe()}")
@@ -75,6 +124,8 @@ class SearchJob:
     runs_root: Path | None = None
     presets_folder: Path | None = None  # the user preset folder; None: the preset stays in the run folder
     node_id: str | None = None
+    overwrite: bool = False  # replace a preset search/<run name> that this search did not write
+    workers: SingleProcess | None = None  # search.distributed.start(): this process's place in a torchrun launch
 
 
 @dataclass
@@ -97,7 +148,11 @@ class RoundImages:
         if path.is_file():
             from safetensors.torch import load_file
 
-            self.images = load_file(str(path))
+            try:
+                self.images = load_file(str(path))
+            except Exception as e:  # truncated or foreign file: safetensors raises its own error types
+                raise ValueError(f"{path} cannot be read ({type(e).__name__}: {e}); delete it (and checkpoint.json "
+                                 "beside it) to start this run over") from None
 
     def put(self, key: str, images: torch.Tensor, scores: torch.Tensor) -> None:
         from safetensors.torch import save
@@ -112,14 +167,18 @@ class RoundImages:
         return image_grid(images, columns, labels)[0]
 
 
-def run_search(job: SearchJob) -> SearchResult:
+def run_search(job: SearchJob) -> SearchResult | None:
+    """The search; its result on rank 0 (a run of one process is rank 0), None on the other
+    processes of a distributed run."""
+    workers = job.workers or SingleProcess()
+    check_inputs(job)
     run_name = check_run_name(job.run_name)
     renderer = CandidateRenderer(job.model, job.vae, job.conditionings, [p.seed for p in job.prompts],
                                  job.settings, negative=job.negative)
     layout = renderer.layout
     pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
-    if job.batch_candidates < 1:
-        raise ValueError(f"batch_candidates must be at least 1, got {job.batch_candidates}")
+    if job.family not in ("", "auto"):
+        guess_family(layout, [], job.family)  # a family of this architecture
     params = {
         "model": {"layout": layout.describe(), **model_identity(job.model)},
         "vae": vae_identity(job.vae),
@@ -132,14 +191,16 @@ def run_search(job: SearchJob) -> SearchResult:
         "k": job.k, "rounds": job.rounds,
         "candidates": [head_name(h) + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
     }
+    workers.check_same("search inputs", json.loads(json.dumps(params)))
     run_dir = Path(job.runs_root or default_runs_root()) / run_name
     checkpoint = run_dir / "checkpoint.json"
-    state = load_checkpoint(checkpoint, params)
+    state = workers.on_writer(lambda: load_checkpoint(checkpoint, params))
     if state is None:
         state = SearchState(params=json.loads(json.dumps(params)), pool=pool)
     else:
         log.info("HeadHunter search '%s': resuming from %s", run_name, checkpoint)
-    round_images = RoundImages(run_dir / "round_images.safetensors")
+    writer = workers.is_writer
+    round_images = RoundImages(run_dir / "round_images.safetensors") if writer else None
     m = len(job.prompts)
 
     def score_images(images: torch.Tensor) -> torch.Tensor:
@@ -155,20 +216,28 @@ def run_search(job: SearchJob) -> SearchResult:
         return scores.mean(1).tolist()
 
     def summarize(heads):
-        images = renderer.images([resolve(heads)])
-        scores = score_images(images)[0]
-        key = "baseline" if not heads else f"round_{len(state.selected) - 1}"
-        round_images.put(key, images[0], scores)
-        return float(scores.mean())
+        def render():  # rank 0 keeps the images; the others wait for the score
+            images = renderer.images([resolve(heads)])
+            scores = score_images(images)[0]
+            key = "baseline" if not heads else f"round_{len(state.selected) - 1}"
+            round_images.put(key, images[0], scores)
+            return float(scores.mean())
 
-    progress = JobProgress(f"HeadHunter search '{run_name}'", job.node_id)
+        return workers.on_writer(render)
+
+    progress = JobProgress(f"HeadHunter search '{run_name}'", job.node_id) if writer else None
     try:
-        greedy_search(pool, job.k, job.rounds, evaluate, batch_size=job.batch_candidates, state=state,
-                      summarize=summarize, on_update=lambda s: save_checkpoint(checkpoint, s),
-                      on_progress=progress.update)
+        greedy_search(pool, job.k, job.rounds, evaluate, batch_size=job.batch_candidates,
+                      evaluate_step=lambda batches: workers.evaluate_batches(batches, evaluate),
+                      batches_per_step=workers.world_size, state=state, summarize=summarize,
+                      on_update=(lambda s: save_checkpoint(checkpoint, s)) if writer else None,
+                      on_progress=progress.update if writer else None)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         job.objective.release()
+    if not writer:
+        return None
     return _write_outputs(job, run_name, run_dir, layout, state, round_images, params)
 
 
@@ -187,8 +256,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
     for (key, _), grid in zip(stages, round_grids):
         save_png(run_dir / f"images_{key}.png", grid)
 
-    wanted = layout.family if job.family in ("", "auto") and layout.family else job.family  # detected: SD3 vs SD3.5
-    family = guess_family(layout.arch.id, layout.layers, layout.heads, state.final, wanted)
+    family = guess_family(layout, state.final, job.family)
     styles = sorted({p.style for p in job.prompts if p.style})
     label = ", ".join(styles) or job.objective.name
     s = job.settings
@@ -199,14 +267,15 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params) 
         arch_id=layout.arch.id, family=family, state=state, label=label,
         recommended={"scale": s.scale, "softpag_u": job.softpag_u, "steps": s.steps, "cfg": s.cfg},
         tags=["search"] + (["style"] if styles else []),
-        provenance={"reference": f"HeadHunter search run '{run_name}'", "model_layout": layout.describe(),
+        provenance={"reference": _reference(run_name), "model_layout": layout.describe(),
                     **job.provenance, "parameters": params},
     )
     preset = preset_from_dict(preset_dict, f"search/{run_name}")  # checked as any preset file is
     preset_path = run_dir / "preset.json"
     atomic_write_bytes(preset_path, dumps_preset(preset).encode("utf-8"))
     if job.presets_folder is not None:
-        # The same run name is the same search (the checkpoint refuses others): overwrite.
+        # Checked before the search: the file there is this search's own, or overwrite was asked for.
+        check_preset_is_ours(job.presets_folder, run_name, job.overwrite)
         preset_path = save_preset(job.presets_folder, preset, overwrite=True)
     head_set = HeadSet.from_pairs(state.final, name=run_name, arch=layout.arch.id, family=family)
     head_set.meta.update({"scores": state.latest_scores(), "labels": {h["head"]: h["label"] for h in preset.heads},
@@ -225,4 +294,5 @@ def save_png(path: Path, image: torch.Tensor) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-__all__ = ["SearchJob", "SearchResult", "run_search", "CheckpointMismatch", "candidate_pool", "check_run_name"]
+__all__ = ["SearchJob", "SearchResult", "run_search", "CheckpointMismatch", "candidate_pool", "check_run_name",
+           "check_inputs", "check_preset_is_ours"]

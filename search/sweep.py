@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from ..core.heads import HeadSet
+from ..core.head_aliases import check_syntax, expand
+from ..core.heads import HeadSet, head_key
 from ..core.search_images import image_grid, label_image
-from .generation import CandidateRenderer, SamplingSettings
+from .generation import CandidateRenderer, SamplingSettings, check_number, check_seed
 from .progress import JobProgress
 
 PER_HEAD = "per head"
@@ -19,23 +20,37 @@ PER_LAYER = "per layer"
 
 def sweep_candidates(text: str, layout, mode: str, softpag_u: float) -> list[tuple[str, list]]:
     """(label, resolved heads) for every head, or every layer, that ``text`` names."""
-    resolved = sorted(HeadSet.parse(text).resolve(layout, default_u=softpag_u))
+    resolved = sorted(HeadSet.parse(expand(text, layout)).resolve(layout, default_u=softpag_u))
     if not resolved:
         raise ValueError(f"the heads '{text}' name no head of {layout.describe()}")
     if mode == PER_HEAD:
-        return [(f"L{l}H{h}", [(l, h, u)]) for l, h, u in resolved]
+        return [(head_key(l, h), [(l, h, u)]) for l, h, u in resolved]
     if mode != PER_LAYER:
         raise ValueError(f"unknown sweep mode '{mode}' (valid: {PER_HEAD}, {PER_LAYER})")
     layers: dict[int, list] = {}
     for l, h, u in resolved:
         layers.setdefault(l, []).append((l, h, u))
-    return [(f"L{l}", heads) for l, heads in layers.items()]
+    return [(head_key(l), heads) for l, heads in layers.items()]
+
+
+def check_sweep_inputs(seed: int, text: str, mode: str, settings: SamplingSettings, softpag_u: float,
+                       batch_candidates: int, columns: int) -> None:
+    """Everything a sweep takes that can be checked without the model, before the first image."""
+    settings.check()
+    check_seed(seed)
+    check_number("softpag_u", softpag_u, 0.0, 1.0)
+    check_number("batch_candidates", batch_candidates, 1, 256, whole=True)
+    check_number("columns", columns, 1, 64, whole=True)
+    if mode not in (PER_HEAD, PER_LAYER):
+        raise ValueError(f"unknown sweep mode '{mode}' (valid: {PER_HEAD}, {PER_LAYER})")
+    check_syntax(text)
 
 
 def run_sweep(model, vae, conditioning, seed: int, text: str, mode: str, settings: SamplingSettings,
               softpag_u: float, batch_candidates: int, include_baseline: bool, columns: int,
               negative=None, node_id=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Returns (grid [1, H', W', 3], labelled images [N, H, W, 3])."""
+    check_sweep_inputs(seed, text, mode, settings, softpag_u, batch_candidates, columns)
     renderer = CandidateRenderer(model, vae, [conditioning], [seed], settings, negative=negative)
     candidates = sweep_candidates(text, renderer.layout, mode, softpag_u)
     if include_baseline:

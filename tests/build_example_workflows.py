@@ -206,6 +206,7 @@ def head_search(hw):
         objective=objective[0], prompts=STYLE_CONTENT_PROMPTS, style="sunlit, warm glow, golden hour", seeds="",
         k=3, rounds=5, steps=20, sampler="euler", scheduler="sgm_uniform", scale=3.0, softpag_u=1.0, cfg=1.0,
         width=1024, height=1024, batch_candidates=4, candidates="", run_name="golden_hour_search", family="auto",
+        overwrite=False,
     )
     guided = w.add(
         "HeadHunterPerturbedAttention", pos=(920, 40), size=(440, 780), title="HeadHunter: the heads found",

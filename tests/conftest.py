@@ -1,6 +1,6 @@
 import pytest
 
-from hh_pack import WRITABLE_FOLDERS, find_host, load_host, pack_module
+from hh_pack import find_host, load_host, pack_module
 
 HOST_PATH, HOST_REASON = find_host()
 
@@ -21,7 +21,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _listing(root):
-    return {p for name in WRITABLE_FOLDERS for p in (root / name).rglob("*")} if root else set()
+    folders = pack_module("comfy_host.loading").WRITABLE_FOLDERS
+    return {p for name in folders for p in (root / name).rglob("*")} if root else set()
 
 
 @pytest.fixture(scope="session")

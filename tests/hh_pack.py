@@ -6,7 +6,6 @@ with ``nodes.load_custom_node``, and reach its modules under the name ComfyUI ga
 """
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import sys
@@ -35,7 +34,7 @@ def find_host() -> tuple[Path | None, str]:
         candidates.append(("the custom_nodes folder the pack sits in", PACK_DIR.parent.parent))
     candidates.append(("comfy-cli's default", Path("~/comfy/ComfyUI").expanduser()))
     for how, path in candidates:
-        if (path / "comfy" / "samplers.py").is_file() and (path / "nodes.py").is_file():
+        if pack_module("comfy_host.loading").is_comfyui(path):
             return path, how
     looked = "; ".join(f"{how} ({path})" for how, path in candidates)
     return None, f"no ComfyUI found (looked at: {looked}); set COMFYUI_PATH to run the host tests"
@@ -44,39 +43,17 @@ def find_host() -> tuple[Path | None, str]:
 _HOST_PACKAGE: str | None = None
 
 
-# The folders ComfyUI writes to (folder_paths.set_<name>_directory exists for each).
-WRITABLE_FOLDERS = ("output", "temp", "input", "user")
-
-
 def load_host(path: Path, cpu: bool = True, scratch: Path | None = None) -> str:
-    """Import ComfyUI from ``path`` (on the CPU unless told), load the pack into it; returns the
-    pack's module name. With ``scratch``, every folder ComfyUI writes to is a subfolder of it,
-    set before any node is imported (some create folders when imported)."""
+    """Import ComfyUI from ``path`` (on the CPU unless told) with its core nodes, load the pack into
+    it; returns the pack's module name. With ``scratch``, every folder ComfyUI writes to is a
+    subfolder of it."""
     global _HOST_PACKAGE
-    if _HOST_PACKAGE is not None:
-        return _HOST_PACKAGE
-    sys.path.insert(0, str(path))
-    import comfy.cli_args
-
-    comfy.cli_args.args.cpu = cpu  # before comfy.model_management is imported
-    if scratch is not None:
-        import folder_paths
-
-        for name in WRITABLE_FOLDERS:
-            (scratch / name).mkdir(parents=True, exist_ok=True)
-            getattr(folder_paths, f"set_{name}_directory")(str(scratch / name))
-    # As ComfyUI's main.py does, before nodes.py puts comfy/ on sys.path (after which a bare
-    # `import utils` would find comfy/utils.py instead of ComfyUI's utils package).
-    import utils.extra_config  # noqa: F401
-    import nodes  # ComfyUI's nodes.py
-
-    async def load():
-        await nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False)
-        return await nodes.load_custom_node(str(PACK_DIR))
-
-    if not asyncio.run(load()):
-        raise RuntimeError(f"ComfyUI failed to import the pack from {PACK_DIR}; see the log above")
-    _HOST_PACKAGE = str(PACK_DIR).replace(".", "_x_")
+    if _HOST_PACKAGE is None:
+        loading = pack_module("comfy_host.loading")
+        folders = {name: scratch / name for name in loading.WRITABLE_FOLDERS} if scratch is not None else {}
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        _HOST_PACKAGE = loading.load_comfyui(path, cpu=cpu, folders=folders, core_nodes=True)
     return _HOST_PACKAGE
 
 

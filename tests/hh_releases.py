@@ -1,8 +1,9 @@
 """What differs between the ComfyUI releases, as the tests meet it: one place, read by the fixtures.
 
-The pack's own code meets no such difference except through the architecture table (FLUX.2 is
-refused there by its parameters). These are differences in how a test builds things with
-ComfyUI's classes, which newer releases changed.
+The pack's own code meets no such difference except through the architecture table (FLUX.2, which
+only v0.28+ builds, is told apart from FLUX.1 there by its parameters). These are differences in
+how a test builds things with ComfyUI's classes, which newer releases changed, and what a release's
+model code does that a test checks (Qwen-Image's text mask).
 """
 from __future__ import annotations
 
@@ -46,3 +47,46 @@ def flux2_model_config(hidden_size: int, heads: int, depth: int, single: int):
         "guidance_embed": True, "txt_ids_dims": [3], "global_modulation": True, "mlp_silu_act": True,
         "ops_bias": False, "default_ref_method": "index", "ref_index_scale": 10.0,
     })
+
+
+def chroma_params_extras() -> dict:
+    """Keys newer releases require in a Chroma config: v0.28.1's ChromaParams has ``txt_ids_dims``
+    and ``vec_in_dim`` (Chroma: ``[]`` and None, as its model detection writes them)."""
+    from comfy.ldm.chroma.model import ChromaParams
+
+    fields = {f.name for f in dataclasses.fields(ChromaParams)}
+    extras = {"txt_ids_dims": [], "vec_in_dim": None}
+    return {k: v for k, v in extras.items() if k in fields}
+
+
+def chroma_radiance_params_extras() -> dict:
+    """Keys v0.28.1's ChromaRadianceParams adds (``use_x0``, ``use_sequential_txt_ids``; False for the
+    first Radiance checkpoints, as its model detection writes them)."""
+    from comfy.ldm.chroma_radiance.model import ChromaRadianceParams
+
+    fields = {f.name for f in dataclasses.fields(ChromaRadianceParams)}
+    extras = {"use_x0": False, "use_sequential_txt_ids": False}
+    return {k: v for k, v in extras.items() if k in fields}
+
+
+def hunyuan_video_params_extras() -> dict:
+    """Keys v0.28.1's HunyuanVideoParams adds for HunyuanVideo 1.5 (off for 1.0, as its model
+    detection writes them)."""
+    from comfy.ldm.hunyuan_video.model import HunyuanVideoParams
+
+    fields = {f.name for f in dataclasses.fields(HunyuanVideoParams)}
+    extras = {"use_cond_type_embedding": False, "vision_in_dim": None, "meanflow_sum": False}
+    return {k: v for k, v in extras.items() if k in fields}
+
+
+def release() -> tuple[int, ...]:
+    """The ComfyUI release under test, from its comfyui_version.py."""
+    from comfyui_version import __version__
+
+    return tuple(int(part) for part in __version__.split(".")[:3])
+
+
+def qwen_image_masks_text() -> bool:
+    """v0.28.1's Qwen-Image attention hands the text padding mask to the backend ([B, 1, N],
+    fifth argument); v0.3.64's takes it but passes None (read in both trees)."""
+    return release() >= (0, 28)

@@ -12,16 +12,49 @@ import torch
 from hh_host import randomize
 
 
-def tiny_vae(seed: int = 3, latent_channels: int = 16):
-    """A random TAESD decoder wrapped in ComfyUI's own VAE class (detected from its keys)."""
-    import comfy.sd
+def tiny_vae_state_dict(seed: int = 3, latent_channels: int = 16) -> dict:
+    """A random TAESD decoder's weights, keyed as ComfyUI detects a TAESD VAE file."""
     import comfy.taesd.taesd
 
     taesd = comfy.taesd.taesd.TAESD(latent_channels=latent_channels)
     randomize(taesd, seed, std=0.2)
-    sd = {k: v for k, v in taesd.state_dict().items()}
+    sd = {k: v.contiguous() for k, v in taesd.state_dict().items()}
     sd["vae_scale"], sd["vae_shift"] = torch.tensor(1.0), torch.tensor(0.0)
+    return sd
+
+
+def tiny_vae(seed: int = 3, latent_channels: int = 16):
+    """A random TAESD decoder wrapped in ComfyUI's own VAE class (detected from its keys)."""
+    import comfy.sd
+
+    sd = tiny_vae_state_dict(seed, latent_channels)
+    if latent_channels == 128:
+        # FLUX.2's TAESD (v0.28+) has another decoder whose first layer does not show the latent
+        # channels; ComfyUI reads them from the file's metadata, as a saved taef2 file carries them.
+        return comfy.sd.VAE(sd=sd, metadata={"tae_latent_channels": latent_channels})
     return comfy.sd.VAE(sd=sd)
+
+
+def tiny_vae_file(folder: Path, seed: int = 3) -> Path:
+    """The same VAE as a file, for ComfyUI's loaders (the command line's --vae)."""
+    from safetensors.torch import save_file
+
+    path = Path(folder) / f"tiny_taesd_s{seed}.safetensors"
+    save_file(tiny_vae_state_dict(seed), str(path))
+    return path
+
+
+def tiny_wan21_vae(seed: int = 3):
+    """A random Wan 2.1 VAE (Qwen-Image's; video latents [B, 16, T, h, w]) wrapped in ComfyUI's VAE
+    class, which detects it from its keys. ComfyUI fixes its width (96), so it is not tiny:
+    127 M parameters, a few seconds per decode on a CPU."""
+    import comfy.ldm.wan.vae
+    import comfy.sd
+
+    model = comfy.ldm.wan.vae.WanVAE(dim=96, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                                     temperal_downsample=[False, True, True], dropout=0.0)
+    randomize(model, seed, std=0.02)
+    return comfy.sd.VAE(sd=model.state_dict())
 
 
 def prompt_conditionings(count: int, kind: str = "sd3", tokens: int = 6, seed: int = 10):

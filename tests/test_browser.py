@@ -177,7 +177,7 @@ def test_routes_and_help_pages_are_served_by_the_real_server(page, loop):
         return {archs: archs.architectures.map(a => a.id), badStatus: bad.status, bad: await bad.json(),
                 templates, helpStatus: help.status, help: (await help.text()).slice(0, 200)};
     })()"""))
-    assert out["archs"] == ["sd3", "flux"]
+    assert out["archs"] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "unet"]
     assert out["badStatus"] == 422 and "layer 99 is out of range" in out["bad"]["error"]
     assert {"sd3_perturbed_attention_ksampler", "flux_guider_sampler_custom_advanced"} <= set(out["templates"][hh_browser.PACK_FOLDER_NAME])
     assert out["helpStatus"] == 200 and "HeadHunter Guider" in out["help"]
@@ -311,8 +311,9 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
     node = "HeadHunterGuider"
     name = "flux_guider_sampler_custom_advanced"
     run(loop, open_example(page, name))
-    state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, reason: grid.state.reason, cells: grid.state.layout.layers * grid.state.layout.heads, canvases: grid.widget.element.querySelectorAll('canvas').length, nodes: grid.widget.element.querySelectorAll('*').length};")))
-    # Picked from the UNETLoader's file name; 1368 heads drawn on one canvas, not 1368 elements.
+    state = run(loop, page.evaluate(grid_js(node, "return {layout: grid.state.layout.id, reason: grid.state.reason, cells: grid.state.layout.layers * grid.state.layout.heads, canvases: grid.widget.element.querySelectorAll('canvas').length, nodes: grid.widget.element.querySelectorAll('*:not(option)').length};")))
+    # Picked from the UNETLoader's file name; 1368 heads drawn on one canvas, not 1368 elements
+    # (the layout menu's options, one per published family, aside).
     assert state["layout"] == "flux/flux.1-dev" and state["reason"].startswith("model file")
     assert state["cells"] == 1368 and state["canvases"] == 1 and state["nodes"] < 30
 

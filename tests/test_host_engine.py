@@ -80,7 +80,9 @@ def _check_calls(calls, expected, heads_per_layer, image_only_text=None):
         heads = a[3] if len(a) > 3 else kw["heads"]
         skip = kw.get("skip_reshape", False)
         qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))  # [B, H, N, D]
-        mask = kw.get("mask")
+        mask = a[4] if len(a) > 4 else kw.get("mask")  # Qwen-Image passes it fifth
+        if mask is not None:  # as ComfyUI's backends read it: [B, N, N] or [B, 1, N] -> [B, 1, ., N]
+            mask = (mask.unsqueeze(1) if mask.ndim == 3 else mask).double()
         plain = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
         want = plain.clone()
         joint = c["out"].shape[1] == q.shape[2 if skip else 1] and (c["layer"] in expected) and c["perturbed"]
@@ -223,33 +225,28 @@ def test_bad_heads_fail_before_sampling_with_the_valid_range(host, hh, sd3, head
 
 
 def test_unsupported_model_names_supported_families(host, hh):
-    import comfy.model_patcher
-    import comfy.supported_models
+    import comfy.ops
+    from comfy.ldm.pixart.pixartms import PixArtMS
 
-    config = comfy.supported_models.SD15({"image_size": 32, "use_spatial_transformer": True, "context_dim": 768, "model_channels": 32, "in_channels": 4, "out_channels": 4,
-                                          "num_res_blocks": [1], "transformer_depth_middle": 1, "channel_mult": [1],
-                                          "transformer_depth": [1], "transformer_depth_output": [1, 1],
-                                          "num_head_channels": 8, "use_linear_in_transformer": False,
-                                          "adm_in_channels": None, "use_temporal_attention": False,
-                                          "use_temporal_resblock": False})
-    unet = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match="Supported families: SD3, FLUX"):
-        patch(host, hh, unet, "L0H0")
+    # PixArt: a DiT the pack does not support (built on the meta device: only its class is read).
+    model = PixArtMS(depth=1, hidden_size=64, num_heads=2, device="meta", operations=comfy.ops.disable_weight_init)
+    with pytest.raises(ValueError, match=r"does not support this model \(PixArtMS\). Supported families: SD3, FLUX, "
+                                         r"FLUX.2, Chroma, Qwen-Image, AuraFlow, HunyuanVideo, Wan, U-Net \(SD3 / SD3.5 MMDiT; FLUX.1"):
+        host("core.architectures").detect_layout(model)
 
 
-def test_flux2_is_refused_by_name_not_taken_for_flux1(host, hh):
-    """ComfyUI v0.28+ builds FLUX.2 with the same Flux class; until it is supported it must be
-    refused with its name, not numbered as a FLUX.1."""
-    import comfy.model_patcher
-    import hh_releases
-
-    config = hh_releases.flux2_model_config(hidden_size=64, heads=4, depth=1, single=1)
-    if config is None:
+def test_flux2_is_told_apart_from_flux1_by_its_parameters(host, hh, flux):
+    """ComfyUI v0.28+ builds FLUX.2 with the same Flux class; with the same block counts and heads
+    it is still FLUX.2 (global modulation), and FLUX.1 presets do not apply to it."""
+    flux2 = hh.tiny_flux2(depth=2, single=3, heads=4)
+    if flux2 is None:
         pytest.skip("this ComfyUI release cannot build FLUX.2")
-    config.set_inference_dtype(torch.float32, None)
-    model = comfy.model_patcher.ModelPatcher(config.get_model({}), torch.device("cpu"), torch.device("cpu"))
-    with pytest.raises(ValueError, match="does not support FLUX.2 yet"):
-        patch(host, hh, model, "L0H0")
+    model_layout = host("patches.model_patch").model_layout
+    assert (model_layout(flux).arch.id, model_layout(flux2).arch.id) == ("flux", "flux2")
+    assert model_layout(flux).layer_list == model_layout(flux2).layer_list
+    preset = host("core.heads").HeadSet.parse("L3H1", name="golden", arch="flux", family="flux.1-dev")
+    with pytest.raises(ValueError, match=r"golden.* was made for .*flux.1-dev.* but the model is FLUX.2: 5 layers"):
+        host("core.presets").check_against_layout(preset, model_layout(flux2))
 
 
 def test_chains_an_existing_attention_override(host, hh, sd3):

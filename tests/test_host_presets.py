@@ -130,13 +130,17 @@ def test_a_broken_file_beside_good_ones(host, hh, nodes_, user_dir, caplog):
     (user_dir / "broken.json").write_text('{"format": "headhunter-preset", "version": 1,', encoding="utf-8")
     write_preset(user_dir, "future", "sd3-medium", [{"head": "L1H0"}]).write_text(
         json.dumps({"format": "headhunter-preset", "version": 9}), encoding="utf-8")
+    (user_dir / "nested.json").write_text("[" * 400_000, encoding="utf-8")  # used to remove the node itself
+    write_preset(user_dir, "huge", "sd3-medium", ["L0-999999H0-999999"])  # used to hang start-up
     node = nodes_.presets.HeadHunterPreset
     with caplog.at_level(logging.WARNING, logger="HeadHunter"):
         schema = node.define_schema()
     (combo,) = schema.inputs
     assert "good" in combo.options and "broken" not in combo.options and "future" not in combo.options
     assert "sd3-medium/heads/dark-L1H10" in combo.options and "flux.1-dev/heads/golden-hour-L38H18" in combo.options
-    assert "2 preset file(s) could not be read" in combo.tooltip
+    assert "4 preset file(s) could not be read" in combo.tooltip
+    assert "nested.json: invalid preset: its JSON is nested too deeply" in caplog.text
+    assert "huge.json: \"heads\"[0]: 'L0-999999H0-999999': layer 999999 is out of range" in caplog.text
     assert "broken.json: invalid JSON at line 1" in caplog.text
     assert "future.json: written for preset format version 9" in caplog.text
     assert hh.run_node(node, preset="good")[0].to_text() == "L1H0"
@@ -230,3 +234,49 @@ def test_combine_node_refuses_sets_of_different_architectures(host, hh, nodes_):
     flux_set, *_ = hh.run_node(preset, preset="flux.1-dev/heads/golden-hour-L38H18")
     with pytest.raises(ValueError, match=r"cannot combine .*made for SD3 \(sd3-medium\).*made for FLUX \(flux.1-dev\)"):
         hh.run_node(nodes_.head_sets.HeadHunterCombine, a=sd3_set, b=flux_set, operation="union (a + b)")
+
+
+class _Sink:
+    """What ComfyUI's PromptExecutor needs of its PromptServer: records the messages."""
+
+    def __init__(self):
+        self.client_id, self.last_node_id, self.sockets_metadata, self.messages = None, None, {}, []
+
+    def send_sync(self, event, data, sid=None):
+        self.messages.append((event, data))
+
+    def queue_updated(self):
+        pass
+
+
+def test_requeueing_save_preset_after_its_file_was_deleted_writes_it_again(host, user_dir):
+    # ComfyUI's own executor and cache: the second run must not answer "Saved" from the cache.
+    import execution
+
+    prompt = {"1": {"class_type": "HeadHunterHeads", "inputs": {"heads": "L1H0, L2"}},
+              "2": {"class_type": "HeadHunterSavePreset", "inputs": {
+                  "head_set": ["1", 0], "name": "requeued", "description": "", "family": "sd3-medium", "scale": 3.0,
+                  "softpag_u": 1.0, "steps": 20, "cfg": 1.0, "tags": "", "notes": "", "overwrite": False}}}
+    import hh_releases
+
+    executor = hh_releases.prompt_executor(_Sink())  # ComfyUI's default (classic) output cache
+    path = user_dir / "requeued.json"
+    for attempt in range(2):
+        queued = json.loads(json.dumps(prompt))  # a fresh prompt each time, as the server gets from the page
+        valid, error, outputs, node_errors = asyncio.run(execution.validate_prompt(str(attempt), queued, None))
+        assert valid, (error, node_errors)
+        executor.execute(queued, str(attempt), {"client_id": "test"}, outputs)
+        assert executor.success
+        assert path.is_file(), f"run {attempt + 1}: Save Preset reported success but wrote nothing"
+        path.unlink()
+
+
+@pytest.mark.parametrize("text", ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999"])
+def test_a_queued_prompt_with_huge_head_ranges_is_refused_at_validation(host, text):
+    # ComfyUI's own prompt validation, as when the prompt is queued: an error naming the token,
+    # before any node runs (these held the server for 16 s at 5 GB, or until killed).
+    for node_id, inputs in (("HeadHunterHeads", {"heads": text}),
+                            ("HeadHunterSearch", {"candidates": text, "run_name": "x", "seeds": ""})):
+        ok, errors = comfy_validate(node_id, inputs)
+        assert not ok
+        assert any(f"'{text}': layer" in e["details"] and "out of range" in e["details"] for e in errors), errors

@@ -355,3 +355,113 @@ def test_command_line_loads_comfyui_and_names_missing_models(host, clip_folder, 
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0
     assert "'not_there.safetensors' is not in ComfyUI's diffusion_models folders" in done.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(run_name="con"), r"reserved file name on Windows \(CON\)"),
+    (dict(run_name="aux.v2"), r"reserved file name on Windows \(AUX\)"),
+    (dict(run_name="LPT1"), r"reserved file name on Windows"),
+    (dict(run_name="字" * 84), r"bytes long in UTF-8"),
+    (dict(softpag_u=5.0), r"softpag_u must be a number from 0 to 1, got 5.0"),
+    (dict(settings=dict(scale=-3.0)), r"scale must be a number from 0 to 30, got -3.0"),
+    (dict(settings=dict(sampler="bogus")), r"sampler 'bogus' is not one of ComfyUI's samplers: euler, "),
+    (dict(settings=dict(scheduler="bogus")), r"scheduler 'bogus' is not one of ComfyUI's schedulers"),
+    (dict(settings=dict(steps=0)), r"steps must be a whole number from 1 to 10000, got 0"),
+    (dict(settings=dict(width=0)), r"width must be a whole number from 16 to 16384, got 0"),
+    (dict(family="sd9-huge"), r"family 'sd9-huge' is not a known model family \(valid: auto, sd3-medium"),
+    (dict(seed=2 ** 64), r"seed 18446744073709551616 is outside ComfyUI's seeds, 0 to 18446744073709551615"),
+    (dict(k=0), r"k must be a whole number from 1 to 4096"),
+    (dict(candidates="L0-9999999H*"), r"layer 9999999 is out of range"),
+])
+def test_every_search_input_is_checked_before_the_first_image(host, hs, prompts, tmp_path, change, message):
+    # No model at all: a check that came after the first forward pass would fail on the model
+    # instead of naming the bad input.
+    change = dict(change)
+    if "settings" in change:
+        change["settings"] = settings(host, **change["settings"])
+    if "seed" in change:
+        prompts = [host("core.objectives").SearchPrompt("a cat", "", change.pop("seed"))]
+    search_job = job(host, hs, None, None, prompts, None, tmp_path, **change)
+    with pytest.raises(ValueError, match=message):
+        host("search.run").run_search(search_job)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "presets").exists()
+
+
+def test_seeds_text_refuses_seeds_beyond_comfyui(host):
+    obj = host("core.objectives")
+    assert obj.parse_seeds("0, 18446744073709551615") == [0, 2 ** 64 - 1]
+    for text in ("18446744073709551616", "9" * 5000, "١٢"):
+        with pytest.raises(ValueError, match=r"outside ComfyUI's seeds|not a non-negative whole number"):
+            obj.parse_seeds(text)
+
+
+def test_a_search_never_replaces_the_users_own_preset_without_overwrite(host, hh, hs, sd3, vae, prompts, tmp_path):
+    # The user saved "search/mine" with Save Preset; a search named "mine" must not replace it.
+    presets = host("core.presets")
+    users = presets.preset_from_dict({"format": "headhunter-preset", "version": 1, "name": "mine",
+                                      "family": "sd3-medium", "architecture": "sd3", "heads": ["L5H5"],
+                                      "provenance": {"source": "user"}}, "search/mine")
+    path = presets.save_preset(tmp_path / "presets", users)
+    before = path.read_bytes()
+    run = host("search.run")
+    with pytest.raises(ValueError, match=r"a preset named 'search/mine' already exists .*mine.json.* not from this "
+                       r"search: choose another run name, or turn on overwrite"):
+        run.run_search(job(host, hs, None, None, prompts, None, tmp_path, run_name="mine"))  # before any image
+    assert path.read_bytes() == before
+    # The node says so when the prompt is queued.
+    import folder_paths
+
+    node = host("nodes.search").HeadHunterSearch
+    saved = folder_paths.folder_names_and_paths["headhunter_presets"]
+    folder_paths.folder_names_and_paths["headhunter_presets"] = ([str(tmp_path / "presets")], {".json"})
+    try:
+        assert "already exists" in node.validate_inputs(run_name="mine")
+        assert node.validate_inputs(run_name="mine", overwrite=True) is True
+    finally:
+        folder_paths.folder_names_and_paths["headhunter_presets"] = saved
+    # With overwrite the search's preset replaces it; the same search run again may rewrite its own.
+    conds = hs.prompt_conditionings(len(prompts))
+    one = dict(conditionings=conds, rounds=1, candidates="L2H0-1", run_name="mine")
+    target = TargetObjective({p.seed: [torch.zeros(SIZE, SIZE, 3)] for p in prompts})
+    result = run.run_search(job(host, hs, sd3, vae, prompts, target, tmp_path, overwrite=True, **one))
+    assert json.loads(path.read_text())["provenance"]["source"] == "search"
+    again = run.run_search(job(host, hs, sd3, vae, prompts, target, tmp_path, **one))
+    assert again.preset_path == result.preset_path
+
+
+def test_command_line_errors_are_clear_and_come_before_any_model_is_loaded(host, tmp_path):
+    import subprocess
+    import sys
+
+    from hh_pack import PACK_DIR, find_host
+
+    comfyui, _ = find_host()
+    cli = [sys.executable, str(PACK_DIR / "headhunter_cli.py")]
+
+    def run(*args):
+        done = subprocess.run(cli + list(args), capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert "Traceback" not in done.stderr, done.stderr[-3000:]
+        return done
+
+    # Global options after the subcommand work; the bad sampler is named before the (missing) models.
+    done = run("search", "--comfyui", str(comfyui), "--cpu", "--output-dir", str(tmp_path / "out"), "--prompt", "a cat",
+               "--unet", "not_there.safetensors", "--clip", "x", "--vae", "y", "--sampler", "bogus")
+    assert done.returncode == 2 and "error: sampler 'bogus' is not one of ComfyUI's samplers: euler" in done.stderr
+    # --extra-model-paths works (ComfyUI's utils package, not comfy/utils.py); a file that is not a
+    # model is named, without a traceback.
+    models = tmp_path / "extra" / "diffusion_models"
+    models.mkdir(parents=True)
+    (models / "notes.safetensors").write_text("not a model")
+    (tmp_path / "extra.yaml").write_text(f"mine:\n  base_path: {tmp_path / 'extra'}\n  diffusion_models: diffusion_models\n")
+    done = run("--comfyui", str(comfyui), "--cpu", "--extra-model-paths", str(tmp_path / "extra.yaml"), "sweep",
+               "--prompt", "a cat", "--out", str(tmp_path / "grid.png"), "--unet", "notes.safetensors", "--clip", "x",
+               "--vae", "y")
+    assert done.returncode != 0 and "error: could not load --unet 'notes.safetensors'" in done.stderr, done.stderr[-2000:]
+    # Not a ComfyUI folder, or none given: said plainly, at once.
+    done = run("--comfyui", str(tmp_path), "sweep", "--prompt", "a", "--out", "x.png")
+    assert done.returncode != 0 and f"{tmp_path} is not a ComfyUI folder" in done.stderr
+    done = run("sweep", "--prompt", "a", "--out", "x.png")
+    assert done.returncode == 2 and "--comfyui is required (the ComfyUI folder; before or after the subcommand)" in done.stderr
+    # Help shows the defaults.
+    assert "(default: 20)" in run("search", "--help").stdout and "(default: per head)" in run("sweep", "--help").stdout
+    assert not (tmp_path / "out").exists() and not (tmp_path / "grid.png").exists()

@@ -114,7 +114,7 @@ _DROP = object()
     (_with(version="1"), r'"version" must be a whole number >= 1 \(got "1"\)'),
     (_with(version=True), r'"version" must be a whole number'),
     (_with(name=""), r'"name" must be non-empty text'),
-    (_with(architecture="sdxl"), r"unknown architecture 'sdxl' \(known: sd3, flux\)"),
+    (_with(architecture="sdxl"), r"unknown architecture 'sdxl' \(known: sd3, flux, flux2, chroma, qwen-image, auraflow, hunyuan-video, wan, unet\)"),
     (_with(family="sd3-meduim"), r"unknown model family 'sd3-meduim' \(known: sd3-medium, "),
     (_with(family="flux.1-dev"), r"\"family\" 'flux.1-dev' is a flux model, but \"architecture\" is 'sd3'"),
     (_with(heads=[]), r'"heads" must be a non-empty list'),
@@ -172,6 +172,8 @@ def test_shipped_files_are_written_in_the_canonical_layout(presets, shipped):
     ("sd3.5-medium/layers/layers7-9-slg", "L7, L8, L9", "sd3.5-medium"),
     ("flux.1-dev/heads/golden-hour-L38H18", "L38H18", "flux.1-dev"),
     ("flux.1-dev/layers/single-blocks7-9", "L26, L27, L28", "flux.1-dev"),
+    ("sd1.5/layers/middle-block-pag", "L6", "sd1.5"),
+    ("sdxl/layers/middle-block-pag", ", ".join(f"L{layer}" for layer in range(24, 34)), "sdxl"),
 ])
 def test_shipped_presets_hold_the_heads_the_sources_name(shipped, pid, heads_text, family):
     p = shipped[pid]
@@ -274,7 +276,7 @@ def test_other_family_same_architecture_warns_but_applies(presets, heads, arch):
     tiny = arch.ModelLayout(arch.architecture("sd3"), (3,), 3)
     hs = heads.HeadSet.parse("L1H2", name="mine", arch="sd3", family="sd3-medium", meta={"preset": "mine"})
     (warning,) = presets.check_against_layout(hs, tiny)
-    assert warning.startswith("preset 'mine' was found on sd3-medium (24 layers x 24 heads); this model is SD3: 3 layers")
+    assert warning.startswith("preset 'mine' was found on sd3-medium (SD3: 24 layers (joint blocks 0-23) x 24 heads); this model is SD3: 3 layers")
     assert presets.check_against_layout(hs, arch.variant_layout("sd3", "sd3-medium")) == []
     assert presets.check_against_layout(heads.HeadSet.parse("L1H2"), tiny) == []  # typed heads: nothing to compare
     with pytest.raises(heads.HeadRangeError, match=r"^L1H5: head 5 is out of range for SD3: 3 layers .*\(heads 0-2\)$"):

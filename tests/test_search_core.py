@@ -82,6 +82,45 @@ def test_batches_cut_from_the_ordered_remaining_heads(pack):
     assert ev.calls[3][0] == [(1, 1), (0, 0)]  # round 2 candidates carry S_final first
 
 
+def test_steps_of_several_batches_evaluate_the_single_process_batches(pack):
+    """A distributed run hands the loop's batches over several at a time (one per process): the
+    batches themselves, their order and the result are those of one process."""
+    search = pack("core.search")
+    weights = {h: math.cos(2 * i) for i, h in enumerate(POOL)}
+    one = additive(weights)
+    reference = search.greedy_search(POOL, k=2, rounds=2, evaluate=one, batch_size=2)
+    steps = []
+
+    def step(batches):
+        steps.append(len(batches))
+        return [one(b) for b in batches]
+
+    ev = additive(weights)
+    state = search.greedy_search(POOL, k=2, rounds=2, evaluate=ev, batch_size=2, evaluate_step=lambda b: step(b),
+                                 batches_per_step=4)
+    assert steps == [4, 2, 4, 1]  # 12 heads = 6 batches of 2, then 10 = 5; no step straddles two rounds
+    assert state.rounds == reference.rounds and state.final == reference.final
+    # The same batches as one process (the calls after the reference run are the stepped run's).
+    half = len(one.calls) // 2
+    assert one.calls[half:] == one.calls[:half]
+    assert list(state.rounds[0]) == [search.head_name(h) for h in POOL]  # scores kept in pool order
+
+
+def test_batches_sit_on_a_fixed_grid_whatever_was_evaluated(pack):
+    search = pack("core.search")
+    ev = additive({(1, 1): 1.0})
+    # A checkpoint holding batches 0 and 2 of round 1 (batch size 3): batches 1 and 3 remain, unchanged.
+    done = {search.head_name(h): 0.0 for h in POOL[0:3] + POOL[6:9]}
+    state = search.SearchState(params={}, pool=POOL, rounds=[done])
+    search.greedy_search(POOL, k=1, rounds=1, evaluate=ev, batch_size=3, state=state)
+    assert ev.calls == [[[h] for h in POOL[3:6]], [[h] for h in POOL[9:12]]]
+    # Another batch size on resume: the grid's partly evaluated batch runs with its missing heads only.
+    ev = additive({(1, 1): 1.0})
+    state = search.SearchState(params={}, pool=POOL, rounds=[{search.head_name(h): 0.0 for h in POOL[:3]}])
+    search.greedy_search(POOL, k=1, rounds=1, evaluate=ev, batch_size=4, state=state)
+    assert ev.calls == [[[POOL[3]]], [[h] for h in POOL[4:8]], [[h] for h in POOL[8:12]]]
+
+
 def test_bad_sizes_fail_clearly(pack):
     search = pack("core.search")
     with pytest.raises(ValueError, match="only 12 candidate heads"):

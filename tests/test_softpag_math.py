@@ -118,6 +118,45 @@ def test_image_tokens_only_with_additive_mask(pack, qkv):
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("u", [0.5, 1.0])
+def test_image_tokens_only_with_a_per_row_key_mask(pack, qkv, u):
+    """Qwen-Image (ComfyUI v0.28) passes a [B, 1, N] additive mask that hides padded text keys,
+    different per batch row; ComfyUI's backends read it as [B, 1, 1, N]."""
+    q, k, v = qkv
+    B, H, N, D = q.shape
+    n_txt = 5
+    mask = torch.zeros(B, 1, N, dtype=torch.float64)
+    for row in range(B):
+        mask[row, 0, n_txt - row:n_txt] = -1e4  # row r: its last r text tokens are padding
+    softpag = pack("core.softpag")
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask.unsqueeze(1))
+    targets = [(1, 4, softpag.LayerPerturbation((0, 3), (u, u)))]
+    softpag.apply_softpag(out, q, k, v, H, targets, skip_reshape=True, skip_output_reshape=True, image_only=True,
+                          text_tokens=n_txt, mask=mask)
+    want = reference(q, k, v, [(1, 4, {0: u, 3: u})], image_only=True, n_txt=n_txt, mask=mask.unsqueeze(1))
+    torch.testing.assert_close(out, want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("u", [0.5, 1.0])
+def test_image_tokens_only_with_the_image_first(pack, qkv, u):
+    """HunyuanVideo on ComfyUI v0.3.64 joins image then text: the same tokens in that order give
+    the same outputs, token for token, as the explicit map of the text-first sequence; also with
+    a [B, 1, N] key mask on the text."""
+    q, k, v = qkv
+    B, H, N, D = q.shape
+    n_txt = 4
+    mask = torch.zeros(B, 1, N, dtype=torch.float64)
+    mask[1:, 0, n_txt - 1] = -1e4  # rows 1-3: the last text token is padding
+    want = reference(q, k, v, [(0, 4, {2: u, 4: u})], image_only=True, n_txt=n_txt, mask=mask.unsqueeze(1))
+    order = torch.cat([torch.arange(n_txt, N), torch.arange(n_txt)])  # image first, then text
+    qi, ki, vi, mi = q[:, :, order], k[:, :, order], v[:, :, order], mask[..., order]
+    softpag = pack("core.softpag")
+    out = torch.nn.functional.scaled_dot_product_attention(qi, ki, vi, attn_mask=mi.unsqueeze(1))
+    softpag.apply_softpag(out, qi, ki, vi, H, [(0, 4, softpag.LayerPerturbation((2, 4), (u, u)))], skip_reshape=True,
+                          skip_output_reshape=True, image_only=True, text_tokens=n_txt, mask=mi, text_first=False)
+    torch.testing.assert_close(out, want[:, :, order], rtol=1e-9, atol=1e-9)
+
+
 def test_pag_head_output_is_v(pack, qkv):
     """u = 1 is PAG: the head's output is its value vectors, exactly."""
     q, k, v = qkv

@@ -15,8 +15,9 @@ def test_architectures_list_every_variant_with_groups(payloads):
     archs = {a["id"]: a for a in payloads.architectures_payload()["architectures"]}
     flux = {v["family"]: v for v in archs["flux"]["variants"]}["flux.1-dev"]
     assert (flux["layers"], flux["heads"]) == (57, 24)
-    assert flux["groups"] == [{"name": "double_block", "start": 0, "layers": 19},
-                              {"name": "single_block", "start": 19, "layers": 38}]
+    assert flux["groups"] == [{"name": "double blocks", "key": "double_block", "start": 0, "layers": 19},
+                              {"name": "single blocks", "key": "single_block", "start": 19, "layers": 38}]
+    assert flux["heads_per_layer"] == [24] * 57
     sd35 = {v["family"]: v for v in archs["sd3"]["variants"]}["sd3.5-large"]
     assert (sd35["layers"], sd35["heads"], len(sd35["groups"])) == (38, 38, 1)
 
@@ -33,7 +34,7 @@ def test_parse_reads_like_the_nodes(payloads):
     [
         ("L1H1", None, None, 400, "give arch"),
         (None, "sd3", None, 400, "missing 'text'"),
-        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux)"),
+        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux, flux2, chroma, qwen-image, auraflow, hunyuan-video, wan, unet)"),
         ("L1H1", None, "sd4", 400, "unknown family 'sd4' (known: sd3-medium"),
         ("L1H1", "sd3", "flux.1-dev", 400, "family 'flux.1-dev' is flux, not 'sd3'"),
         ("L1X", "sd3", None, 422, "'L1X' is not a head"),
@@ -89,7 +90,7 @@ def test_routes_answer_json_and_4xx_json_errors(host):
 
     status, archs, ok_status, ok, bad_status, bad, none_status, none, presets_status, presets = asyncio.run(run())
     assert presets_status == 200 and any(p["id"] == "flux.1-dev/heads/golden-hour-L38H18" for p in presets["presets"])
-    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux"]
+    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "unet"]
     assert ok_status == 200 and ok["count"] == 24
     assert bad_status == 422 and bad == {"error": "L1H99: head 99 is out of range for SD3: 24 layers "
                                          "(joint blocks 0-23) x 24 heads (heads 0-23)"}
@@ -169,3 +170,39 @@ def test_every_output_is_named_and_every_input_has_a_tooltip(host):
     sweep = hh_workflows.object_info("HeadHunterSweep")["input"]
     assert not [k for group in sweep.values() for k, spec in group.items()
                 if len(spec) > 1 and "objective" in str(spec[1].get("tooltip", "")).lower()], "Sweep has no objective"
+
+
+@pytest.mark.host
+def test_hostile_head_text_gets_a_422_and_the_server_keeps_answering(host):
+    # These held a real server for 16 s at 5 GB, or until killed; now each is refused before anything
+    # is expanded (memory bounds: test_hostile_inputs.py), and the next request is answered.
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    routes_mod = host("http_api.routes")
+    texts = ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L" + "9" * 5000,
+             ", ".join(["L0-1023H0-511"] * 200), ", ".join(f"L{i % 24}H{i % 24}" for i in range(600))]
+
+    async def run():
+        routes = web.RouteTableDef()
+        routes_mod.register_routes(routes)
+        app = web.Application()
+        app.add_routes(routes)
+        answers = []
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            for text in texts:
+                r = await client.get("/headhunter/parse", params={"text": text, "family": "sd3-medium"})
+                answers.append((r.status, await r.json()))
+            r = await client.get("/headhunter/parse", params={"text": "L1H2", "arch": "sd3"})
+            answers.append((r.status, await r.json()))
+        return answers
+
+    *hostile, (big_status, big), (last_status, last) = asyncio.run(run())
+    assert [status for status, _ in hostile] == [422] * 5
+    assert "'L0-9999999H*': layer 9999999 is out of range: HeadHunter reads layers 0-1023" in hostile[0][1]["error"]
+    assert "layer 999999999 is out of range" in hostile[1][1]["error"]
+    assert "'L0-999999H0-999999': layer 999999 is out of range" in hostile[2][1]["error"]
+    assert "5001 characters, a head has at most 64" in hostile[3][1]["error"] and len(hostile[3][1]["error"]) < 300
+    assert "names more than 131072 heads" in hostile[4][1]["error"]
+    assert big_status == 200 and big["count"] == 24  # 600 legal tokens naming the diagonal: fine
+    assert last_status == 200 and last["heads"] == [[1, 2, None]]

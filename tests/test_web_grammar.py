@@ -23,6 +23,9 @@ HAND_PICKED = [
     "L1H2@1.5", "-L1H2@0.5", "L30H2", "L3H24", "L0-23H23", "-L5", "L4, L4H2@0.5", "L4H2@0.5, L4, -L4H2, L4",
     "L1-2, -L1-2H3-4, L2H4", "L0H0@0", "L0H0@1", "L0H0@1.0000001", "L007H01", "L4, -L4H1, L5, L5",
     "L4, -L4H1, L4H2, -L4, L4H1", "L3H1@0.5, L3, -L3H1, L3@0.2",
+    # Hostile: numbers no model has, over-long tokens, too many heads named (test_hostile_inputs.py).
+    "L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L3H999999", "L0007H0511", "L1023H511", "L1024",
+    "L" + "9" * 300, "L0H0@" + "1" * 300, ", ".join(["L0-1023H0-511"] * 3),
 ]
 
 
@@ -56,12 +59,12 @@ def node_read(layout_payload: dict, texts: list[str]) -> list[dict]:
 def test_js_and_python_read_head_text_alike(pack, family):
     heads_mod = pack("core.heads")
     arch = pack("core.architectures")
-    payloads = pack("http_api.payloads")
+    grid_payload = pack("core.grid_payload")
     arch_id = arch.family_architecture(family).id
     layout = arch.variant_layout(arch_id, family)
     rng = random.Random(family)
     texts = HAND_PICKED + [random_text(rng, layout.layers, layout.heads) for _ in range(600)]
-    js = node_read(payloads.layout_payload(layout, family), texts)
+    js = node_read(grid_payload.layout_payload(layout, family), texts)
     agreed_errors = 0
     for text, got in zip(texts, js):
         try:

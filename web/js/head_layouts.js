@@ -22,6 +22,8 @@ export function normalizeLayout(v, archName = v.arch_name) {
     family: v.family ?? null,
     layers: v.layers,
     heads: v.heads,
+    // U-Nets: heads differ per layer (SDXL: 10 or 20); the grid is v.heads tall.
+    headsPerLayer: v.heads_per_layer ?? Array(v.layers).fill(v.heads),
     groups: (v.groups ?? []).map((g) => ({ name: g.name, start: g.start, layers: g.layers })),
     description: v.description,
   };
@@ -37,8 +39,8 @@ export function groupBoundaries(layout) {
   return layout.groups.filter((g) => g.start > 0 && g.layers > 0).map((g) => g.start);
 }
 
-/** A block group's name for people: "double", "single". */
-export const groupLabel = (group) => group.name.replace(/_block$/, "");
+/** A block group's name for people: "double", "single", "input", "middle". */
+export const groupLabel = (group) => group.name.replace(/(_block| blocks?)$/, "");
 
 /**
  * Where a layer sits when a model has several block groups: {group: "single", index: 0} for FLUX's
@@ -53,7 +55,17 @@ export function blockOf(layout, layer) {
 /** A family guessed from a model file name ("flux1-dev.safetensors" -> "flux.1-dev"), or null. */
 export function familyFromModelName(name) {
   const n = String(name ?? "").toLowerCase();
+  // Only a first guess for the grid before the model has run: the server tells FLUX.2 from FLUX.1
+  // by the model's parameters once it runs.
+  if (/flux[._-]?2/.test(n)) return n.includes("klein") && n.includes("4b") ? "flux.2-klein-4b" : "flux.2-dev";
   if (n.includes("flux")) return n.includes("schnell") ? "flux.1-schnell" : "flux.1-dev";
+  if (n.includes("chroma")) return n.includes("radiance") ? "chroma-radiance" : "chroma";
+  if (n.includes("qwen")) return "qwen-image";
+  if (n.includes("aura")) return "auraflow";
+  if (n.includes("hunyuan") && n.includes("video")) return "hunyuan-video";
+  if (/wan2[._]?1.*1[._]3b/.test(n)) return "wan2.1-1.3b";
+  if (/wan2[._]?2.*5b/.test(n)) return "wan2.2-5b";
+  if (/wan2[._]?[12]/.test(n)) return "wan-14b";
   const sd35 = /sd3\.?5|sd35|stable-diffusion-3\.5/.test(n);
   if (sd35 && n.includes("large")) return "sd3.5-large";
   if (sd35) return "sd3.5-medium";

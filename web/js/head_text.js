@@ -12,9 +12,12 @@ export const SYNTAX_HELP =
 
 const TOKEN = /^(-)?L(\d+)(?:-(\d+))?(?:H(?:(\*)|(\d+)(?:-(\d+))?))?(?:@(\d*\.?\d+(?:e-?\d+)?))?$/i;
 const SEPARATORS = /[\s,;]+/;
-// Python would happily expand L0-99999999 (and then fail in resolve); a browser tab must not
-// freeze on a typo, and no architecture has more than a few thousand heads.
-const MAX_EXPANSION = 100000;
+// The bounds of core/heads.py: parsing costs time and memory in the text's length only, never in
+// the numbers written in it (a tab must not freeze on "L0-999999999"). Checked before expanding.
+export const MAX_LAYERS = 1024; // layer numbers 0-1023
+export const MAX_HEADS = 512; // head numbers 0-511
+export const MAX_NAMED = 1 << 17; // (layer, head) entries one text may name in all, repeats counted
+export const MAX_TOKEN = 64; // characters in one token; also keeps the regular expression linear
 
 export class HeadSyntaxError extends Error {}
 export class HeadRangeError extends Error {}
@@ -43,24 +46,32 @@ export class HeadSet {
   }
 
   static parse(text) {
-    let result = new HeadSet();
+    const build = new Builder();
+    let named = 0;
     for (const token of (text ?? "").trim().split(SEPARATORS)) {
       if (!token) continue;
+      if (token.length > MAX_TOKEN) {
+        throw new HeadSyntaxError(`'${shorten(token)}' is not a head: ${token.length} characters, a head has at most ${MAX_TOKEN}.`);
+      }
       const m = TOKEN.exec(token);
       if (m === null) throw new HeadSyntaxError(`'${token}' is not a head: ${SYNTAX_HELP}.`);
       const [, neg, l0s, l1s, , h0s, h1s, us] = m;
-      const l0 = Number(l0s);
-      const l1 = l1s !== undefined ? Number(l1s) : l0;
+      const l0 = bounded(token, "layer", l0s, MAX_LAYERS);
+      const l1 = l1s !== undefined ? bounded(token, "layer", l1s, MAX_LAYERS) : l0;
       if (l1 < l0) throw new HeadSyntaxError(`'${token}': layer range ${l0}-${l1} runs backwards; write L${l1}-${l0}.`);
       let heads = [null];
       if (h0s !== undefined) {
-        const h0 = Number(h0s);
-        const h1 = h1s !== undefined ? Number(h1s) : h0;
+        const h0 = bounded(token, "head", h0s, MAX_HEADS);
+        const h1 = h1s !== undefined ? bounded(token, "head", h1s, MAX_HEADS) : h0;
         if (h1 < h0) throw new HeadSyntaxError(`'${token}': head range ${h0}-${h1} runs backwards; write H${h1}-${h0}.`);
-        if ((h1 - h0 + 1) * (l1 - l0 + 1) > MAX_EXPANSION) throw new HeadSyntaxError(`'${token}': too many heads.`);
         heads = Array.from({ length: h1 - h0 + 1 }, (_, i) => h0 + i);
-      } else if (l1 - l0 + 1 > MAX_EXPANSION) {
-        throw new HeadSyntaxError(`'${token}': too many layers.`);
+      }
+      named += (l1 - l0 + 1) * heads.length;
+      if (named > MAX_NAMED) {
+        throw new HeadRangeError(
+          `'${token}': the text names more than ${MAX_NAMED} heads (repeats counted); no model has that ` +
+            "many: name each head once, or a whole layer as L5.",
+        );
       }
       let u = null;
       if (us !== undefined) {
@@ -68,12 +79,14 @@ export class HeadSet {
         u = Number(us);
         if (!(u >= 0 && u <= 1)) throw new HeadSyntaxError(`'${token}': u=${formatG(u)} is outside [0, 1].`);
       }
-      const entries = [];
-      for (let layer = l0; layer <= l1; layer++) for (const h of heads) entries.push([layer, h, u]);
-      const piece = new HeadSet(entries);
-      result = neg ? result.difference(piece) : result.union(piece);
+      for (let layer = l0; layer <= l1; layer++) {
+        for (const h of heads) {
+          if (neg) build.remove(layer, h);
+          else build.add(layer, h, u);
+        }
+      }
     }
-    return result;
+    return build.done();
   }
 
   layerEntries() {
@@ -91,40 +104,10 @@ export class HeadSet {
   }
 
   union(other) {
-    const entries = [...this.entries];
-    let excluded = new Set(this.excluded);
-    const mine = this.layerEntries();
-    const mineFor = (layer) => {
-      if (!mine.has(layer)) mine.set(layer, new Map());
-      return mine.get(layer);
-    };
-    for (const [layer, head, u] of other.entries) {
-      const heads = mine.get(layer) ?? new Map();
-      const inLayer = (k) => unkey(k)[0] === layer;
-      if (head === null) {
-        if (heads.has(null)) {
-          // Both whole: a head stays out only if both removed it.
-          excluded = new Set([...excluded].filter((k) => !inLayer(k) || other.excluded.has(k)));
-          continue;
-        }
-        // Whole layer joins: specific heads already listed stay (they may carry a u).
-        excluded = new Set([
-          ...[...excluded].filter((k) => !inLayer(k)),
-          ...[...other.excluded].filter((k) => inLayer(k) && !heads.has(unkey(k)[1])),
-        ]);
-        entries.push([layer, null, u]);
-        mineFor(layer).set(null, u);
-      } else if (heads.has(head)) {
-        continue;
-      } else if (heads.has(null) && !excluded.has(key(layer, head))) {
-        continue;
-      } else {
-        entries.push([layer, head, u]);
-        excluded.delete(key(layer, head));
-        mineFor(layer).set(head, u);
-      }
-    }
-    return new HeadSet(entries, excluded);
+    const build = new Builder(this.entries, this.excluded);
+    const theirs = groupExcluded(other.excluded);
+    for (const [layer, head, u] of other.entries) build.add(layer, head, u, theirs.get(layer) ?? new Set());
+    return build.done();
   }
 
   difference(other) {
@@ -178,6 +161,96 @@ export class HeadSet {
     return out;
   }
 }
+
+/**
+ * A head set being folded token by token, in place (core/heads.py _Builder): union with one entry
+ * and difference with one head, each in O(1), so parsing is linear in the text.
+ */
+class Builder {
+  constructor(entries = [], excluded = new Set()) {
+    this.entries = new Map(); // "layer,head" (head "null" for a whole layer) -> [layer, head, u]
+    this.heads = new Map(); // layer -> Set of the single heads listed
+    for (const [layer, head, u] of entries) this.put(layer, head, u);
+    this.excluded = groupExcluded(excluded);
+  }
+
+  put(layer, head, u) {
+    const k = key(layer, head);
+    if (this.entries.has(k)) return;
+    this.entries.set(k, [layer, head, u]);
+    if (head !== null) {
+      if (!this.heads.has(layer)) this.heads.set(layer, new Set());
+      this.heads.get(layer).add(head);
+    }
+  }
+
+  add(layer, head, u, theirExcluded = new Set()) {
+    const out = this.excluded.get(layer) ?? new Set();
+    if (head === null) {
+      if (this.entries.has(key(layer, null))) {
+        // Both whole: a head stays out only if both removed it.
+        this.excluded.set(layer, new Set([...out].filter((h) => theirExcluded.has(h))));
+        return;
+      }
+      // Whole layer joins: specific heads already listed stay (they may carry a u).
+      this.excluded.set(layer, new Set([...theirExcluded].filter((h) => !this.entries.has(key(layer, h)))));
+      this.put(layer, null, u);
+    } else if (this.entries.has(key(layer, head))) {
+      return;
+    } else if (this.entries.has(key(layer, null)) && !out.has(head)) {
+      return;
+    } else {
+      this.put(layer, head, u);
+      out.delete(head);
+    }
+  }
+
+  remove(layer, head) {
+    if (head === null) {
+      this.entries.delete(key(layer, null));
+      for (const h of this.heads.get(layer) ?? []) this.entries.delete(key(layer, h));
+      this.heads.delete(layer);
+      this.excluded.delete(layer);
+      return;
+    }
+    this.entries.delete(key(layer, head));
+    this.heads.get(layer)?.delete(head);
+    if (this.entries.has(key(layer, null))) {
+      if (!this.excluded.has(layer)) this.excluded.set(layer, new Set());
+      this.excluded.get(layer).add(head);
+    }
+  }
+
+  done() {
+    const excluded = new Set();
+    for (const [layer, heads] of this.excluded) for (const h of heads) excluded.add(key(layer, h));
+    return new HeadSet([...this.entries.values()], excluded);
+  }
+}
+
+function groupExcluded(excluded) {
+  const byLayer = new Map();
+  for (const k of excluded) {
+    const [layer, head] = unkey(k);
+    if (!byLayer.has(layer)) byLayer.set(layer, new Set());
+    byLayer.get(layer).add(head);
+  }
+  return byLayer;
+}
+
+/** A layer or head number, refused before use when no model could have it (core/heads.py). */
+function bounded(token, what, digits, limit) {
+  const shown = digits.replace(/^0+/, "") || "0";
+  if (shown.length > String(limit).length || Number(shown) >= limit) {
+    throw new HeadRangeError(
+      `'${token}': ${what} ${shown} is out of range: HeadHunter reads ${what}s 0-${limit - 1} ` +
+        "(no published model has more); a model's own range is checked when it is known.",
+    );
+  }
+  return Number(shown);
+}
+
+const shorten = (token) => (token.length <= 40 ? token : token.slice(0, 37) + "...");
 
 function dedupe(entries) {
   const seen = new Set();

@@ -33,6 +33,16 @@ test("families guessed from model file names", () => {
   assert.equal(familyFromModelName("sd3.5_large.safetensors"), "sd3.5-large");
   assert.equal(familyFromModelName("sd3.5_medium_incl_clips_t5xxlfp8scaled.safetensors"), "sd3.5-medium");
   assert.equal(familyFromModelName("sd3_medium_incl_clips.safetensors"), "sd3-medium");
+  assert.equal(familyFromModelName("flux2_dev_fp8mixed.safetensors"), "flux.2-dev");
+  assert.equal(familyFromModelName("flux-2-klein-4b.safetensors"), "flux.2-klein-4b");
+  assert.equal(familyFromModelName("Chroma1-HD.safetensors"), "chroma");
+  assert.equal(familyFromModelName("chroma-radiance-x0.safetensors"), "chroma-radiance");
+  assert.equal(familyFromModelName("qwen_image_fp8_e4m3fn.safetensors"), "qwen-image");
+  assert.equal(familyFromModelName("aura_flow_0.3.safetensors"), "auraflow");
+  assert.equal(familyFromModelName("wan2.1_t2v_1.3B_fp16.safetensors"), "wan2.1-1.3b");
+  assert.equal(familyFromModelName("wan2.2_ti2v_5B_fp16.safetensors"), "wan2.2-5b");
+  assert.equal(familyFromModelName("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors"), "wan-14b");
+  assert.equal(familyFromModelName("hunyuan_video_t2v_720p_bf16.safetensors"), "hunyuan-video");
   assert.equal(familyFromModelName("v1-5-pruned.ckpt"), null);
   assert.equal(familyFromModelName(undefined), null);
 });

@@ -67,8 +67,31 @@ test("range errors name the head and the valid range", () => {
   assert.throws(() => HeadSet.parse("L57").resolve(FLUX), /L57: layer 57 .*single blocks 19-56.*\(layers 0-56\)/);
 });
 
-test("absurd ranges fail instead of freezing the tab", () => {
-  assert.throws(() => HeadSet.parse("L0-9999999"), /too many layers/);
+test("absurd ranges fail before anything is expanded, naming the token and the valid range", () => {
+  for (const [text, message] of [
+    ["L0-9999999H*", /'L0-9999999H\*': layer 9999999 is out of range: HeadHunter reads layers 0-1023/],
+    ["L0-999999999H*", /layer 999999999 is out of range/],
+    ["L0-999999H0-999999", /'L0-999999H0-999999': layer 999999 is out of range/],
+    ["L3H999999", /'L3H999999': head 999999 is out of range: HeadHunter reads heads 0-511/],
+    ["L" + "9".repeat(5000), /is not a head: 5001 characters, a head has at most 64/],
+    ["L0H0@" + "1".repeat(50000) + "x", /a head has at most 64/],
+    [Array(100).fill("L0-1023H0-511").join(", "), /names more than 131072 heads/],
+  ]) {
+    assert.throws(() => HeadSet.parse(text), (e) => e instanceof HeadRangeError || e instanceof HeadSyntaxError);
+    assert.throws(() => HeadSet.parse(text), message);
+    assert.ok(readHeads(text, SD3).error.length < 400);
+  }
+});
+
+test("a long legal head list is read in one pass (the set is not rebuilt per token)", () => {
+  // 83 kB of distinct heads: a quadratic fold takes many seconds here; one pass, milliseconds.
+  const tokens = [];
+  for (let l = 0; l < 300; l++) for (let h = 0; h < 40; h++) tokens.push(`L${l}H${h}`);
+  const text = tokens.join(", ").slice(0, 83000).replace(/,[^,]*$/, "");
+  const s = HeadSet.parse(text + ", -L0, L1, -L1H3");
+  // -L0 drops its 40 heads; L1 joins as a whole layer (its listed heads stay); -L1H3 drops one, excludes it.
+  assert.equal(s.entries.length, new Set(text.split(", ")).size - 40 + 1 - 1);
+  assert.ok(s.excluded.has("1,3"));
 });
 
 test("formatG prints u like Python's %g", () => {

@@ -7,29 +7,16 @@ It is created when the first preset is saved, not at import.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import folder_paths
 
+from .folders import register_model_folder
 from ..core.presets import SHIPPED_DIR, Preset, find_preset, load_presets
 
 log = logging.getLogger("HeadHunter")
 
 FOLDER_KEY = "headhunter_presets"
-
-
-def register_preset_folder() -> None:
-    """Make "headhunter_presets" a ComfyUI model folder (idempotent; keeps folders added by yaml)."""
-    default = os.path.join(folder_paths.models_dir, FOLDER_KEY)
-    if FOLDER_KEY in folder_paths.folder_names_and_paths:
-        paths, extensions = folder_paths.folder_names_and_paths[FOLDER_KEY]
-        if default not in paths:
-            paths.append(default)
-        if isinstance(extensions, set):
-            extensions.add(".json")
-    else:
-        folder_paths.folder_names_and_paths[FOLDER_KEY] = ([default], {".json"})
 
 
 def user_folders() -> list[Path]:
@@ -64,4 +51,4 @@ def get_preset(preset_id: str) -> Preset:
     return find_preset(presets, errors, preset_id, where)
 
 
-register_preset_folder()
+register_model_folder(FOLDER_KEY, {".json"})

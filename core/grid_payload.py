@@ -1,0 +1,31 @@
+"""A model's layout as the head-grid widget reads it: one plain dict, sent both by the HTTP routes
+(``http_api``) and by the nodes' UI messages after a run (``nodes``), so it lives below both.
+
+Host-free: everything comes from the architecture table (``core.architectures``).
+"""
+from __future__ import annotations
+
+from .architectures import ModelLayout
+
+
+def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
+    """One grid: layers, heads per layer and the block groups (FLUX: double then single; U-Nets:
+    input, middle, output) with their first layer. ``heads`` is the most any layer has."""
+    groups, start = [], 0
+    for group, size in zip(layout.arch.groups, layout.group_sizes):
+        groups.append({"name": group.label, "key": group.patch_key, "start": start, "layers": size})
+        start += size
+    return {
+        "arch": layout.arch.id,
+        "arch_name": layout.arch.display_name,
+        "family": family,
+        "layers": layout.layers,
+        "heads": layout.heads,
+        "heads_per_layer": [layout.heads_of(i) for i in range(layout.layers)],
+        "layer_labels": [layout.label_of(i) for i in range(layout.layers)],
+        # ComfyUI's patch key of each layer ([kind, block] / [block name, id, transformer index]),
+        # from which a client can read U-Net block aliases (mid, in4, out1.2) as the server does.
+        "layer_keys": [list(layout.block_of(i)) for i in range(layout.layers)],
+        "groups": groups,
+        "description": layout.describe(),
+    }
