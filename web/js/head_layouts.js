@@ -22,9 +22,18 @@ export function normalizeLayout(v, archName = v.arch_name) {
     family: v.family ?? null,
     layers: v.layers,
     heads: v.heads,
-    // U-Nets: heads differ per layer (SDXL: 10 or 20); the grid is v.heads tall.
+    // U-Nets: heads differ per layer (SDXL: 10 or 20); the grid is v.heads tall and a layer's
+    // column stops at its own heads.
     headsPerLayer: v.heads_per_layer ?? Array(v.layers).fill(v.heads),
-    groups: (v.groups ?? []).map((g) => ({ name: g.name, start: g.start, layers: g.layers })),
+    // "output block 3, transformer 1": named in range errors, as the server names them.
+    layerLabels: v.layer_labels ?? [],
+    // ComfyUI's patch key per layer (U-Nets: [block name, block id, transformer index]): the
+    // block aliases of head text (in4, mid, out1.2) are read from these (head_text.js).
+    layerKeys: v.layer_keys ?? [],
+    groups: (v.groups ?? []).map((g) => ({
+      name: g.name, key: g.key ?? null, start: g.start, layers: g.layers, alias: g.alias ?? "", oneBlock: !!g.one_block,
+    })),
+    aliasWords: v.alias_words ?? [],
     description: v.description,
   };
 }
