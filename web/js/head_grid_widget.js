@@ -75,7 +75,7 @@ export function attachHeadGrid(node, services) {
   const root = el("div", "hh-grid");
   const bar = el("div", "hh-bar");
   const select = el("select");
-  select.title = "Which model's grid to draw. auto: the model of the last run, else the connected preset's family, else the model file's name.";
+  select.title = "Which model's grid to draw. auto: the model of the last run, else the connected preset's family, else a guess from the model file's name (replaced by the model's own layout once it runs).";
   const status = el("span", "hh-status");
   const legend = el("span", "hh-legend");
   legend.append(el("span", null, "low"), el("i"), el("span", null, "high"));

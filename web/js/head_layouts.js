@@ -79,6 +79,10 @@ export function familyFromModelName(name) {
   if (sd35 && n.includes("large")) return "sd3.5-large";
   if (sd35) return "sd3.5-medium";
   if (/sd3|stable-diffusion-3/.test(n)) return "sd3-medium";
+  // U-Nets: most SDXL / SD1.5 files are fine-tunes with names of their own ("juggernautXL_v9"),
+  // so these are weaker guesses still; the layout of the model that ran replaces them.
+  if (/sd[-_]?xl|(^|[^x])xl[-_.]/.test(n)) return "sdxl";
+  if (/v1[-_.]?5|sd[-_]?1[-_.]?5|sd15/.test(n)) return "sd1.5";
   return null;
 }
 
@@ -97,6 +101,9 @@ export function chooseLayout({ choice = AUTO, layouts, executed = null, presetFa
   const fromPreset = presetFamily && byFamily(presetFamily);
   if (fromPreset) return { layout: fromPreset, reason: presetName ? `preset '${presetName}'` : "the connected preset" };
   const guessed = familyFromModelName(modelName);
-  if (guessed && byFamily(guessed)) return { layout: byFamily(guessed), reason: `model file '${modelName}'` };
+  // Only a hint: the file name can mislead (a renamed file, a fine-tune); the run's layout wins.
+  if (guessed && byFamily(guessed)) {
+    return { layout: byFamily(guessed), reason: `model file '${modelName}' (a guess from its name, until the model runs)` };
+  }
   return { layout: layouts[0] ?? null, reason: "default" };
 }
