@@ -5,7 +5,7 @@
 // graph around says in head_grid_sources.js; this file is the controller: events and state.
 
 import { canonicalText, headKey, headName, headsOf, readHeads } from "./head_text.js";
-import { AUTO, blockOf, chooseLayout, layoutLabel, normalizeLayout } from "./head_layouts.js";
+import { AUTO, blockOf, chooseLayout, layoutLabel, layoutSize, normalizeLayout } from "./head_layouts.js";
 import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, scoreHeat, scoreMap, setCells, toggleLayer } from "./head_grid_model.js";
 import { drawGrid } from "./head_grid_render.js";
 import { connectedPresets, headsLinked, modelFileName } from "./head_grid_sources.js";
@@ -304,7 +304,7 @@ export function attachHeadGrid(node, services) {
     const count = state.selection.size;
     const fromPresets = state.marks.size ? ` + ${state.marks.size} from presets` : "";
     const heads = state.linked ? "heads from a link" : state.error ? "text not read" : `${count} head${count === 1 ? "" : "s"}${fromPresets}`;
-    status.textContent = state.layout ? `${heads} \u00b7 ${state.layout.layers}\u00d7${state.layout.heads}` : "loading grids\u2026";
+    status.textContent = state.layout ? `${heads} \u00b7 ${layoutSize(state.layout)}` : "loading grids\u2026";
     status.title = state.layout ? `${state.layout.description}\ngrid chosen by: ${state.reason}` : "";
     legend.classList.toggle("hh-on", state.heat.size > 0);
     root.classList.toggle("hh-linked", state.linked);

@@ -38,8 +38,15 @@ export function normalizeLayout(v, archName = v.arch_name) {
   };
 }
 
+/** "70\u00d710\u201320" where heads differ per layer (SDXL), else "57\u00d724". */
+export function layoutSize(layout) {
+  const counts = layout.headsPerLayer?.length ? layout.headsPerLayer : [layout.heads];
+  const lo = Math.min(...counts), hi = Math.max(...counts);
+  return `${layout.layers}\u00d7${lo === hi ? hi : `${lo}\u2013${hi}`}`;
+}
+
 export function layoutLabel(layout) {
-  const size = `${layout.layers}\u00d7${layout.heads}`;
+  const size = layoutSize(layout);
   return layout.family ? `${layout.family} (${size})` : `this model: ${layout.archName} ${size}`;
 }
 

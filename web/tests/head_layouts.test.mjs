@@ -22,6 +22,8 @@ test("FLUX marks the double/single boundary at layer 19; SD3 has none", () => {
 
 test("labels", () => {
   assert.equal(layoutLabel(FLUX), "flux.1-dev (57\u00d724)");
+  assert.equal(layoutLabel(LAYOUTS.find((l) => l.family === "sdxl")), "sdxl (70\u00d710\u201320)");
+  assert.equal(layoutLabel(LAYOUTS.find((l) => l.family === "sd1.5")), "sd1.5 (16\u00d78)");
   const model = normalizeLayout({ arch: "sd3", arch_name: "SD3", family: null, layers: 3, heads: 3, groups: [], description: "" });
   assert.equal(layoutLabel(model), "this model: SD3 3\u00d73");
   assert.equal(model.id, "sd3/model-3x3");
