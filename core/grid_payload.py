@@ -6,6 +6,7 @@ Host-free: everything comes from the architecture table (``core.architectures``)
 from __future__ import annotations
 
 from .architectures import ModelLayout
+from .head_aliases import ALIAS_WORDS
 
 
 def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
@@ -13,7 +14,8 @@ def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
     input, middle, output) with their first layer. ``heads`` is the most any layer has."""
     groups, start = [], 0
     for group, size in zip(layout.arch.groups, layout.group_sizes):
-        groups.append({"name": group.label, "key": group.patch_key, "start": start, "layers": size})
+        groups.append({"name": group.label, "key": group.patch_key, "start": start, "layers": size,
+                       "alias": group.alias, "one_block": group.one_block})
         start += size
     return {
         "arch": layout.arch.id,
@@ -27,5 +29,8 @@ def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
         # from which a client can read U-Net block aliases (mid, in4, out1.2) as the server does.
         "layer_keys": [list(layout.block_of(i)) for i in range(layout.layers)],
         "groups": groups,
+        # Every alias word head text knows (any architecture's): a client names them in its error
+        # for a model without aliases, as core/head_aliases.py does.
+        "alias_words": list(ALIAS_WORDS),
         "description": layout.describe(),
     }

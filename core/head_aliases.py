@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 
 from .architectures import ARCHITECTURES, ModelLayout
-from .heads import HeadRangeError, HeadSet, HeadSyntaxError
+from .heads import MAX_TOKEN, HeadRangeError, HeadSet, HeadSyntaxError
 
-_NAMES = sorted({g.alias for a in ARCHITECTURES for g in a.groups if g.alias}, key=len, reverse=True)
+_NAMES = sorted({g.alias for a in ARCHITECTURES for g in a.groups if g.alias}, key=lambda n: (-len(n), n))
+ALIAS_WORDS = tuple(_NAMES)
 _ALIAS = re.compile(
     rf"^(?P<neg>-)?(?P<alias>{'|'.join(_NAMES)})(?P<block>\d+)?(?:\.(?P<index>\d+))?"
     r"(?P<rest>(?:H(?:\*|\d+(?:-\d+)?))?(?::[a-z_]+(?:\([^()]*\))?)?(?:@[^@]*)?)$",
@@ -46,7 +47,9 @@ def expand(text: str, layout: ModelLayout) -> str:
 def _rewrite(text: str, replace) -> str:
     parts = _SEPARATORS.split(text)
     for i, token in enumerate(parts):
-        m = _ALIAS.match(token) if token and not _SEPARATORS.fullmatch(token) else None
+        # An over-long token is left to core.heads, which refuses it by its length (and no block
+        # number of thousands of digits is converted).
+        m = _ALIAS.match(token) if token and len(token) <= MAX_TOKEN and not _SEPARATORS.fullmatch(token) else None
         if m is not None:
             parts[i] = replace(m, token)
     return "".join(parts)

@@ -338,6 +338,57 @@ def test_flux_example_marks_double_and_single_blocks_and_runs(host, server, page
     assert after == [57, 24, None]
 
 
+def test_sdxl_grid_has_columns_of_two_lengths_and_marks_input_middle_output(server, page, loop):
+    """A U-Net grid (SDXL, picked in the grid's menu as a user would before a run): 70 layers of 10
+    or 20 heads; cells a layer does not have are not drawn and not clickable; the input | middle |
+    output boundaries are drawn; block aliases typed in the text are read as the server reads them."""
+    node = "HeadHunterPerturbedAttention"
+    run(loop, load_workflow(page, "sd3_perturbed_attention_ksampler"))
+    run(loop, page.evaluate(grid_js(node, """
+        node.setSize([940, node.size[1]]);
+        const select = grid.widget.element.querySelector('select');
+        select.value = 'unet/sdxl'; select.dispatchEvent(new Event('change')); return true;""")))
+    run(loop, page.wait_for(grid_js(node, "return grid.state.layout?.id === 'unet/sdxl';"), what="the SDXL grid"))
+    state = run(loop, page.evaluate(grid_js(node, """const l = grid.state.layout;
+        return {layers: l.layers, lengths: [...new Set(l.headsPerLayer)].sort((a, b) => a - b),
+                groups: l.groups.map(g => [g.name, g.start, g.layers]), cell: grid.geometry().cell};""")))
+    assert state["layers"] == 70 and state["lengths"] == [10, 20]
+    assert state["groups"] == [["input blocks", 0, 24], ["middle block", 24, 10], ["output blocks", 34, 36]]
+
+    run(loop, type_heads(page, node, "in4, mid.3H0-9, out3.1"))
+    box = run(loop, fit_view(page, node, scale=1.0))
+    px = run(loop, page.evaluate(grid_js(node, """
+        const g = grid.geometry(), c = grid.widget.element.querySelector('canvas'), dpr = c.width / c.clientWidth;
+        const at = (x, y) => Array.from(c.getContext('2d').getImageData(Math.floor(x * dpr), Math.floor(y * dpr), 1, 1).data);
+        const cellAt = (l, h) => at(g.left + (l + 0.3) * g.cell, g.top + (h + 0.3) * g.cell);
+        // The boundary lines run through the grid at the first middle and the first output layer.
+        const line = (l) => at(g.left + l * g.cell, g.top + 15.5 * g.cell);
+        return {absent: cellAt(3, 15), present: cellAt(4, 15), selected: cellAt(65, 3), boundaries: [line(24), line(34)],
+                hit: [grid.state.layout && JSON.stringify(grid.geometry().headsPerLayer.slice(2, 6))]};
+    """)))
+    assert px["absent"][3] == 0  # below a 10-head layer: nothing drawn (transparent)
+    assert px["present"][3] == 255 and px["selected"][3] == 255
+    magenta = [0xd6, 0x40, 0x9f]
+    assert all(sum(abs(a - b) for a, b in zip(p[:3], magenta)) < 60 for p in px["boundaries"]), px["boundaries"]
+    assert px["hit"] == ["[10,10,20,20]"]
+
+    # A click below a 10-head layer does nothing; a click on a head that exists is written in the
+    # shortest text, whole layers of 10 heads as L<n>.
+    before = run(loop, heads_text(page, node))
+    run(loop, page.click(*run(loop, cell(page, node, 65, 15))))
+    assert run(loop, heads_text(page, node)) == before == "in4, mid.3H0-9, out3.1"
+    run(loop, page.click(*run(loop, cell(page, node, 64, 5))))
+    assert run(loop, heads_text(page, node)) == "L0-1, L27H0-9, L64H5, L65"
+    assert "output block 3, transformer 1" in run(loop, tooltip(page, node, 65, None))
+    run(loop, type_heads(page, node, "L65H15"))
+    error = run(loop, page.evaluate(grid_js(node, "return grid.state.error;")))
+    assert "heads 0-9 in L65 (output block 3, transformer 1)" in error
+    run(loop, type_heads(page, node, "in4, mid.3H0-9, out3.1, L64H5, L14H0-19"))
+    run(loop, page.mouse("mouseMoved", box["x"] + 4, box["y"] + 4))  # no hover box or tip in the picture
+    run(loop, asyncio.sleep(0.3))
+    run(loop, photograph(page, box, "head_grid_sdxl.png"))
+
+
 def test_presets_combined_are_outlined_with_their_labels_and_run(host, server, page, loop):
     node = "HeadHunterPerturbedAttention"
     name = "flux_two_style_presets_combined"

@@ -68,6 +68,15 @@ def test_range_errors_name_the_layers_heads(pack, sdxl, text, message):
         read(pack, text, sdxl)
 
 
+@pytest.mark.parametrize("text", ["in" + "9" * 5000, "midH" + "9" * 5000, "out0@" + "1" * 50000])
+def test_an_over_long_alias_is_refused_by_its_length(pack, sdxl, text):
+    # Left to core.heads' length check (as the grid's head_text.js does): no 5000-digit block
+    # number is converted (Python refuses int() of over 4300 digits with an unrelated ValueError).
+    heads = pack("core.heads")
+    with pytest.raises(heads.HeadSyntaxError, match=r"characters, a head has at most 64"):
+        read(pack, text, sdxl)
+
+
 def test_aliases_are_for_unets_only(pack, arch):
     with pytest.raises(ValueError, match=r"'mid': block aliases .* FLUX has none: write L<layer> \(layers 0-56\)"):
         read(pack, "mid", arch.variant_layout("flux", "flux.1-dev"))

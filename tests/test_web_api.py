@@ -15,8 +15,13 @@ def test_architectures_list_every_variant_with_groups(payloads):
     archs = {a["id"]: a for a in payloads.architectures_payload()["architectures"]}
     flux = {v["family"]: v for v in archs["flux"]["variants"]}["flux.1-dev"]
     assert (flux["layers"], flux["heads"]) == (57, 24)
-    assert flux["groups"] == [{"name": "double blocks", "key": "double_block", "start": 0, "layers": 19},
-                              {"name": "single blocks", "key": "single_block", "start": 19, "layers": 38}]
+    assert flux["groups"] == [
+        {"name": "double blocks", "key": "double_block", "start": 0, "layers": 19, "alias": "", "one_block": False},
+        {"name": "single blocks", "key": "single_block", "start": 19, "layers": 38, "alias": "", "one_block": False}]
+    # Every alias word of head text, so that the grid refuses `mid` on FLUX as the server does.
+    assert flux["alias_words"] == ["mid", "out", "in"]
+    sdxl = {v["family"]: v for v in archs["unet"]["variants"]}["sdxl"]
+    assert [(g["alias"], g["one_block"]) for g in sdxl["groups"]] == [("in", False), ("mid", True), ("out", False)]
     assert flux["heads_per_layer"] == [24] * 57
     sd35 = {v["family"]: v for v in archs["sd3"]["variants"]}["sd3.5-large"]
     assert (sd35["layers"], sd35["heads"], len(sd35["groups"])) == (38, 38, 1)

@@ -35,16 +35,32 @@ HAND_PICKED = [
     "L1:mask(ii)", "L1H2:MASK(Tt)@0.5", "L1H2:mask", "L1H2:mask(XI)", "L1H2:mask(2)", "L1H2:seg(ab)",
     "L1H2:uniform(ii)", "L1H2:temperature(inf)", "L1H2:seg(INF)",
     "L1H2:fisher_rao@0.5", "L1:SLERP", "L1H2:slerp(2)",
+    # U-Net block aliases (core/head_aliases.py); on a DiT they are refused by name.
+    "mid", "MID", "midH0-4", "mid.3", "mid.3H9@0.5", "in4", "in4.1H2", "out1.2", "out1.2H5@0.5", "-in4", "in4, -in4H3",
+    "mid, -midH0", "in1", "in9", "out12", "mid.10", "in7H19", "in4H19", "out0H15-19", "in0", "mid0", "-mid@0.5",
+    "in007.01H0", "in4H*", "out5H*@0.2", "L0, -in4", "mid" + "H" + "9" * 300, "in" + "9" * 300, "inn4", "in4.",
+    "L65H15", "L0-69H19", "L3H9", "L4H19", "L64H10",
 ]
 
 
-def random_text(rng: random.Random, layers: int, heads: int) -> str:
+def random_alias(rng: random.Random, keys: list) -> str:
+    """A U-Net block alias, mostly of a block the model has: mid, in4, out1.2, in4.9 (no such)."""
+    name, block, index = rng.choice(keys)
+    alias = {"input": "in", "middle": "mid", "output": "out"}[name]
+    tok = alias if alias == "mid" and rng.random() < 0.7 else f"{alias}{block + (rng.random() < 0.1)}"
+    return tok + (f".{index + (rng.random() < 0.1)}" if rng.random() < 0.4 else "")
+
+
+def random_text(rng: random.Random, layers: int, heads: int, keys: list | None = None) -> str:
     tokens = []
     # Half the texts keep to three layers, so that tokens meet and the set algebra is exercised.
     pool = rng.sample(range(layers), 3) if rng.random() < 0.5 else None
     for _ in range(rng.randint(1, 7)):
         l0 = rng.choice(pool) if pool else rng.randrange(layers + 1)  # sometimes one past the end
-        tok = f"L{l0}" + (f"-{min(layers, l0 + rng.randint(0, 2))}" if rng.random() < 0.2 else "")
+        if keys and rng.random() < 0.4:
+            tok = random_alias(rng, keys)
+        else:
+            tok = f"L{l0}" + (f"-{min(layers, l0 + rng.randint(0, 2))}" if rng.random() < 0.2 else "")
         r = rng.random()
         if r < 0.5:
             h0 = rng.randrange(heads + (1 if rng.random() < 0.05 else 0))
@@ -67,20 +83,24 @@ def node_read(layout_payload: dict, texts: list[str]) -> list[dict]:
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("family", ["sd3-medium", "sd3.5-large", "flux.1-dev"])
+@pytest.mark.parametrize("family", ["sd3-medium", "sd3.5-large", "flux.1-dev", "sd1.5", "sdxl"])
 def test_js_and_python_read_head_text_alike(pack, family):
+    """U-Nets: block aliases and heads that differ per layer (SDXL: 10 or 20) are read alike too."""
     heads_mod = pack("core.heads")
+    aliases = pack("core.head_aliases")
     arch = pack("core.architectures")
     grid_payload = pack("core.grid_payload")
     arch_id = arch.family_architecture(family).id
     layout = arch.variant_layout(arch_id, family)
+    payload = grid_payload.layout_payload(layout, family)
+    keys = payload["layer_keys"] if layout.arch.aliases else None
     rng = random.Random(family)
-    texts = HAND_PICKED + [random_text(rng, layout.layers, layout.heads) for _ in range(600)]
-    js = node_read(grid_payload.layout_payload(layout, family), texts)
+    texts = HAND_PICKED + [random_text(rng, layout.layers, layout.heads, keys) for _ in range(600)]
+    js = node_read(payload, texts)
     agreed_errors = 0
     for text, got in zip(texts, js):
         try:
-            want = heads_mod.HeadSet.parse(text).resolve(layout, default_u=None)
+            want = heads_mod.HeadSet.parse(aliases.expand(text, layout)).resolve(layout, default_u=None)
         except heads_mod.HeadSyntaxError as e:
             assert got.get("kind") == "syntax" and got["error"] == str(e), text
             agreed_errors += 1
@@ -92,7 +112,7 @@ def test_js_and_python_read_head_text_alike(pack, family):
         assert "error" not in got, (text, got)
         assert [tuple(x) for x in got["resolved"]] == want, text
         targets = [None if t is None else t.text
-                   for *_, t in heads_mod.HeadSet.parse(text).resolve_targets(layout, None, None)]
+                   for *_, t in heads_mod.HeadSet.parse(aliases.expand(text, layout)).resolve_targets(layout, None, None)]
         assert got["targets"] == targets, text
         # The grid's canonical text reads back, in Python, as the same heads with the same u and target.
         back = heads_mod.HeadSet.parse(got["canonical"]).resolve_targets(layout, None, None)

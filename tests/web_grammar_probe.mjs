@@ -1,7 +1,7 @@
 // Reads {layout, texts} as JSON on stdin; prints, per text, what the widget's port of the grammar
 // makes of it: the resolved heads or the error, and the canonical text the grid would write.
 // Used by test_web_grammar.py to hold web/js/head_text.js to core/heads.py.
-import { HeadRangeError, HeadSet, HeadSyntaxError, canonicalText, readHeads } from "../web/js/head_text.js";
+import { HeadRangeError, HeadSyntaxError, canonicalText, parseFor, readHeads } from "../web/js/head_text.js";
 import { normalizeLayout } from "../web/js/head_layouts.js";
 
 let input = "";
@@ -11,8 +11,9 @@ process.stdin.on("end", () => {
   const layout = normalizeLayout(payload);
   const out = texts.map((text) => {
     try {
-      const resolved = HeadSet.parse(text).resolve(layout);
-      const targets = HeadSet.parse(text).resolveTargets(layout).map(([, , , t]) => t);
+      const parsed = parseFor(text, layout);
+      const resolved = parsed.resolve(layout);
+      const targets = parsed.resolveTargets(layout).map(([, , , t]) => t);
       const read = readHeads(text, layout);
       return { resolved, targets, canonical: canonicalText(read.selection, layout, read.targets) };
     } catch (e) {

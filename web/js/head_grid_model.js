@@ -1,8 +1,10 @@
 // The head grid without the DOM: geometry and hit testing, toggling heads, and the search score
-// heatmap. Layers run left to right (FLUX: double blocks, then single blocks), heads top to bottom,
-// so a 57 x 24 FLUX grid stays short on a node. Selections are Maps "layer,head" -> u|null.
+// heatmap. Layers run left to right (FLUX: double blocks, then single blocks; U-Nets: input, middle,
+// output blocks), heads top to bottom, so a 57 x 24 FLUX grid stays short on a node. A layer's
+// column is as long as its own heads (SDXL: 10 or 20): the cells below are absent. Selections are
+// Maps "layer,head" -> u|null.
 
-import { headKey, readHeads } from "./head_text.js";
+import { headKey, headsOf, readHeads } from "./head_text.js";
 
 export const GUTTER_LEFT = 22; // head numbers
 export const GUTTER_TOP = 14; // layer numbers; clicking there toggles a whole layer
@@ -22,6 +24,7 @@ export function gridGeometry(width, layout) {
     cell,
     layers: layout.layers,
     heads: layout.heads,
+    headsPerLayer: Array.from({ length: layout.layers }, (_, l) => headsOf(layout, l)),
     width: GUTTER_LEFT + 2 * PAD + cell * layout.layers,
     height: GUTTER_TOP + 2 * PAD + cell * layout.heads + bottom,
   };
@@ -36,7 +39,8 @@ export function hitTest(geom, x, y) {
   if (x < geom.left || layer < 0 || layer >= geom.layers) return null;
   if (y < geom.top && y >= 0) return { layer, head: null };
   const head = Math.floor((y - geom.top) / geom.cell);
-  if (y < geom.top || head < 0 || head >= geom.heads) return null;
+  const count = geom.headsPerLayer?.[layer] ?? geom.heads;
+  if (y < geom.top || head < 0 || head >= count) return null;
   return { layer, head };
 }
 
@@ -51,10 +55,14 @@ export function cellsBetween(a, b) {
   return cells;
 }
 
-/** A copy of the selection with these cells on or off; a head already on keeps its u. */
-export function setCells(selection, cells, on) {
+/**
+ * A copy of the selection with these cells on or off; a head already on keeps its u. With a layout,
+ * cells a layer does not have (a drag across SDXL's 10- and 20-head layers) are skipped.
+ */
+export function setCells(selection, cells, on, layout = null) {
   const next = new Map(selection);
   for (const { layer, head } of cells) {
+    if (layout && (layer >= layout.layers || head >= headsOf(layout, layer))) continue;
     const k = headKey(layer, head);
     if (on && !next.has(k)) next.set(k, null);
     if (!on) next.delete(k);
@@ -64,7 +72,7 @@ export function setCells(selection, cells, on) {
 
 /** Toggle a whole layer: all on unless all were already on. */
 export function toggleLayer(selection, layer, layout) {
-  const cells = Array.from({ length: layout.heads }, (_, head) => ({ layer, head }));
+  const cells = Array.from({ length: headsOf(layout, layer) }, (_, head) => ({ layer, head }));
   const allOn = cells.every(({ layer: l, head: h }) => selection.has(headKey(l, h)));
   return setCells(selection, cells, !allOn);
 }

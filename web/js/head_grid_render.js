@@ -1,5 +1,6 @@
-// Draws the head grid on its <canvas>: heatmap, selected heads, preset outlines, the FLUX double |
-// single boundary, axis numbers and the hovered cell. No state of its own; geometry comes from
+// Draws the head grid on its <canvas>: heatmap, selected heads, preset outlines, the block-group
+// boundaries (FLUX double | single; U-Net input | middle | output), axis numbers and the hovered
+// cell. A layer's column is as long as its heads (SDXL: 10 or 20); below it nothing is drawn. No state of its own; geometry comes from
 // head_grid_model.js.
 
 import { groupBoundaries, groupLabel } from "./head_layouts.js";
@@ -39,14 +40,16 @@ export function drawGrid(canvas, g, view, zoom = 1) {
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   const c = themeColors();
   const { left, top, cell, layers, heads } = g;
+  const counts = g.headsPerLayer ?? Array(layers).fill(heads);
   const x = (l) => left + l * cell, y = (hd) => top + hd * cell;
+  const inGrid = (l, hd) => l < layers && hd < counts[l];
   ctx.clearRect(0, 0, g.width, g.height);
   ctx.fillStyle = c.bg;
-  ctx.fillRect(left, top, layers * cell, heads * cell);
+  for (let l = 0; l < layers; l++) ctx.fillRect(x(l), top, cell, counts[l] * cell);
 
   for (const [k, t] of view.heat) {
     const [l, hd] = cellOf(k);
-    if (l < layers && hd < heads) {
+    if (inGrid(l, hd)) {
       ctx.fillStyle = heatColor(t);
       ctx.fillRect(x(l), y(hd), cell, cell);
     }
@@ -77,21 +80,26 @@ export function drawGrid(canvas, g, view, zoom = 1) {
   }
   ctx.globalAlpha = 1;
 
-  // Grid lines every cell when cells are large, every 4 heads / layers otherwise.
+  // Grid lines every cell when cells are large, every 4 heads / layers otherwise; the outline
+  // follows each column's own length (a step where the heads per layer change).
   ctx.strokeStyle = c.border;
   ctx.lineWidth = 1;
   ctx.beginPath();
   const every = cell >= 9 ? 1 : 4;
-  for (let l = 0; l <= layers; l += every) {
+  for (let l = 0; l <= layers; l++) {
+    const before = counts[l - 1] ?? 0, after = counts[l] ?? 0;
+    if (l % every && l !== layers && before === after) continue;
     ctx.moveTo(x(l) + 0.5, top);
-    ctx.lineTo(x(l) + 0.5, y(heads));
+    ctx.lineTo(x(l) + 0.5, y(Math.max(before, after)));
   }
-  for (let hd = 0; hd <= heads; hd += every) {
-    ctx.moveTo(left, y(hd) + 0.5);
-    ctx.lineTo(x(layers), y(hd) + 0.5);
+  for (let l = 0; l < layers; l++) {
+    for (let hd = 0; hd <= counts[l]; hd++) {
+      if (hd % every && hd !== counts[l]) continue;
+      ctx.moveTo(x(l), y(hd) + 0.5);
+      ctx.lineTo(x(l + 1) + 1, y(hd) + 0.5);
+    }
   }
   ctx.stroke();
-  ctx.strokeRect(left + 0.5, top + 0.5, layers * cell, heads * cell);
 
   // Preset heads: an amber frame over everything else.
   if (view.marks.size) {
@@ -100,11 +108,11 @@ export function drawGrid(canvas, g, view, zoom = 1) {
     const o = ctx.lineWidth / 2;
     for (const k of view.marks.keys()) {
       const [l, hd] = cellOf(k);
-      if (l < layers && hd < heads) ctx.strokeRect(x(l) - o, y(hd) - o, cell + 2 * o, cell + 2 * o);
+      if (inGrid(l, hd)) ctx.strokeRect(x(l) - o, y(hd) - o, cell + 2 * o, cell + 2 * o);
     }
   }
 
-  // FLUX: the double | single boundary, named under the grid.
+  // Block groups (FLUX: double | single; U-Nets: input | middle | output), named under the grid.
   ctx.font = "9px sans-serif";
   ctx.textBaseline = "middle";
   const bounds = groupBoundaries(view.layout);
@@ -123,7 +131,9 @@ export function drawGrid(canvas, g, view, zoom = 1) {
     ctx.textAlign = "center";
     for (const grp of view.layout.groups) {
       if (!grp.layers) continue;
-      const name = `${groupLabel(grp)} blocks ${grp.start}\u2013${grp.start + grp.layers - 1}`;
+      // "single blocks 19-56", "middle block 24-33"; only "middle" where the group is too narrow.
+      const full = `${grp.name} ${grp.start}\u2013${grp.start + grp.layers - 1}`;
+      const name = ctx.measureText(full).width <= grp.layers * cell ? full : groupLabel(grp);
       ctx.fillText(name, left + (grp.start + grp.layers / 2) * cell, y(heads) + 8);
     }
   }
@@ -141,7 +151,7 @@ export function drawGrid(canvas, g, view, zoom = 1) {
     const { layer, head } = view.hover;
     ctx.strokeStyle = c.fg;
     ctx.lineWidth = 1;
-    if (head === null) ctx.strokeRect(x(layer) + 0.5, top + 0.5, cell - 1, heads * cell - 1);
+    if (head === null) ctx.strokeRect(x(layer) + 0.5, top + 0.5, cell - 1, counts[layer] * cell - 1);
     else ctx.strokeRect(x(layer) - 0.5, y(head) - 0.5, cell + 1, cell + 1);
   }
 }

@@ -4,8 +4,8 @@
 // (head_text.js, head_layouts.js, head_grid_model.js); drawing in head_grid_render.js, what the
 // graph around says in head_grid_sources.js; this file is the controller: events and state.
 
-import { canonicalText, headKey, headName, readHeads } from "./head_text.js";
-import { AUTO, blockOf, chooseLayout, layoutLabel, normalizeLayout } from "./head_layouts.js";
+import { canonicalText, headKey, headName, headsOf, readHeads } from "./head_text.js";
+import { AUTO, blockOf, chooseLayout, layoutLabel, layoutSize, normalizeLayout } from "./head_layouts.js";
 import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, scoreHeat, scoreMap, setCells, toggleLayer } from "./head_grid_model.js";
 import { drawGrid } from "./head_grid_render.js";
 import { connectedPresets, headsLinked, modelFileName } from "./head_grid_sources.js";
@@ -75,7 +75,7 @@ export function attachHeadGrid(node, services) {
   const root = el("div", "hh-grid");
   const bar = el("div", "hh-bar");
   const select = el("select");
-  select.title = "Which model's grid to draw. auto: the model of the last run, else the connected preset's family, else the model file's name.";
+  select.title = "Which model's grid to draw. auto: the model of the last run, else the connected preset's family, else a guess from the model file's name (replaced by the model's own layout once it runs).";
   const status = el("span", "hh-status");
   const legend = el("span", "hh-legend");
   legend.append(el("span", null, "low"), el("i"), el("span", null, "high"));
@@ -304,7 +304,7 @@ export function attachHeadGrid(node, services) {
     const count = state.selection.size;
     const fromPresets = state.marks.size ? ` + ${state.marks.size} from presets` : "";
     const heads = state.linked ? "heads from a link" : state.error ? "text not read" : `${count} head${count === 1 ? "" : "s"}${fromPresets}`;
-    status.textContent = state.layout ? `${heads} \u00b7 ${state.layout.layers}\u00d7${state.layout.heads}` : "loading grids\u2026";
+    status.textContent = state.layout ? `${heads} \u00b7 ${layoutSize(state.layout)}` : "loading grids\u2026";
     status.title = state.layout ? `${state.layout.description}\ngrid chosen by: ${state.reason}` : "";
     legend.classList.toggle("hh-on", state.heat.size > 0);
     root.classList.toggle("hh-linked", state.linked);
@@ -327,10 +327,12 @@ export function attachHeadGrid(node, services) {
     }
     const { layer, head } = hit;
     const block = blockOf(state.layout, layer);
-    const where = block ? `${block.group} block ${block.index}` : null;
+    // U-Nets: the server's own label ("output block 3, transformer 1"); DiTs: "single block 0".
+    const where = state.layout.layerKeys?.[layer]?.length > 2 ? state.layout.layerLabels[layer]
+      : block ? `${block.group} block ${block.index}` : null;
     const lines = [];
     if (head === null) {
-      lines.push(`layer L${layer}${where ? ` (${where})` : ""}: click to toggle all ${state.layout.heads} heads`);
+      lines.push(`layer L${layer}${where ? ` (${where})` : ""}: click to toggle all ${headsOf(state.layout, layer)} heads`);
     } else {
       const k = headKey(layer, head);
       const on = state.selection.has(k);
@@ -368,7 +370,7 @@ export function attachHeadGrid(node, services) {
     const on = !state.selection.has(headKey(hit.layer, hit.head));
     state.drag = { on, last: hit };
     canvas.setPointerCapture(e.pointerId);
-    writeSelection(setCells(state.selection, [hit], on));
+    writeSelection(setCells(state.selection, [hit], on, state.layout));
   });
   canvas.addEventListener("pointermove", (e) => {
     if (!state.layout) return;
@@ -377,7 +379,7 @@ export function attachHeadGrid(node, services) {
     if (state.drag && hit && hit.head !== null) {
       const cells = cellsBetween(state.drag.last, hit);
       state.drag.last = hit;
-      writeSelection(setCells(state.selection, cells, state.drag.on));
+      writeSelection(setCells(state.selection, cells, state.drag.on, state.layout));
     }
     const same = hit && state.hover && hit.layer === state.hover.layer && hit.head === state.hover.head;
     if (!same) {

@@ -22,15 +22,31 @@ export function normalizeLayout(v, archName = v.arch_name) {
     family: v.family ?? null,
     layers: v.layers,
     heads: v.heads,
-    // U-Nets: heads differ per layer (SDXL: 10 or 20); the grid is v.heads tall.
+    // U-Nets: heads differ per layer (SDXL: 10 or 20); the grid is v.heads tall and a layer's
+    // column stops at its own heads.
     headsPerLayer: v.heads_per_layer ?? Array(v.layers).fill(v.heads),
-    groups: (v.groups ?? []).map((g) => ({ name: g.name, start: g.start, layers: g.layers })),
+    // "output block 3, transformer 1": named in range errors, as the server names them.
+    layerLabels: v.layer_labels ?? [],
+    // ComfyUI's patch key per layer (U-Nets: [block name, block id, transformer index]): the
+    // block aliases of head text (in4, mid, out1.2) are read from these (head_text.js).
+    layerKeys: v.layer_keys ?? [],
+    groups: (v.groups ?? []).map((g) => ({
+      name: g.name, key: g.key ?? null, start: g.start, layers: g.layers, alias: g.alias ?? "", oneBlock: !!g.one_block,
+    })),
+    aliasWords: v.alias_words ?? [],
     description: v.description,
   };
 }
 
+/** "70\u00d710\u201320" where heads differ per layer (SDXL), else "57\u00d724". */
+export function layoutSize(layout) {
+  const counts = layout.headsPerLayer?.length ? layout.headsPerLayer : [layout.heads];
+  const lo = Math.min(...counts), hi = Math.max(...counts);
+  return `${layout.layers}\u00d7${lo === hi ? hi : `${lo}\u2013${hi}`}`;
+}
+
 export function layoutLabel(layout) {
-  const size = `${layout.layers}\u00d7${layout.heads}`;
+  const size = layoutSize(layout);
   return layout.family ? `${layout.family} (${size})` : `this model: ${layout.archName} ${size}`;
 }
 
@@ -70,6 +86,10 @@ export function familyFromModelName(name) {
   if (sd35 && n.includes("large")) return "sd3.5-large";
   if (sd35) return "sd3.5-medium";
   if (/sd3|stable-diffusion-3/.test(n)) return "sd3-medium";
+  // U-Nets: most SDXL / SD1.5 files are fine-tunes with names of their own ("juggernautXL_v9"),
+  // so these are weaker guesses still; the layout of the model that ran replaces them.
+  if (/sd[-_]?xl|(^|[^x])xl[-_.]/.test(n)) return "sdxl";
+  if (/v1[-_.]?5|sd[-_]?1[-_.]?5|sd15/.test(n)) return "sd1.5";
   return null;
 }
 
@@ -88,6 +108,9 @@ export function chooseLayout({ choice = AUTO, layouts, executed = null, presetFa
   const fromPreset = presetFamily && byFamily(presetFamily);
   if (fromPreset) return { layout: fromPreset, reason: presetName ? `preset '${presetName}'` : "the connected preset" };
   const guessed = familyFromModelName(modelName);
-  if (guessed && byFamily(guessed)) return { layout: byFamily(guessed), reason: `model file '${modelName}'` };
+  // Only a hint: the file name can mislead (a renamed file, a fine-tune); the run's layout wins.
+  if (guessed && byFamily(guessed)) {
+    return { layout: byFamily(guessed), reason: `model file '${modelName}' (a guess from its name, until the model runs)` };
+  }
   return { layout: layouts[0] ?? null, reason: "default" };
 }

@@ -6,6 +6,8 @@
 //   L3-5H0-7      ranges, inclusive     L14H13@0.5     a per-head SoftPAG strength u in [0, 1]
 //   -L5H3         remove heads named earlier (works on whole layers too)
 //   L14H7:uniform@0.5, L3-5:seg(4), L2H1:temperature(2)   a per-head target (core/target_spec.py)
+//   mid, in4, out1.2, midH0-4, -out0@...   U-Net block aliases (core/head_aliases.py), rewritten
+//                 into the flat L tokens they name once the layout is known (expandAliases)
 
 export const SYNTAX_HELP =
   "write heads as L<layer>H<head> (0-based, e.g. L14H13), L5 or L5H* for a whole layer, " +
@@ -220,10 +222,15 @@ export class HeadSet {
       if (layer > last) {
         throw new HeadRangeError(`${token}: layer ${layer} is out of range for ${layout.description} (layers 0-${last})`);
       }
-      if (head !== null && head >= layout.heads) {
-        throw new HeadRangeError(`${token}: head ${head} is out of range for ${layout.description} (heads 0-${layout.heads - 1})`);
+      // U-Nets: each layer has its own heads (SDXL: 10 or 20); the error names the layer then.
+      const count = headsOf(layout, layer);
+      if (head !== null && head >= count) {
+        const where = uniformHeads(layout) ? "" : ` in L${layer} (${layout.layerLabels?.[layer]})`;
+        throw new HeadRangeError(
+          `${token}: head ${head} is out of range for ${layout.description} (heads 0-${count - 1}${where})`,
+        );
       }
-      const heads = head === null ? [...Array(layout.heads).keys()] : [head];
+      const heads = head === null ? [...Array(count).keys()] : [head];
       for (const h of heads) {
         const k = key(layer, h);
         if (seen.has(k) || (head === null && this.excluded.has(k))) continue;
@@ -234,6 +241,101 @@ export class HeadSet {
     return out;
   }
 }
+
+/** How many heads a layer has (layouts without heads_per_layer: the same for all). */
+export const headsOf = (layout, layer) => layout.headsPerLayer?.[layer] ?? layout.heads;
+const uniformHeads = (layout) => (layout.headsPerLayer ?? []).every((n) => n === layout.heads);
+
+// ---- block aliases (core/head_aliases.py, ported line by line) ---------------------------------
+const ALIAS_SEPARATORS = /([\s,;]+)/;
+const HEADS_OF_ALIAS = /^H(\d+)(?:-(\d+))?/i;
+
+function aliasPattern(words) {
+  return new RegExp(
+    `^(-)?(${words.join("|")})(\\d+)?(?:\\.(\\d+))?((?:H(?:\\*|\\d+(?:-\\d+)?))?(?::[a-z_]+(?:\\([^()]*\\))?)?(?:@[^@]*)?)$`,
+    "i",
+  );
+}
+
+/**
+ * The text with every block alias (mid, in4, out1.2H0-4@0.5, -mid) replaced by the flat L tokens
+ * of the layout it names, as the server does before reading head text. Aliases are read from the
+ * layout's layer_keys ([block name, block id, transformer index]). A token longer than MAX_TOKEN is
+ * left as it is (HeadSet.parse refuses it), so the cost stays linear in the text.
+ */
+export function expandAliases(text, layout) {
+  const words = layout.aliasWords ?? [];
+  if (!words.length) return text ?? "";
+  const pattern = aliasPattern(words);
+  const parts = (text ?? "").split(ALIAS_SEPARATORS);
+  for (let i = 0; i < parts.length; i++) {
+    const token = parts[i];
+    if (!token || token.length > MAX_TOKEN || /^[\s,;]+$/.test(token)) continue;
+    const m = pattern.exec(token);
+    if (m !== null) parts[i] = flatAlias(m, token, layout);
+  }
+  return parts.join("");
+}
+
+function groupOfLayer(layout, layer) {
+  return layout.groups.find((g) => layer >= g.start && layer < g.start + g.layers) ?? null;
+}
+
+function flatAlias(m, token, layout) {
+  const [, neg, word, blockS, indexS, rest] = m;
+  const alias = word.toLowerCase();
+  if (!layout.groups.some((g) => g.alias)) {
+    throw new HeadSyntaxError(
+      `'${token}': block aliases (mid, in<N>, out<N>) name U-Net blocks; ${layout.archName} has none: ` +
+        `write L<layer> (layers 0-${layout.layers - 1}).`,
+    );
+  }
+  const group = layout.groups.find((g) => g.alias === alias);
+  const block = blockS === undefined ? null : Number(blockS);
+  const index = indexS === undefined ? null : Number(indexS);
+  const layers = [];
+  for (let l = 0; l < layout.layers; l++) {
+    const k = layout.layerKeys[l] ?? [];
+    if (groupOfLayer(layout, l)?.alias === alias && (block === null || k[1] === block) && (index === null || k[2] === index)) {
+      layers.push(l);
+    }
+  }
+  if (!layers.length) throw new HeadRangeError(`'${token}': ${layout.description} has no such layer; ${validBlocks(layout, group)}.`);
+  const heads = HEADS_OF_ALIAS.exec(rest);
+  if (heads !== null) {
+    const top = BigInt(heads[2] ?? heads[1]); // exact, as Python's int (the token is short)
+    for (const layer of layers) {
+      const n = headsOf(layout, layer);
+      if (top >= BigInt(n)) {
+        throw new HeadRangeError(
+          `'${token}': head ${top} is out of range for L${layer} (${layout.layerLabels[layer]}, heads ` +
+            `0-${n - 1}) of ${layout.description}.`,
+        );
+      }
+    }
+  }
+  // A block's layers are consecutive in the flat numbering.
+  const span = layers.length === 1 ? `L${layers[0]}` : `L${layers[0]}-${layers[layers.length - 1]}`;
+  return `${neg ?? ""}${span}${rest}`;
+}
+
+function validBlocks(layout, group) {
+  const blocks = new Map(); // block id -> transformer indices, in layer order
+  for (let l = 0; l < layout.layers; l++) {
+    if (groupOfLayer(layout, l) !== group) continue;
+    const [, b, t] = layout.layerKeys[l];
+    if (!blocks.has(b)) blocks.set(b, []);
+    blocks.get(b).push(t);
+  }
+  if (group.oneBlock) {
+    return blocks.size ? `'${group.alias}' has transformer indices 0-${(blocks.get(0) ?? []).length - 1}` : `it has no ${group.name}`;
+  }
+  const names = [...blocks].map(([b, ts]) => `${group.alias}${b}` + (ts.length > 1 ? `.0-${ts.length - 1}` : "")).join(", ");
+  return names ? `its ${group.name} with attention are ${names}` : `it has no ${group.name} with attention`;
+}
+
+/** Head text read against a layout, block aliases included (what the nodes read). */
+export const parseFor = (text, layout) => HeadSet.parse(expandAliases(text, layout));
 
 /**
  * A head set being folded token by token, in place (core/heads.py _Builder): union with one entry
@@ -342,7 +444,7 @@ function dedupe(entries) {
  */
 export function readHeads(text, layout) {
   try {
-    const resolved = HeadSet.parse(text).resolveTargets(layout);
+    const resolved = parseFor(text, layout).resolveTargets(layout);
     const targets = new Map(resolved.filter(([, , , t]) => t !== null).map(([l, h, , t]) => [key(l, h), t]));
     return { selection: new Map(resolved.map(([l, h, u]) => [key(l, h), u])), targets, error: null };
   } catch (e) {
@@ -371,9 +473,9 @@ export function canonicalText(selection, layout, targets = new Map()) {
   // Each layer as its spans of heads ("H0-2:uniform@0.5"; "" for the whole layer), then each span
   // written once per run of consecutive layers that have it: "all but head 3" of FLUX is
   // "L0-56H0-2, L0-56H4-23", not 114 tokens. (Shortest among texts without removals.)
-  const spansOf = (heads) => {
+  const spansOf = (layer, heads) => {
     heads.sort((a, b) => a[0] - b[0]);
-    if (heads.length === layout.heads && heads.every(([, same]) => same === heads[0][1])) {
+    if (heads.length === headsOf(layout, layer) && heads.every(([, same]) => same === heads[0][1])) {
       return [[-1, suffix(heads[0][2], heads[0][3])]];
     }
     const spans = [];
@@ -388,7 +490,7 @@ export function canonicalText(selection, layout, targets = new Map()) {
   };
   const runs = new Map(); // span text -> {first head, [[first layer, last layer], ...]}
   for (const layer of [...byLayer.keys()].sort((a, b) => a - b)) {
-    for (const [head, span] of spansOf(byLayer.get(layer))) {
+    for (const [head, span] of spansOf(layer, byLayer.get(layer))) {
       if (!runs.has(span)) runs.set(span, { head, layers: [] });
       const list = runs.get(span).layers;
       const last = list[list.length - 1];

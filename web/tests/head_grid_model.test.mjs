@@ -6,7 +6,7 @@ import {
   scoreHeat, setCells, toggleLayer,
 } from "../js/head_grid_model.js";
 import { canonicalText, readHeads } from "../js/head_text.js";
-import { FLUX, SD3, SD35L, names } from "./helpers.mjs";
+import { FLUX, SD3, SD35L, layout, names } from "./helpers.mjs";
 
 test("geometry fits the width, within the cell size limits", () => {
   const g = gridGeometry(600, FLUX);
@@ -98,4 +98,27 @@ test("labels and preset marks", () => {
   // Big's text does not fit SD3 (an SD3.5-large head): only its in-range labelled head is drawn.
   assert.deepEqual(marks.get("1,1"), ["x (Big)"]);
   assert.equal(marks.size, 5);
+});
+
+test("SDXL: columns as long as each layer's heads; the cells below are absent, not clickable", () => {
+  const SDXL = layout("sdxl");
+  const g = gridGeometry(900, SDXL);
+  assert.equal(g.heads, 20);
+  const at = (l, h) => hitTest(g, g.left + l * g.cell + g.cell / 2, g.top + h * g.cell + g.cell / 2);
+  let cells = 0;
+  for (let l = 0; l < 70; l++) for (let h = 0; h < 20; h++) if (at(l, h)) cells++;
+  // The table's SDXL: 4 + 6 layers of 10 heads, 60 of 20.
+  assert.equal(cells, 10 * 10 + 60 * 20);
+  assert.deepEqual(at(3, 9), { layer: 3, head: 9 });
+  assert.equal(at(3, 10), null); // input block 5, transformer 1 has 10 heads
+  assert.deepEqual(at(4, 19), { layer: 4, head: 19 });
+  assert.equal(at(69, 12), null);
+  // A whole layer is its own heads; a drag across the step keeps to heads that exist.
+  const whole = toggleLayer(new Map(), 65, SDXL);
+  assert.equal(whole.size, 10);
+  assert.equal(canonicalText(whole, SDXL), "L65");
+  const dragged = setCells(new Map(), cellsBetween({ layer: 62, head: 15 }, { layer: 66, head: 15 }), true, SDXL);
+  assert.deepEqual(names(dragged), ["L62H15", "L63H15"]);
+  // L63 (output block 2, 20 heads) and L64-65 (output block 3, 10 heads each): three whole layers.
+  assert.equal(canonicalText(toggleLayer(toggleLayer(whole, 64, SDXL), 63, SDXL), SDXL), "L63-65");
 });

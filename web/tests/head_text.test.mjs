@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { HeadSet, HeadRangeError, HeadSyntaxError, canonicalText, formatG, readHeads } from "../js/head_text.js";
-import { FLUX, SD3, names } from "./helpers.mjs";
+import { HeadSet, HeadRangeError, HeadSyntaxError, canonicalText, formatG, parseFor, readHeads } from "../js/head_text.js";
+import { FLUX, SD3, layout, names } from "./helpers.mjs";
 
-const pairs = (text, layout = SD3) => HeadSet.parse(text).resolve(layout).map(([l, h]) => [l, h]);
+const pairs = (text, layout = SD3) => parseFor(text, layout).resolve(layout).map(([l, h]) => [l, h]);
 const range = (n) => [...Array(n).keys()];
 
 test("single heads, case and separators", () => {
@@ -147,4 +147,59 @@ test("targets per head are read, kept through the algebra and written back", () 
   const union = HeadSet.parse("L1:max").union(HeadSet.parse("L1H2:uniform, L2H0:seg(inf)"));
   assert.deepEqual(union.resolveTargets(layout).filter(([l, h]) => (l === 1 && h === 2) || l === 2), [[1, 2, null, "max"], [2, 0, null, "seg(inf)"]]);
   assert.match(readHeads("L1H2:blur", layout).error, /'blur' is not a target/);
+});
+
+// ---- U-Nets: block aliases and heads per layer (core/head_aliases.py) -------------------------
+const SDXL = layout("sdxl");
+const SD15 = layout("sd1.5");
+
+test("SDXL and SD1.5 layouts: 70 layers of 10 or 20 heads, 16 layers of 8", () => {
+  // The architecture table's SDXL: input blocks 4, 5 (2 transformers, 10 heads), 7, 8 (10, 20);
+  // middle (10, 20); output 0-2 (10, 20), 3-5 (2, 10).
+  assert.deepEqual(SDXL.headsPerLayer, [...Array(4).fill(10), ...Array(60).fill(20), ...Array(6).fill(10)]);
+  assert.equal(SD15.layers, 16);
+  assert.ok(SD15.headsPerLayer.every((n) => n === 8));
+});
+
+test("block aliases name the layers of their blocks (SDXL)", () => {
+  assert.deepEqual(pairs("in4", SDXL), [0, 1].flatMap((l) => range(10).map((h) => [l, h])));
+  assert.deepEqual(pairs("mid.3H0-1", SDXL), [[27, 0], [27, 1]]); // middle block = layers 24-33
+  assert.deepEqual(pairs("out3.1", SDXL), range(10).map((h) => [65, h]));
+  assert.deepEqual(pairs("MIDh2", SDXL).length, 10);
+  assert.deepEqual(pairs("in4, -in4H3", SDXL).length, 18);
+  assert.deepEqual(readHeads("out5H1@0.5", SDXL).selection.get("69,1"), 0.5);
+  assert.deepEqual(pairs("in1, mid, out11", SD15).length, 24);
+});
+
+test("range errors name the layer's own heads, as the server does", () => {
+  assert.equal(
+    readHeads("L65H15", SDXL).error,
+    "L65H15: head 15 is out of range for U-Net: 70 layers (input blocks 0-23, middle block 24-33, output blocks " +
+      "34-69) x 10-20 heads (heads 0-9 in L65 (output block 3, transformer 1))",
+  );
+  assert.match(readHeads("in4H19", SDXL).error, /^'in4H19': head 19 is out of range for L0 \(input block 4, transformer 0, heads 0-9\)/);
+  assert.match(readHeads("in9", SDXL).error, /has no such layer; its input blocks with attention are in4.0-1, in5.0-1, in7.0-9, in8.0-9\.$/);
+  assert.match(readHeads("mid.10", SDXL).error, /'mid' has transformer indices 0-9\.$/);
+  assert.equal(readHeads("L4H19", SDXL).error, null); // input block 7 has 20 heads
+  assert.match(readHeads("mid", FLUX).error, /^'mid': block aliases \(mid, in<N>, out<N>\) name U-Net blocks; FLUX has none/);
+});
+
+test("aliases keep the bounded cost: long alias tokens are refused by length, many are read in one pass", () => {
+  for (const text of ["midH" + "9".repeat(5000), "in" + "9".repeat(5000), "out0@" + "1".repeat(50000)]) {
+    const { error } = readHeads(text, SDXL);
+    assert.match(error, /a head has at most 64/);
+    assert.ok(error.length < 400);
+  }
+  // 20000 alias tokens (each 200 heads): the named-heads bound refuses them before any is expanded into heads.
+  assert.match(readHeads(Array(20000).fill("mid").join(", "), SDXL).error, /names more than 131072 heads/);
+  assert.equal(readHeads(Array(600).fill("mid").join(", "), SDXL).selection.size, 200);
+});
+
+test("canonical text with rows of different lengths: a whole 10-head layer is L<n>", () => {
+  const sel = readHeads("in4, in5, in7.0, mid.0H0-9, L34H0-9", SDXL).selection;
+  assert.equal(canonicalText(sel, SDXL), "L0-4, L24H0-9, L34H0-9");
+  assert.deepEqual(names(readHeads(canonicalText(sel, SDXL), SDXL).selection), names(sel));
+  const out = readHeads("out3-5", SDXL); // no such alias form: a range of blocks is written L
+  assert.ok(out.error);
+  assert.equal(canonicalText(readHeads("L64-69", SDXL).selection, SDXL), "L64-69");
 });
