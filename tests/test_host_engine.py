@@ -148,6 +148,17 @@ def test_image_tokens_only_keeps_text_rows(host, hh, flux):
         torch.testing.assert_close(got[:, head, :n_txt], plain[:, head, :n_txt], rtol=1e-4, atol=1e-5)
 
 
+def three_paths(host, hh, model, pos, neg, settings, cfg=2.0):
+    """The guider's batched and sequential images, and KSampler with the node, same settings."""
+    guider_node = host("nodes.guider")
+    results = {}
+    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
+        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=model, positive=pos, negative=neg, cfg=cfg,
+                                mode=mode, **settings)
+        results[mode] = hh.custom_advanced(guider)
+    return results, hh.ksampler(patch(host, hh, model, **settings), pos, neg, cfg=cfg)
+
+
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
 def test_guider_batched_equals_sequential_equals_ksampler(host, hh, sd3, flux, kind):
     model = sd3 if kind == "sd3" else flux
@@ -155,12 +166,7 @@ def test_guider_batched_equals_sequential_equals_ksampler(host, hh, sd3, flux, k
     pos, neg = hh.conditioning(kind, seed=1), hh.conditioning(kind, seed=2)
     settings = dict(heads="L0H1, L2", scale=2.5, softpag_u=0.75, start_percent=0.0, end_percent=1.0, rescale=0.3,
                     perturb_tokens=TOKENS_ALL)
-    results = {}
-    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
-        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=model, positive=pos, negative=neg, cfg=2.0,
-                                mode=mode, **settings)
-        results[mode] = hh.custom_advanced(guider)
-    ks = hh.ksampler(patch(host, hh, model, **settings), pos, neg, cfg=2.0)
+    results, ks = three_paths(host, hh, model, pos, neg, settings)
     torch.testing.assert_close(results[guider_node.MODE_BATCHED], results[guider_node.MODE_SEQUENTIAL], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], ks, rtol=1e-5, atol=1e-5)
 
@@ -177,12 +183,7 @@ def test_core_nag_inside_flux_blocks_keeps_the_three_paths_equal(host, hh, flux)
     pos, neg = hh.conditioning("flux", seed=1), hh.conditioning("flux", seed=2)
     settings = dict(heads="L3H1, L4", scale=2.5, softpag_u=0.75, start_percent=0.0, end_percent=1.0, rescale=0.0,
                     perturb_tokens=TOKENS_ALL)
-    results = {}
-    for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
-        (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=model, positive=pos, negative=neg, cfg=2.0,
-                                mode=mode, **settings)
-        results[mode] = hh.custom_advanced(guider)
-    ks = hh.ksampler(patch(host, hh, model, **settings), pos, neg, cfg=2.0)
+    results, ks = three_paths(host, hh, model, pos, neg, settings)
     plain = hh.ksampler(model, pos, neg, cfg=2.0)
     assert not torch.allclose(ks, plain, atol=1e-3)
     torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], results[guider_node.MODE_BATCHED], rtol=1e-4, atol=1e-4)
