@@ -12,11 +12,11 @@ from comfy_api.latest import ComfyExtension, io
 from .http_api.routes import register_with_comfyui
 from .nodes.guider import HeadHunterGuider
 from .nodes.head_sets import HeadHunterCombine, HeadHunterHeads, HeadHunterImportOfficialHeads
-from .nodes.objectives import HeadHunterObjectiveCombine, HeadHunterObjectiveLoader
+from .nodes.objective_nodes import HeadHunterObjectiveCombine, HeadHunterObjectiveLoader
 from .nodes.perturbed_attention import HeadHunterPerturbedAttention
-from .nodes.presets import HeadHunterPreset, HeadHunterSavePreset
-from .nodes.search import HeadHunterSearch
-from .nodes.sweep import HeadHunterSweep
+from .nodes.preset_nodes import HeadHunterPreset, HeadHunterSavePreset
+from .nodes.search_node import HeadHunterSearch
+from .nodes.sweep_node import HeadHunterSweep
 
 WEB_DIRECTORY = "./web"
 

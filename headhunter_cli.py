@@ -229,7 +229,7 @@ def main(argv=None) -> int:
 
 def run(args, package: str, workers=None) -> int:
     pack = lambda name: importlib.import_module(f"{package}.{name}")
-    objectives_core = pack("core.objectives")
+    objectives_core = pack("core.scoring")
     prompts_glue = pack("search.prompts")
     generation = pack("search.generation")
     settings = generation.SamplingSettings(
@@ -243,17 +243,17 @@ def run(args, package: str, workers=None) -> int:
         if args.prompts_file:
             contents += objectives_core.text_lines(read_text(args.prompts_file, "--prompts-file"))
         prompts = objectives_core.prompt_grid(contents, args.style, objectives_core.parse_seeds(args.seeds))
-        search = pack("search.run")
+        search = pack("search.search_job")
         job = search.SearchJob(
             model=None, vae=None, objective=None, prompts=prompts, conditionings=[], settings=settings,
             softpag_u=args.softpag_u, k=args.k, rounds=args.rounds, candidates=args.candidates,
             batch_candidates=args.batch_candidates, run_name=args.run_name, family=args.family,
             presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite, target=args.target)
         search.check_inputs(job)
-        objective = pack("search.objectives").load_objective(args.objective, args.objective_model, args.template)
+        objective = pack("search.clip_objectives").load_objective(args.objective, args.objective_model, args.template)
     else:
         prompts = [objectives_core.SearchPrompt(args.prompt, seed=args.seed)]
-        pack("search.sweep").check_sweep_inputs(args.seed, args.heads, args.mode, settings, args.softpag_u,
+        pack("search.sweep_job").check_sweep_inputs(args.seed, args.heads, args.mode, settings, args.softpag_u,
                                                 args.batch_candidates, args.columns, args.rows, args.target)
         if args.out.exists() and not args.overwrite:
             raise ValueError(f"--out {args.out} already exists: add --overwrite to replace it, or name another file")
@@ -268,11 +268,11 @@ def run(args, package: str, workers=None) -> int:
             print(f"heads: {result.head_set.to_text()}")
             print(f"run folder: {result.run_dir}\npreset: {result.preset_path}")
     else:
-        grid, _ = pack("search.sweep").run_sweep(
+        grid, _ = pack("search.sweep_job").run_sweep(
             model, vae, conditionings[0], args.seed, args.heads, args.mode, settings, args.softpag_u,
             args.batch_candidates, not args.no_baseline, args.columns, negative=negative, values=args.values,
             y_axis=args.rows, y_values=args.row_values, target=args.target)
-        pack("search.run").save_png(args.out, grid[0])
+        pack("search.search_job").save_png(args.out, grid[0])
         print(f"grid: {args.out}")
     return 0
 

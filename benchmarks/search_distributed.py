@@ -57,7 +57,7 @@ def worker(args) -> None:
     import hh_search
 
     pack = lambda name: hh_pack.pack_module(name, package)
-    gen, objectives, search = pack("search.generation"), pack("core.objectives"), pack("core.search")
+    gen, objectives, search = pack("search.generation"), pack("core.scoring"), pack("core.greedy_search")
     model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(Path(tempfile.mkdtemp()), depth=args.depth))
     vae = hh_search.tiny_vae()
     prompts = objectives.prompt_grid([f"prompt {i}" for i in range(args.prompts)], [])

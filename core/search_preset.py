@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .architectures import ModelLayout, same_structure
 from .presets import FORMAT, FORMAT_VERSION
-from .search import SearchState, head_name
+from .greedy_search import SearchState, head_name
 
 
 def guess_family(layout: ModelLayout, used: list[tuple[int, int]], wanted: str = "auto") -> str:

@@ -15,7 +15,7 @@ from ..core.presets import resolve_checked
 from ..core.grid_payload import layout_payload
 from ..core.setting_ranges import SCALE, SOFTPAG_U
 from ..core.target_spec import TargetError, parse_target
-from ..patches.guidance import PerturbedGuidance, heads_plan
+from ..patches.guidance_hooks import PerturbedGuidance, heads_plan
 from ..patches.model_patch import model_layout
 from .ranged_inputs import ranged_input
 from .types import HeadSetType

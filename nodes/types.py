@@ -6,5 +6,5 @@ HeadSetType = io.Custom("HEADHUNTER_HEAD_SET")
 # Where every node of the pack sits in the node library.
 CATEGORY = "advanced/guidance/HeadHunter"
 
-# A search objective (core.objectives.Objective): scores images against their prompts.
+# A search objective (core.scoring.Objective): scores images against their prompts.
 ObjectiveType = io.Custom("HEADHUNTER_OBJECTIVE")

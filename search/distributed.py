@@ -4,7 +4,7 @@
 
 torchrun starts one process per device and puts RANK, LOCAL_RANK, WORLD_SIZE and the rendezvous in
 the environment. Every process loads the models onto its own device (cuda:LOCAL_RANK, or the CPU)
-and runs the same search loop (core.search.greedy_search) on the same state. Each step the loop
+and runs the same search loop (core.greedy_search.greedy_search) on the same state. Each step the loop
 hands over its next WORLD_SIZE batches of candidates, cut exactly as one process cuts them, and
 process r evaluates batch r; all_gather_object brings every batch's scores to every process, so the
 states stay equal and the result is the single-process result, batch for batch. Rank 0 alone reads

@@ -22,9 +22,9 @@ import comfy.model_management
 import comfy.sample
 
 from ..core.candidate_plan import candidate_plan
-from ..core.objectives import SEED_MAX
+from ..core.scoring import SEED_MAX
 from ..core.setting_ranges import CFG, IMAGE_SIDE, SCALE, STEPS
-from ..patches.guidance import PerturbedGuidance
+from ..patches.guidance_hooks import PerturbedGuidance
 from ..patches.model_patch import model_layout
 
 Resolved = list[tuple[int, int, float]]

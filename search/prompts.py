@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..core.objectives import SearchPrompt
+from ..core.scoring import SearchPrompt
 
 
 def encode_text(clip, text: str):

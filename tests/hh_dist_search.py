@@ -89,7 +89,7 @@ def main() -> int:
 
         import hh_search
 
-        objectives = importlib.import_module(f"{package}.search.objectives")
+        objectives = importlib.import_module(f"{package}.search.clip_objectives")
         prompts = importlib.import_module(f"{package}.search.prompts")
         load_objective = objectives.load_objective
         objectives.load_objective = lambda *a, **kw: HookedObjective(load_objective(*a, **kw))

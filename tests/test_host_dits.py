@@ -291,7 +291,7 @@ def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkey
     size = max(16, 8 * factor)  # at least the smallest image side ComfyUI offers (16 px)
     positive = hh.conditioning(kind)
     grid, images = hh.run_node(
-        host("nodes.sweep").HeadHunterSweep, model=model, vae=_vae(vaes, kind, channels), positive=positive, prompt="", seed=5,
+        host("nodes.sweep_node").HeadHunterSweep, model=model, vae=_vae(vaes, kind, channels), positive=positive, prompt="", seed=5,
         heads="L4", mode="per head", steps=1, sampler="euler", scheduler="simple", scale=2.0, softpag_u=1.0, cfg=1.0,
         width=size, height=size, batch_candidates=2, include_baseline=True, columns=5)
     assert images.shape[0] == 5  # baseline + the 4 heads of single block 2
@@ -309,7 +309,7 @@ def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkey
             pass
 
     out = hh.run_node(
-        host("nodes.search").HeadHunterSearch, model=model, vae=_vae(vaes, kind, channels), objective=Brightness(), positive=positive,
+        host("nodes.search_node").HeadHunterSearch, model=model, vae=_vae(vaes, kind, channels), objective=Brightness(), positive=positive,
         prompts="a cat", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple", scale=2.0,
         softpag_u=1.0, cfg=1.0, width=size, height=size, batch_candidates=4, candidates="L4, L0H1",
         run_name=f"{kind} run", family="")

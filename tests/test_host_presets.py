@@ -26,7 +26,7 @@ def user_dir(host, tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def nodes_(host):
     class N:
-        presets = host("nodes.presets")
+        presets = host("nodes.preset_nodes")
         head_sets = host("nodes.head_sets")
         attention = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
     return N

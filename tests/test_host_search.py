@@ -34,7 +34,7 @@ def clip_folder(host, hs, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prompts(host):
-    obj = host("core.objectives")
+    obj = host("core.scoring")
     return obj.prompt_grid(["a cat", "a dog"], ["golden hour"])
 
 
@@ -108,7 +108,7 @@ class TargetObjective:
 
 
 def job(host, hs, sd3, vae, prompts, objective, tmp_path, **kw):
-    run = host("search.run")
+    run = host("search.search_job")
     args = dict(model=sd3, vae=vae, objective=objective, prompts=prompts,
                 conditionings=hs.prompt_conditionings(len(prompts)), settings=settings(host), softpag_u=1.0,
                 k=1, rounds=2, candidates="L1-2", batch_candidates=4, run_name="run",
@@ -124,7 +124,7 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
     decode = lambda latent: vae.decode(latent)[0].float().detach()
     targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
                         for heads in ("L2H1", "L2H1, L1H0")] for m, p in enumerate(prompts)}
-    result = host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
+    result = host("search.search_job").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path))
     assert result.state.selected == [[(2, 1)], [(1, 0)]]
     assert result.head_set.to_text() == "L2H1, L1H0"
     scores = result.head_set.notes.scores
@@ -163,19 +163,19 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
 
 @pytest.fixture(scope="module")
 def pickscore(host, clip_folder):
-    return host("search.objectives").load_objective("PickScore", str(clip_folder))
+    return host("search.clip_objectives").load_objective("PickScore", str(clip_folder))
 
 
 @pytest.fixture(scope="module")
 def reference(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory):
     """An uninterrupted PickScore search, two candidates per forward."""
-    run = host("search.run")
+    run = host("search.search_job")
     return run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path_factory.mktemp("reference"),
                               batch_candidates=2, run_name="ref"))
 
 
 def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
-    run = host("search.run")
+    run = host("search.search_job")
     one = run.run_search(job(host, hs, sd3, vae, prompts, pickscore, tmp_path, batch_candidates=1, run_name="one"))
     many = reference
     for a, b in zip(one.state.rounds, many.state.rounds):
@@ -186,7 +186,7 @@ def test_batched_and_one_at_a_time_give_the_same_scores(host, hs, sd3, vae, prom
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, prompts, pickscore, reference, tmp_path):
-    run = host("search.run")
+    run = host("search.search_job")
 
     import comfy.model_management
 
@@ -239,7 +239,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(host, hs, sd3, vae, 
 
 
 def test_objective_folder_errors_name_the_folder(host, tmp_path):
-    objectives = host("search.objectives")
+    objectives = host("search.clip_objectives")
     with pytest.raises(FileNotFoundError, match=r"No objective model 'PickScore_v1'.*headhunter_objectives.*save_pretrained"):
         objectives.load_objective("PickScore")
     empty = tmp_path / "half"
@@ -252,7 +252,7 @@ def test_objective_folder_errors_name_the_folder(host, tmp_path):
 def test_objective_loader_node_and_scores_against_transformers(host, hh, clip_folder, prompts):
     from transformers import CLIPModel, CLIPProcessor
 
-    node = host("nodes.objectives").HeadHunterObjectiveLoader
+    node = host("nodes.objective_nodes").HeadHunterObjectiveLoader
     pick = hh.run_node(node, kind="PickScore", model_folder="PickScore_v1", path=str(clip_folder), template="")[0]
     clip_score = hh.run_node(node, kind="CLIPScore", model_folder="PickScore_v1", path=str(clip_folder), template="")[0]
     images = torch.rand(2, 40, 48, 3, generator=torch.Generator().manual_seed(0))
@@ -272,7 +272,7 @@ def test_objective_loader_node_and_scores_against_transformers(host, hh, clip_fo
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert ((got_clip >= 0) & (got_clip <= 100)).all()
 
-    combine = host("nodes.objectives").HeadHunterObjectiveCombine
+    combine = host("nodes.objective_nodes").HeadHunterObjectiveCombine
     both = hh.run_node(combine, objective_a=pick, objective_b=clip_score, weight_a=1.0, weight_b=0.5,
                        mode="weighted sum")[0]
     torch.testing.assert_close(both.score(images, prompts), got_pick + 0.5 * got_clip)
@@ -284,7 +284,7 @@ def test_search_node_runs_and_outputs_load_back(host, hh, hs, sd3, vae, pickscor
 
     monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
     monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
-    node = host("nodes.search").HeadHunterSearch
+    node = host("nodes.search_node").HeadHunterSearch
     out = hh.run_node(
         node, model=sd3, vae=vae, objective=pickscore, positive=hs.prompt_conditionings(1)[0],
         prompts="a cat\na dog", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple",
@@ -304,7 +304,7 @@ def test_search_node_runs_and_outputs_load_back(host, hh, hs, sd3, vae, pickscor
 
 
 def test_sweep_node_one_labelled_image_per_head(host, hh, hs, sd3, vae):
-    node = host("nodes.sweep").HeadHunterSweep
+    node = host("nodes.sweep_node").HeadHunterSweep
     conditioning = hs.prompt_conditionings(1)[0]
     decoded = []  # what the sweep hands ComfyUI's VAE, and what it gets back
     real_decode = vae.decode
@@ -380,15 +380,15 @@ def test_every_search_input_is_checked_before_the_first_image(host, hs, prompts,
     if "settings" in change:
         change["settings"] = settings(host, **change["settings"])
     if "seed" in change:
-        prompts = [host("core.objectives").SearchPrompt("a cat", "", change.pop("seed"))]
+        prompts = [host("core.scoring").SearchPrompt("a cat", "", change.pop("seed"))]
     search_job = job(host, hs, None, None, prompts, None, tmp_path, **change)
     with pytest.raises(ValueError, match=message):
-        host("search.run").run_search(search_job)
+        host("search.search_job").run_search(search_job)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "presets").exists()
 
 
 def test_seeds_text_refuses_seeds_beyond_comfyui(host):
-    obj = host("core.objectives")
+    obj = host("core.scoring")
     assert obj.parse_seeds("0, 18446744073709551615") == [0, 2 ** 64 - 1]
     for text in ("18446744073709551616", "9" * 5000, "١٢"):
         with pytest.raises(ValueError, match=r"outside ComfyUI's seeds|not a non-negative whole number"):
@@ -403,7 +403,7 @@ def test_a_search_never_replaces_the_users_own_preset_without_overwrite(host, hh
                                       "provenance": {"source": "user"}}, "search/mine")
     path = presets.save_preset(tmp_path / "presets", users)
     before = path.read_bytes()
-    run = host("search.run")
+    run = host("search.search_job")
     with pytest.raises(ValueError, match=r"a preset named 'search/mine' already exists .*mine.json.* not from this "
                        r"search: choose another run name, or turn on overwrite"):
         run.run_search(job(host, hs, None, None, prompts, None, tmp_path, run_name="mine"))  # before any image
@@ -411,7 +411,7 @@ def test_a_search_never_replaces_the_users_own_preset_without_overwrite(host, hh
     # The node says so when the prompt is queued.
     import folder_paths
 
-    node = host("nodes.search").HeadHunterSearch
+    node = host("nodes.search_node").HeadHunterSearch
     saved = folder_paths.folder_names_and_paths["headhunter_presets"]
     folder_paths.folder_names_and_paths["headhunter_presets"] = ([str(tmp_path / "presets")], {".json"})
     try:
@@ -432,7 +432,7 @@ def test_a_search_never_replaces_the_users_own_preset_without_overwrite(host, hh
 def test_sweep_xy_grid_over_targets_u_and_scale(host, hh, hs, sd3, vae):
     """Columns over targets, rows over u, then scale: each cell is KSampler + the perturbation node
     with that head text, compared before the (saturating) tiny VAE."""
-    node = host("nodes.sweep").HeadHunterSweep
+    node = host("nodes.sweep_node").HeadHunterSweep
     conditioning = hs.prompt_conditionings(1)[0]
     decoded = []
     real_decode = vae.decode
@@ -480,7 +480,7 @@ def test_search_over_heads_with_targets(host, hh, hs, sd3, vae, prompts, tmp_pat
     decode = lambda latent: vae.decode(latent)[0].float().detach()
     targets = {p.seed: [decode(reference_latent(host, hh, sd3, conds[m], p.seed, heads, steps=1))
                         for heads in ("L2H1:max", "L2H1:max, L1H0:uniform")] for m, p in enumerate(prompts)}
-    result = host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
+    result = host("search.search_job").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
                                                candidates="L2H1:max, L1-2", target="uniform"))
     assert result.state.selected == [[(2, 1)], [(1, 0)]]
     assert result.head_set.to_text() == "L2H1:max, L1H0:uniform"
@@ -488,7 +488,7 @@ def test_search_over_heads_with_targets(host, hh, hs, sd3, vae, prompts, tmp_pat
     assert [(h["head"], h.get("target")) for h in saved["heads"]] == [("L2H1", "max"), ("L1H0", "uniform")]
     assert "L2H1:max" in saved["provenance"]["parameters"]["candidates"]
     with pytest.raises(ValueError, match="target: 'blur' is not a target"):
-        host("search.run").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
+        host("search.search_job").run_search(job(host, hs, sd3, vae, prompts, TargetObjective(targets), tmp_path,
                                           target="blur"))
 
 

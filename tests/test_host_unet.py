@@ -190,7 +190,7 @@ def test_search_and_sweep_nodes_run_on_a_unet(host, hh, unets, vae4, tmp_path, m
     model = unets["sd15"]
     positive = hh.unet_conditioning("sd15", size=SIZE)
     grid, images = hh.run_node(
-        host("nodes.sweep").HeadHunterSweep, model=model, vae=vae4, positive=positive, prompt="", seed=5,
+        host("nodes.sweep_node").HeadHunterSweep, model=model, vae=vae4, positive=positive, prompt="", seed=5,
         heads="mid", mode="per head", steps=1, sampler="euler", scheduler="normal", scale=2.0, softpag_u=1.0, cfg=1.0,
         width=SIZE, height=SIZE, batch_candidates=2, include_baseline=True, columns=5)
     assert images.shape == (5, SIZE, SIZE, 3)  # baseline + the 4 heads of the middle block
@@ -208,7 +208,7 @@ def test_search_and_sweep_nodes_run_on_a_unet(host, hh, unets, vae4, tmp_path, m
             pass
 
     out = hh.run_node(
-        host("nodes.search").HeadHunterSearch, model=model, vae=vae4, objective=Brightness(), positive=positive,
+        host("nodes.search_node").HeadHunterSearch, model=model, vae=vae4, objective=Brightness(), positive=positive,
         prompts="a cat", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="normal", scale=2.0,
         softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE, batch_candidates=4, candidates="mid, out0H1",
         run_name="unet run", family="sd1.5")

@@ -188,7 +188,7 @@ def test_preset_files_are_parsed_again_only_when_they_change(pack, tmp_path):
 # ---- run folders --------------------------------------------------------------------------------
 @pytest.mark.parametrize("content", [b"[" * 100_000, b'{"params": {}}', b"\xff\xfe", b'{"params": 1, "pool": 2}'])
 def test_a_broken_checkpoint_is_named_with_its_reason(pack, tmp_path, content):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     path = tmp_path / "checkpoint.json"
     path.write_bytes(content)
     with pytest.raises(search.CheckpointMismatch, match=r"checkpoint.json is not a readable search checkpoint \(.+\); "
@@ -197,7 +197,7 @@ def test_a_broken_checkpoint_is_named_with_its_reason(pack, tmp_path, content):
 
 
 def test_a_run_folder_that_cannot_be_written_names_the_file(pack, tmp_path):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     (tmp_path / "run").write_text("a file where the run folder would be")
     with pytest.raises(OSError, match=r"HeadHunter could not write .*run/checkpoint.json"):
         search.atomic_write_bytes(tmp_path / "run" / "checkpoint.json", b"{}")

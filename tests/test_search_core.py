@@ -43,7 +43,7 @@ def brute_force_greedy(pool, k, rounds, evaluate):
 
 
 def test_greedy_finds_known_best_heads(pack):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     weights = {(2, 1): 5.0, (0, 2): 4.0, (3, 0): 3.0, (1, 1): 2.5}
     state = search.greedy_search(POOL, k=2, rounds=2, evaluate=additive(weights))
     assert state.selected == [[(2, 1), (0, 2)], [(3, 0), (1, 1)]]
@@ -55,7 +55,7 @@ def test_greedy_finds_known_best_heads(pack):
 
 
 def test_interaction_changes_later_rounds_like_brute_force(pack):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     weights = {h: 0.1 * i for i, h in enumerate(POOL)}
     bonus = {((0, 0), (3, 2)): 10.0, ((0, 0), (3, 2), (1, 0)): 20.0}
     ev = additive(weights, bonus)
@@ -65,7 +65,7 @@ def test_interaction_changes_later_rounds_like_brute_force(pack):
 
 
 def test_ties_break_by_pool_order_and_nan_ranks_last(pack):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     flat = lambda cands: [float("nan") if c[-1] == (0, 0) else 1.0 for c in cands]
     state = search.greedy_search(POOL, k=3, rounds=1, evaluate=flat)
     assert state.final == [(0, 1), (0, 2), (1, 0)]
@@ -74,7 +74,7 @@ def test_ties_break_by_pool_order_and_nan_ranks_last(pack):
 
 
 def test_batches_cut_from_the_ordered_remaining_heads(pack):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     ev = additive({(1, 1): 1.0})
     search.greedy_search(POOL, k=1, rounds=2, evaluate=ev, batch_size=5)
     sizes = [len(c) for c in ev.calls]
@@ -85,7 +85,7 @@ def test_batches_cut_from_the_ordered_remaining_heads(pack):
 def test_steps_of_several_batches_evaluate_the_single_process_batches(pack):
     """A distributed run hands the loop's batches over several at a time (one per process): the
     batches themselves, their order and the result are those of one process."""
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     weights = {h: math.cos(2 * i) for i, h in enumerate(POOL)}
     one = additive(weights)
     reference = search.greedy_search(POOL, k=2, rounds=2, evaluate=one, batch_size=2)
@@ -107,7 +107,7 @@ def test_steps_of_several_batches_evaluate_the_single_process_batches(pack):
 
 
 def test_batches_sit_on_a_fixed_grid_whatever_was_evaluated(pack):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     ev = additive({(1, 1): 1.0})
     # A checkpoint holding batches 0 and 2 of round 1 (batch size 3): batches 1 and 3 remain, unchanged.
     done = {search.head_name(h): 0.0 for h in POOL[0:3] + POOL[6:9]}
@@ -122,7 +122,7 @@ def test_batches_sit_on_a_fixed_grid_whatever_was_evaluated(pack):
 
 
 def test_bad_sizes_fail_clearly(pack):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     with pytest.raises(ValueError, match="only 12 candidate heads"):
         search.greedy_search(POOL, k=5, rounds=3, evaluate=additive({}))
     with pytest.raises(ValueError, match="at least 1"):
@@ -134,7 +134,7 @@ class Stop(Exception):
 
 
 def test_resume_after_interruption_gives_the_uninterrupted_result(pack, tmp_path):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     weights = {h: math.sin(3 * i) for i, h in enumerate(POOL)}
     bonus = {((0, 0), (2, 2)): 3.0}
     params = {"k": 2, "rounds": 3, "objective": "synthetic"}
@@ -177,7 +177,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(pack, tmp_path
 
 
 def test_checkpoint_refuses_other_parameters(pack, tmp_path):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     path = tmp_path / "checkpoint.json"
     state = search.SearchState(params={"k": 2, "prompts": ["a cat"]}, pool=POOL)
     search.save_checkpoint(path, state)
@@ -191,7 +191,7 @@ def test_checkpoint_refuses_other_parameters(pack, tmp_path):
 
 
 def test_checkpoint_round_trips_nan_and_exact_floats(pack, tmp_path):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     state = search.SearchState(params={}, pool=POOL[:3], rounds=[{"L0H0": 0.1 + 0.2, "L0H1": float("nan")}],
                                selected=[[(0, 0)]], summaries=[1 / 3], baseline=2 / 7)
     search.save_checkpoint(tmp_path / "c.json", state)
@@ -202,7 +202,7 @@ def test_checkpoint_round_trips_nan_and_exact_floats(pack, tmp_path):
 
 
 def test_score_map_file(pack, tmp_path):
-    search = pack("core.search")
+    search = pack("core.greedy_search")
     from safetensors.torch import load_file
     import torch
 
@@ -229,7 +229,7 @@ def test_candidate_plan_splits_perturbed_rows_per_candidate(pack):
 
 
 def test_prompt_grid_follows_the_paper(pack):
-    obj = pack("core.objectives")
+    obj = pack("core.scoring")
     grid = obj.prompt_grid(["a cat", "a dog"], ["golden hour"])
     assert [(p.text, p.seed) for p in grid] == [("golden hour, a cat", 0), ("golden hour, a dog", 1)]
     assert grid[1].fill("A photo depicts {prompt}") == "A photo depicts golden hour, a dog"

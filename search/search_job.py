@@ -1,6 +1,6 @@
 """One HeadHunter search job, shared by the ComfyUI node and the command line.
 
-Glue between the host-free algorithm (core.search) and ComfyUI: images from CandidateRenderer,
+Glue between the host-free algorithm (core.greedy_search) and ComfyUI: images from CandidateRenderer,
 scores from the objective, the checkpoint and outputs in a run folder
 (<output>/headhunter_search/<run name>/), the preset in the user preset folder. Under torchrun
 (``job.workers``, search/distributed.py) every process runs this with its share of the batches;
@@ -20,8 +20,8 @@ from ..core.architectures import ModelLayout
 from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadNotes, HeadSet
 from ..core.target_spec import TargetError, parse_target
-from ..core.objectives import Objective, SearchPrompt
-from ..core.search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
+from ..core.scoring import Objective, SearchPrompt
+from ..core.greedy_search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
                            load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
 from ..core.search_images import heatmap, image_grid
 from ..core.file_names import name_problem

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..core.objectives import SearchPrompt
+from ..core.scoring import SearchPrompt
 from ..search.prompts import negative_conditioning, prompt_conditionings
-from ..search.sweep import AXES, NO_AXIS, PER_HEAD, run_sweep
+from ..search.sweep_job import AXES, NO_AXIS, PER_HEAD, run_sweep
 from .perturbation_inputs import validate_target_text
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from
 from .types import CATEGORY

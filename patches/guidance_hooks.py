@@ -17,7 +17,7 @@ from typing import Callable
 import comfy.samplers
 
 from ..core.architectures import NO_JOINT_TEXT, TEXT_FIRST, ModelLayout
-from ..core.guidance import in_schedule, perturbed_guidance
+from ..core.guidance_formula import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations
 from .model_patch import with_dit_patches, with_plan
 from .prefix import PrefixCache, capture_patch, prefix_reuse_exact, skip_patches

@@ -4,8 +4,8 @@ from pathlib import Path
 
 from comfy_api.latest import io
 
-from ..core.objectives import COMBINE_HARMONIC, COMBINE_SUM, CombinedObjective
-from ..search.objectives import DEFAULT_FOLDERS, FOLDER_KEY, KINDS, PICKSCORE, available_folders, load_objective
+from ..core.scoring import COMBINE_HARMONIC, COMBINE_SUM, CombinedObjective
+from ..search.clip_objectives import DEFAULT_FOLDERS, FOLDER_KEY, KINDS, PICKSCORE, available_folders, load_objective
 from .types import CATEGORY, ObjectiveType
 
 

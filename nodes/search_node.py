@@ -3,9 +3,9 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..core.architectures import ARCHITECTURES
-from ..core.objectives import parse_seeds, prompt_grid, text_lines
+from ..core.scoring import parse_seeds, prompt_grid, text_lines
 from ..search.prompts import negative_conditioning, prompt_conditionings
-from ..search.run import SearchJob, check_preset_is_ours, check_run_name, run_search
+from ..search.search_job import SearchJob, check_preset_is_ours, check_run_name, run_search
 from ..comfy_host.preset_store import save_folder
 from .perturbation_inputs import validate_target_text
 from .search_inputs import check_head_text, conditioning_inputs, sampling_inputs, settings_from

@@ -19,7 +19,7 @@ import torch
 import comfy.model_management
 
 from ..comfy_host.folders import register_model_folder
-from ..core.objectives import Objective, SearchPrompt
+from ..core.scoring import Objective, SearchPrompt
 
 log = logging.getLogger("HeadHunter")
 

@@ -4,7 +4,7 @@ An objective scores a batch of images against the prompts they were generated fr
 ``score(images [B, H, W, 3] in [0, 1], prompts: list[SearchPrompt]) -> tensor [B]``, higher is
 better. A score must depend only on its image and prompt (no normalisation over the batch), so
 scores stay comparable across candidates, batches and rounds. Host-free; the CLIP-based
-objectives that need transformers live in search/objectives.py.
+objectives that need transformers live in search/clip_objectives.py.
 
 Prompts follow the paper's search setting: content prompts x styles, the text "{style}, {content}",
 and seed = index of the content prompt (unless seeds are given, then every content prompt is
