@@ -1,4 +1,4 @@
-"""Writes example_workflows/*.json (the editor's format) from the node definitions of a real ComfyUI.
+"""Writes example_workflows/*.json (the editor's format; file names from hh_workflows.EXAMPLE_FILES) from the node definitions of a real ComfyUI.
 
     COMFYUI_PATH=/path/to/ComfyUI python tests/build_example_workflows.py [name ...]
 
@@ -252,7 +252,7 @@ def main(names: list[str]) -> None:
         problems = hw.check_workflow(workflow)
         if problems:
             sys.exit(f"{name}: " + "; ".join(problems))
-        path = hw.EXAMPLES_DIR / f"{name}.json"
+        path = hw.example_path(name)
         path.write_text(json.dumps(workflow, indent=2) + "\n")
         print(f"wrote {path}")
 

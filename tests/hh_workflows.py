@@ -12,6 +12,17 @@ from pathlib import Path
 
 PACK_DIR = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = PACK_DIR / "example_workflows"
+# Each example's id (what the tests and build_example_workflows.py call it) and its file name. For a
+# custom node's template both frontends (1.27.10 and 1.45.21) read the file name and nothing else:
+# it is the card's title and, with - and _ shown as spaces, its description; the thumbnail is
+# "<file name>.jpg" next to the workflow. So the file names are the titles.
+EXAMPLE_FILES = {
+    "sd3_perturbed_attention_ksampler": "SD3 head guidance, KSampler",
+    "flux_guider_sampler_custom_advanced": "FLUX HeadHunter Guider",
+    "flux_two_style_presets_combined": "FLUX style presets combined",
+    "sd3_head_sweep": "SD3 head sweep, one layer",
+    "sd3_head_search_golden_hour": "SD3 golden hour head search",
+}
 PACK_ID, PACK_VERSION = "headhunter-guidance", "0.1.0"  # pyproject.toml: the registry (cnr) id
 CORE_ID, CORE_VERSION = "comfy-core", "0.3.64"
 # Frontend-only nodes: never sent to the server, so they are not in /object_info.
@@ -244,5 +255,12 @@ def pack_node_list(package: str) -> dict[str, str]:
     return {k: nodes.NODE_DISPLAY_NAME_MAPPINGS.get(k, k) for k in ids}
 
 
+def example_path(name: str, suffix: str = ".json") -> Path:
+    """The file of the example with this id (its title), or its thumbnail with suffix ".jpg"."""
+    return EXAMPLES_DIR / f"{EXAMPLE_FILES[name]}{suffix}"
+
+
 def load_examples() -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(EXAMPLES_DIR.glob("*.json"))}
+    """Every workflow in example_workflows/ by example id (a file not in EXAMPLE_FILES by its name)."""
+    ids = {title: name for name, title in EXAMPLE_FILES.items()}
+    return {ids.get(p.stem, p.stem): json.loads(p.read_text()) for p in sorted(EXAMPLES_DIR.glob("*.json"))}

@@ -31,9 +31,9 @@ def examples(hw):
 
 
 def example_names():
-    from hh_workflows import EXAMPLES_DIR
+    from hh_workflows import load_examples
 
-    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.json"))
+    return sorted(load_examples())
 
 
 def test_the_required_examples_exist(examples):
