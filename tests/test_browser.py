@@ -92,19 +92,38 @@ def run(loop, coro):
 
 # ---- page helpers -----------------------------------------------------------------------------
 
+async def load_graph(page, workflow_js: str, title: str) -> None:
+    """app.loadGraphData(workflow, ...) as the editor calls it to open a file, and wait until it has
+    finished. Its promise is kept on the page and polled rather than awaited by the protocol:
+    Chromium reports "Promise was collected" for an awaited evaluation it dropped."""
+    await page.evaluate(f"""(() => {{
+        const load = window.__hhLoad = {{settled: false, error: null}};
+        load.promise = app.loadGraphData({workflow_js}, true, true, {json.dumps(title)})
+            .then(() => {{ load.settled = true; }}, (e) => {{ load.error = String(e); load.settled = true; }});
+        return true; }})()""")
+    await page.wait_for("window.__hhLoad.settled", what=f"app.loadGraphData of {title}")
+    error = await page.evaluate("window.__hhLoad.error")
+    assert error is None, f"loading {title}: {error}"
+
+
 async def load_workflow(page, name: str) -> None:
-    workflow = json.loads((hh_browser.PACK_DIR / "example_workflows" / f"{name}.json").read_text())
-    await page.evaluate(f"app.loadGraphData({json.dumps(workflow)}, true, true, {json.dumps(name)})")
+    import hh_workflows
+
+    workflow = json.loads(hh_workflows.example_path(name).read_text())
+    # Named as the templates browser names it: by its file name, the template's title.
+    title = hh_workflows.EXAMPLE_FILES[name]
+    await load_graph(page, json.dumps(workflow), title)
     await page.wait_for("app.graph.nodes.filter(n => n.headhunterGrid).every(n => n.headhunterGrid.state.layout)",
                         what="the head grids")
     await fit_view(page)
 
 
-async def fit_view(page, node_type: str | None = None, scale: float | None = None) -> dict:
+async def fit_view(page, node_type: str | None = None, scale: float | None = None, square: bool = False) -> dict:
     """Show the whole graph (or one node, at `scale`), nothing selected; returns the page box of
-    what is shown, for screenshots."""
+    what is shown, for screenshots. `square`: the graph centred in the largest square of canvas
+    that no menu, tab or side bar covers, and that square's box."""
     box = await page.evaluate(f"""(() => {{
-        const only = {json.dumps(node_type)};
+        const only = {json.dumps(node_type)}, square = {json.dumps(square)};
         const nodes = app.graph.nodes.filter(n => only === null || n.type === only);
         let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
         for (const n of nodes) {{
@@ -119,13 +138,16 @@ async def fit_view(page, node_type: str | None = None, scale: float | None = Non
         while (seenTop < rect.top + 300 && !seen(innerWidth / 2, seenTop)) seenTop += 4;
         const area = {{left: seenLeft - rect.left + 24, top: seenTop - rect.top + 24,
                        width: innerWidth - seenLeft - 48, height: innerHeight - seenTop - 48}};
-        const scale = {json.dumps(scale)} ?? Math.min(area.width / (x1 - x0), area.height / (y1 - y0), 1.2);
+        if (square) area.width = area.height = Math.min(area.width, area.height);
+        const margin = square ? 0.94 : 1;
+        const scale = {json.dumps(scale)} ?? margin * Math.min(area.width / (x1 - x0), area.height / (y1 - y0), 1.2);
         const ds = app.canvas.ds;
         ds.scale = scale;
         ds.offset[0] = area.left / scale - x0 + (only === null ? (area.width / scale - (x1 - x0)) / 2 : 0);
-        ds.offset[1] = area.top / scale - y0;
+        ds.offset[1] = area.top / scale - y0 + (square ? (area.height / scale - (y1 - y0)) / 2 : 0);
         app.canvas.deselectAll?.();
         app.canvas.setDirty(true, true);
+        if (square) return {{x: rect.left + area.left, y: rect.top + area.top, width: area.width, height: area.height}};
         const left = rect.left + (x0 + ds.offset[0]) * scale, top = rect.top + (y0 + ds.offset[1]) * scale;
         const x = Math.max(0, left - 12), y = Math.max(0, top - 12);
         return {{x, y, width: Math.min((x1 - x0) * scale + 24, innerWidth - x), height: Math.min((y1 - y0) * scale + 24, innerHeight - y)}};
@@ -187,7 +209,9 @@ def test_routes_and_help_pages_are_served_by_the_real_server(page, loop):
     })()"""))
     assert out["archs"] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "unet"]
     assert out["badStatus"] == 422 and "layer 99 is out of range" in out["bad"]["error"]
-    assert {"sd3_perturbed_attention_ksampler", "flux_guider_sampler_custom_advanced"} <= set(out["templates"][hh_browser.PACK_FOLDER_NAME])
+    import hh_workflows
+
+    assert sorted(out["templates"][hh_browser.PACK_FOLDER_NAME]) == sorted(hh_workflows.EXAMPLE_FILES.values())
     assert out["helpStatus"] == 200 and "HeadHunter Guider" in out["help"]
 
 
@@ -201,11 +225,46 @@ async def open_example(page, name: str, ready: str | None = None) -> None:
     shot = ARTIFACTS / f"workflow_{name}.png"
     await page.screenshot(shot)
     keep(shot, DOCS_IMAGES / shot.name)
-    # The template browser's thumbnail: the graph alone (no menus, tabs or side bar), about 640 px wide.
-    box = await fit_view(page)
-    thumb = ARTIFACTS / f"{name}.jpg"
-    await page.screenshot(thumb, fmt="jpeg", clip=box, scale=min(1.0, 640 / box["width"]))
-    keep(thumb, hh_browser.PACK_DIR / "example_workflows" / thumb.name)
+    await template_picture(page, name)
+
+
+async def template_picture(page, name: str) -> Path:
+    """The picture the templates browser shows for the example: its graph alone (canvas and nodes;
+    no menu, tab, side bar or title), square as both frontends' cards are, 512 px."""
+    import hh_workflows
+
+    # A window large enough for the whole graph near full size: zoomed out below about 0.6, the
+    # editor draws nodes as bare boxes, without text or widgets (the grid hides with them).
+    await page.send("Emulation.setDeviceMetricsOverride", width=2600, height=2400, deviceScaleFactor=1, mobile=False)
+    try:
+        await asyncio.sleep(1)
+        return await _template_picture(page, name, hh_workflows.example_path(name, ".jpg"))
+    finally:
+        await page.send("Emulation.setDeviceMetricsOverride", width=page.width, height=page.height,
+                        deviceScaleFactor=1, mobile=False)
+        await asyncio.sleep(1)
+
+
+async def _template_picture(page, name: str, target: Path) -> Path:
+    box = await fit_view(page, square=True)
+    assert await page.evaluate("app.canvas.ds.scale") >= 0.8
+    # The pointer rests on bare canvas beside the square: no hover highlight, no tab preview.
+    await page.mouse("mouseMoved", box["x"] + box["width"] + 40, box["y"] + box["height"] - 40)
+    await asyncio.sleep(0.5)
+    covered = await page.evaluate(f"""(() => {{
+        const box = {json.dumps(box)}, out = [];
+        for (let i = 0; i <= 10; i++) for (let j = 0; j <= 10; j++) {{
+            const x = box.x + box.width * i / 10 - (i === 10), y = box.y + box.height * j / 10 - (j === 10);
+            const e = document.elementFromPoint(x, y);
+            if (e !== app.canvas.canvas && !e.closest('.dom-widget, .dom-widget-container, [data-node-id], .graph-canvas-container'))
+                out.push([Math.round(x), Math.round(y), e.tagName + '.' + e.className]);
+        }}
+        return out; }})()""")
+    assert covered == [], f"the template picture of {name} would show editor parts: {covered[:5]}"
+    shot = ARTIFACTS / f"template_{name}.jpg"
+    await page.screenshot(shot, fmt="jpeg", clip=box, scale=512 / box["width"], quality=88)
+    keep(shot, target)
+    return shot
 
 
 async def photograph(page, box: dict, name: str) -> None:
@@ -484,6 +543,51 @@ def test_search_scores_draw_a_heatmap_with_labels_in_both_themes(page, loop):
     assert light["bg"] != out["bg"] and light["empty"] == light["bg"] and light["selected"] == light["fg"]
     run(loop, photograph(page, box, "head_grid_light.png"))
     run(loop, page.evaluate("app.extensionManager.setting.set('Comfy.ColorPalette', 'dark')"))
+
+
+CARDS = """[...document.querySelectorAll('[data-testid^="template-workflow-"]')].map(card => {
+    const img = card.querySelector('img');
+    return {name: card.dataset.testid.slice('template-workflow-'.length), title: card.querySelector('h3')?.textContent.trim(),
+            description: card.querySelector('p')?.textContent.trim(), src: img?.getAttribute('src'),
+            picture: img && img.complete ? [img.naturalWidth, img.naturalHeight] : null};
+})"""
+
+
+def test_templates_browser_lists_the_examples_by_title_with_their_pictures(page, loop):
+    """Templates (the side bar's button, i.e. Comfy.BrowseTemplates), then the pack's section: one
+    card per example, titled and described by its file name, with its picture (the .jpg beside it)."""
+    import hh_workflows
+
+    run(loop, page.evaluate("app.extensionManager.command.execute('Comfy.BrowseTemplates').then(() => true)"))
+    # The section is named after the pack's folder: under "Custom Nodes" (1.27) or "Extensions" (1.45).
+    section = run(loop, page.wait_for(f"""(() => {{
+        const label = [...document.querySelectorAll('.p-dialog *')].filter(e => e.children.length === 0
+            && e.textContent.trim() === {json.dumps(hh_browser.PACK_FOLDER_NAME)}).at(-1);
+        if (!label) return null;
+        label.scrollIntoView({{block: 'center'}});
+        const r = label.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()""",
+                                      what="the pack's section in the templates browser"))
+    run(loop, page.click(*section))
+    titles = set(hh_workflows.EXAMPLE_FILES.values())
+    cards = run(loop, page.wait_for(f"""(() => {{ const cards = {CARDS};
+        return cards.length === {len(titles)} && cards.every(c => c.picture && c.picture[0] > 0) && cards; }})()""",
+                                    what="the pack's five cards with their pictures"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    run(loop, asyncio.sleep(0.5))
+    run(loop, page.screenshot(ARTIFACTS / "templates_browser.png"))
+    print(f"screenshot: {ARTIFACTS / 'templates_browser.png'}")
+    assert {c["title"] for c in cards} == titles
+    assert {c["name"] for c in cards} == titles  # what a click loads: the file of that name
+    assert all(c["description"] == c["title"] for c in cards)  # the frontend's only description
+    for c in cards:
+        assert c["picture"] == [512, 512], c  # the graph alone, square as the card
+    # A click on a card loads that example.
+    sweep = hh_workflows.EXAMPLE_FILES["sd3_head_sweep"]
+    where = run(loop, page.evaluate(f"""(() => {{ const r = document.querySelector('[data-testid="template-workflow-{sweep}"] img')
+        .getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"""))
+    run(loop, page.click(*where))
+    run(loop, page.wait_for("app.graph.nodes.some(n => n.type === 'HeadHunterSweep') && !document.querySelector('.p-dialog')",
+                            what="the sweep example loaded from its card"))
 
 
 def test_no_errors_from_the_pack_in_the_console(page):
