@@ -25,6 +25,14 @@ def pack_module(name: str, package: str = HOST_FREE_NAME):
     return importlib.import_module(f"{package}.{name}")
 
 
+def preset_modules(get=pack_module) -> types.SimpleNamespace:
+    """The preset layer's four modules, by role, from ``get`` (``pack_module`` or the ``host`` fixture):
+    ``algebra`` (head-set algebra on a model), ``checks`` (field checks, PresetError), ``fmt`` (the
+    JSON format, Preset) and ``files`` (reading, listing and saving files)."""
+    return types.SimpleNamespace(algebra=get("core.head_set_algebra"), checks=get("core.preset_checks"),
+                                 fmt=get("core.preset_format"), files=get("core.preset_files"))
+
+
 def find_host() -> tuple[Path | None, str]:
     """(ComfyUI folder or None, how it was looked for), in the brief's order."""
     candidates = []

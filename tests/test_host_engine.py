@@ -247,7 +247,7 @@ def test_flux2_is_told_apart_from_flux1_by_its_parameters(host, hh, flux):
     assert model_layout(flux).layer_list == model_layout(flux2).layer_list
     preset = host("core.heads").HeadSet.parse("L3H1", name="golden", arch="flux", family="flux.1-dev")
     with pytest.raises(ValueError, match=r"golden.* was made for .*flux.1-dev.* but the model is FLUX.2: 5 layers"):
-        host("core.presets").check_against_layout(preset, model_layout(flux2))
+        host("core.head_set_algebra").check_against_layout(preset, model_layout(flux2))
 
 
 def test_chains_an_existing_attention_override(host, hh, sd3):
@@ -410,9 +410,9 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
     assert (layout.layers, layout.heads, layout.family) == (24, 24, family)
     other = "sd3.5-medium" if family == "sd3-medium" else "sd3-medium"
     preset = host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=other)
-    (warning,) = host("core.presets").check_against_layout(preset, layout)
+    (warning,) = host("core.head_set_algebra").check_against_layout(preset, layout)
     assert f"found on {other}; this model is {family}" in warning
-    assert host("core.presets").check_against_layout(
+    assert host("core.head_set_algebra").check_against_layout(
         host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=family), layout) == []
 
 

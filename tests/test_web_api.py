@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from hh_pack import preset_modules
+
 
 @pytest.fixture
 def payloads(pack):
@@ -54,8 +56,8 @@ def test_parse_rejects_bad_requests_with_a_message(payloads, text, arch, family,
 
 
 def test_presets_payload_follows_the_contract(pack, payloads):
-    presets_mod = pack("core.presets")
-    presets, errors = presets_mod.load_presets([(presets_mod.SHIPPED_DIR, True)])
+    presets_mod = preset_modules(pack)
+    presets, errors = presets_mod.files.load_presets([(presets_mod.files.SHIPPED_DIR, True)])
     out = payloads.presets_payload(presets, ["broken.json: not JSON"])
     assert errors == [] and out["errors"] == ["broken.json: not JSON"]
     by_id = {p["id"]: p for p in out["presets"]}
