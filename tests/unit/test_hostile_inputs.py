@@ -17,7 +17,7 @@ import pytest
 
 from hh_pack import preset_modules
 
-TESTS = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 MEMORY_LIMIT = 1 << 30  # 1 GiB of address space for the child: torch is never imported there
 HANG = 20  # seconds; a bounded parse takes a fraction of one
 
@@ -26,11 +26,11 @@ HUGE_RANGES = ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L0-1023H
 
 
 def run_bounded(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` (with ``pack`` = tests/hh_pack.pack_module) in a child with capped memory."""
+    """Run ``code`` (with ``pack`` = tests/support/hh_pack.pack_module) in a child with capped memory."""
     prelude = textwrap.dedent(f"""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))
-        sys.path.insert(0, {str(TESTS)!r})
+        sys.path.insert(0, {str(SUPPORT)!r})
         from hh_pack import pack_module as pack, preset_modules
     """)
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,

@@ -12,7 +12,7 @@ import sys
 import types
 from pathlib import Path
 
-PACK_DIR = Path(__file__).resolve().parents[1]
+PACK_DIR = Path(__file__).resolve().parents[2]
 HOST_FREE_NAME = "headhunter_pack"
 
 
