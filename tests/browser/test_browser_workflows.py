@@ -14,11 +14,11 @@ import urllib.request
 import pytest
 
 import hh_browser
-import hh_workflows
+import ui_workflows
 from test_browser import ARTIFACTS, CHROMIUM, SETTINGS, fit_view, load_graph, load_workflow, loop, page, python_prompt, run, server  # noqa: F401
 from test_browser import pytestmark  # noqa: F401  (host tier; skipped without chromium)
 
-EXAMPLES = sorted(hh_workflows.EXAMPLE_FILES)
+EXAMPLES = sorted(ui_workflows.EXAMPLE_FILES)
 VUE = "Comfy.VueNodes.Enabled"
 GRIDS_READY = "app.graph.nodes.filter(n => n.headhunterGrid).every(n => n.headhunterGrid.state.layout)"
 
@@ -46,7 +46,7 @@ def expected(name: str) -> dict:
 async def reopen_saved(page, name: str) -> None:
     """What Save then Open do: the workflow graphToPrompt hands to the file, through JSON."""
     saved = await page.evaluate("app.graphToPrompt().then(p => JSON.stringify(p.workflow))")
-    await load_graph(page, f"JSON.parse({json.dumps(saved)})", hh_workflows.EXAMPLE_FILES[name])
+    await load_graph(page, f"JSON.parse({json.dumps(saved)})", ui_workflows.EXAMPLE_FILES[name])
     await page.wait_for(GRIDS_READY, what="the head grids")
 
 
@@ -183,7 +183,7 @@ def test_a_file_saved_with_the_grids_null_slot_loads_right(name, renderer, page,
     want = expected(name)
     run(loop, load_workflow(page, name))
     old = run(loop, page.evaluate(f"""(() => {{
-        const file = {json.dumps(json.loads(hh_workflows.example_path(name).read_text()))};
+        const file = {json.dumps(json.loads(ui_workflows.example_path(name).read_text()))};
         let changed = 0;
         for (const saved of file.nodes) {{
             const live = app.graph.getNodeById(saved.id);
@@ -195,7 +195,7 @@ def test_a_file_saved_with_the_grids_null_slot_loads_right(name, renderer, page,
         return {{file, changed}}; }})()"""))
     if not old["changed"]:
         pytest.skip("no node with a head grid in this example")
-    run(loop, load_graph(page, json.dumps(old["file"]), hh_workflows.EXAMPLE_FILES[name] + " (old)"))
+    run(loop, load_graph(page, json.dumps(old["file"]), ui_workflows.EXAMPLE_FILES[name] + " (old)"))
     run(loop, page.wait_for(GRIDS_READY, what="the head grids"))
     assert run(loop, prompt(page)) == want
     # Saved again, it is in the form both frontends read.

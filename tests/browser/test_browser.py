@@ -21,7 +21,7 @@ import hh_browser
 pytestmark = pytest.mark.host
 
 CHROMIUM = hh_browser.find_chromium()
-ARTIFACTS = Path(__file__).resolve().parent / ".artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "browser"
 DOCS_IMAGES = hh_browser.PACK_DIR / "docs" / "images"
 UPDATE = os.environ.get("HEADHUNTER_UPDATE_SCREENSHOTS") == "1"
 SETTINGS = {
@@ -107,11 +107,11 @@ async def load_graph(page, workflow_js: str, title: str) -> None:
 
 
 async def load_workflow(page, name: str) -> None:
-    import hh_workflows
+    import ui_workflows
 
-    workflow = json.loads(hh_workflows.example_path(name).read_text())
+    workflow = json.loads(ui_workflows.example_path(name).read_text())
     # Named as the templates browser names it: by its file name, the template's title.
-    title = hh_workflows.EXAMPLE_FILES[name]
+    title = ui_workflows.EXAMPLE_FILES[name]
     await load_graph(page, json.dumps(workflow), title)
     await page.wait_for("app.graph.nodes.filter(n => n.headhunterGrid).every(n => n.headhunterGrid.state.layout)",
                         what="the head grids")
@@ -209,9 +209,9 @@ def test_routes_and_help_pages_are_served_by_the_real_server(page, loop):
     })()"""))
     assert out["archs"] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "unet"]
     assert out["badStatus"] == 422 and "layer 99 is out of range" in out["bad"]["error"]
-    import hh_workflows
+    import ui_workflows
 
-    assert sorted(out["templates"][hh_browser.PACK_FOLDER_NAME]) == sorted(hh_workflows.EXAMPLE_FILES.values())
+    assert sorted(out["templates"][hh_browser.PACK_FOLDER_NAME]) == sorted(ui_workflows.EXAMPLE_FILES.values())
     assert out["helpStatus"] == 200 and "HeadHunter Guider" in out["help"]
 
 
@@ -231,14 +231,14 @@ async def open_example(page, name: str, ready: str | None = None) -> None:
 async def template_picture(page, name: str) -> Path:
     """The picture the templates browser shows for the example: its graph alone (canvas and nodes;
     no menu, tab, side bar or title), square as both frontends' cards are, 512 px."""
-    import hh_workflows
+    import ui_workflows
 
     # A window large enough for the whole graph near full size: zoomed out below about 0.6, the
     # editor draws nodes as bare boxes, without text or widgets (the grid hides with them).
     await page.send("Emulation.setDeviceMetricsOverride", width=2600, height=2400, deviceScaleFactor=1, mobile=False)
     try:
         await asyncio.sleep(1)
-        return await _template_picture(page, name, hh_workflows.example_path(name, ".jpg"))
+        return await _template_picture(page, name, ui_workflows.example_path(name, ".jpg"))
     finally:
         await page.send("Emulation.setDeviceMetricsOverride", width=page.width, height=page.height,
                         deviceScaleFactor=1, mobile=False)
@@ -293,9 +293,9 @@ def queue_example(host, page, loop, name: str, node_type: str | None = None, hea
 
 
 def python_prompt(name):
-    import hh_workflows
+    import ui_workflows
 
-    return hh_workflows.ui_to_api(hh_workflows.load_examples()[name])
+    return ui_workflows.ui_to_api(ui_workflows.load_examples()[name])
 
 
 def stand_ins(host):
@@ -305,7 +305,7 @@ def stand_ins(host):
 
 
 def assert_same_prompt(frontend: dict, ours: dict):
-    """The frontend's graphToPrompt and hh_workflows.ui_to_api agree (class types and inputs)."""
+    """The frontend's graphToPrompt and ui_workflows.ui_to_api agree (class types and inputs)."""
     assert {k: (v["class_type"], v["inputs"]) for k, v in frontend.items()} == \
            {k: (v["class_type"], v["inputs"]) for k, v in ours.items()}
 
@@ -556,7 +556,7 @@ CARDS = """[...document.querySelectorAll('[data-testid^="template-workflow-"]')]
 def test_templates_browser_lists_the_examples_by_title_with_their_pictures(page, loop):
     """Templates (the side bar's button, i.e. Comfy.BrowseTemplates), then the pack's section: one
     card per example, titled and described by its file name, with its picture (the .jpg beside it)."""
-    import hh_workflows
+    import ui_workflows
 
     run(loop, page.evaluate("app.extensionManager.command.execute('Comfy.BrowseTemplates').then(() => true)"))
     # The section is named after the pack's folder: under "Custom Nodes" (1.27) or "Extensions" (1.45).
@@ -568,7 +568,7 @@ def test_templates_browser_lists_the_examples_by_title_with_their_pictures(page,
         const r = label.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()""",
                                       what="the pack's section in the templates browser"))
     run(loop, page.click(*section))
-    titles = set(hh_workflows.EXAMPLE_FILES.values())
+    titles = set(ui_workflows.EXAMPLE_FILES.values())
     cards = run(loop, page.wait_for(f"""(() => {{ const cards = {CARDS};
         return cards.length === {len(titles)} && cards.every(c => c.picture && c.picture[0] > 0) && cards; }})()""",
                                     what="the pack's five cards with their pictures"))
@@ -582,7 +582,7 @@ def test_templates_browser_lists_the_examples_by_title_with_their_pictures(page,
     for c in cards:
         assert c["picture"] == [512, 512], c  # the graph alone, square as the card
     # A click on a card loads that example.
-    sweep = hh_workflows.EXAMPLE_FILES["sd3_head_sweep"]
+    sweep = ui_workflows.EXAMPLE_FILES["sd3_head_sweep"]
     where = run(loop, page.evaluate(f"""(() => {{ const r = document.querySelector('[data-testid="template-workflow-{sweep}"] img')
         .getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()"""))
     run(loop, page.click(*where))
