@@ -164,3 +164,45 @@ def test_right_click_gives_the_node_menu_and_low_zoom_hides_the_grid(page, loop)
     shown = state(page, loop, node, "const e = grid.widget.element; return e.offsetParent !== null && getComputedStyle(e).display !== 'none' && getComputedStyle(e).visibility !== 'hidden';")
     assert shown is False
     run(loop, fit_view(page, node, scale=1.0))
+
+
+def test_outputs_are_named_and_inputs_explained_in_the_editor(page, loop):
+    """Outputs are named, not only typed (HeadHunter Preset showed FLOAT FLOAT INT FLOAT STRING);
+    every input of every pack node has a tooltip, shown on hover (the Guider's negative had none);
+    the Sweep's tooltips speak of the sweep, not of Search's objective."""
+    run(loop, load_workflow(page, "flux_guider_sampler_custom_advanced"))
+    defs = run(loop, page.evaluate("""(async () => {
+        const all = await (await window.comfyAPI.api.api.fetchApi('/object_info')).json();
+        return Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith('HeadHunter')).map(([k, d]) => [k, {
+            types: d.output, names: d.output_name,
+            tooltips: Object.fromEntries(Object.entries({...d.input.required, ...(d.input.optional ?? {})})
+                                         .map(([name, spec]) => [name, spec[1]?.tooltip ?? ''])) }]));
+    })()"""))
+    for kind, d in defs.items():
+        assert len(set(d["names"])) == len(d["names"]), (kind, d["names"])
+        if len(d["types"]) > 1:
+            assert all(n != t for n, t in zip(d["names"], d["types"])), (kind, d["names"])
+        assert all(d["tooltips"].values()), (kind, [k for k, v in d["tooltips"].items() if not v])
+    assert not any("objective" in tip.lower() for name, tip in defs["HeadHunterSweep"]["tooltips"].items()), \
+        defs["HeadHunterSweep"]["tooltips"]
+
+    # In the editor: a Preset node's outputs carry their names; hovering the Guider's negative input
+    # shows its tooltip.
+    shown = run(loop, page.evaluate("""(() => {
+        const n = LiteGraph.createNode('HeadHunterPreset'); n.pos = [40, 1100]; app.graph.add(n);
+        return n.outputs.map(o => o.label ?? o.localized_name ?? o.name); })()"""))
+    assert shown == defs["HeadHunterPreset"]["names"]
+    box = run(loop, fit_view(page, "HeadHunterPreset", scale=1.0))
+    run(loop, shot(page, box, "preset_outputs"))
+    node = "HeadHunterGuider"
+    run(loop, fit_view(page, node, scale=1.0))
+    x, y = state(page, loop, node, """const slot = node.inputs.findIndex(i => i.name === 'negative');
+        const [cx, cy] = node.getConnectionPos(true, slot), ds = app.canvas.ds, r = app.canvas.canvas.getBoundingClientRect();
+        return [r.left + (cx + ds.offset[0]) * ds.scale + 12, r.top + (cy + ds.offset[1]) * ds.scale];""")
+    run(loop, page.mouse("mouseMoved", x - 3, y))
+    run(loop, page.mouse("mouseMoved", x, y))
+    tip = run(loop, page.wait_for("[...document.querySelectorAll('.node-tooltip')].map(e => e.textContent.trim()).find(t => t)",
+                                  timeout=10, what="the tooltip of the Guider's negative input"))
+    assert tip == defs[node]["tooltips"]["negative"]
+    run(loop, shot(page, {"x": max(0, x - 300), "y": max(0, y - 200), "width": 800, "height": 400}, "negative_tooltip"))
+    run(loop, page.mouse("mouseMoved", 1, 1))
