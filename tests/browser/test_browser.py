@@ -559,22 +559,30 @@ def test_templates_browser_lists_the_examples_by_title_with_their_pictures(page,
     import ui_workflows
 
     run(loop, page.evaluate("app.extensionManager.command.execute('Comfy.BrowseTemplates').then(() => true)"))
-    # The section is named after the pack's folder: under "Custom Nodes" (1.27) or "Extensions" (1.45).
-    section = run(loop, page.wait_for(f"""(() => {{
-        const label = [...document.querySelectorAll('.p-dialog *')].filter(e => e.children.length === 0
-            && e.textContent.trim() === {json.dumps(hh_browser.PACK_FOLDER_NAME)}).at(-1);
-        if (!label) return null;
-        label.scrollIntoView({{block: 'center'}});
-        const r = label.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()""",
-                                      what="the pack's section in the templates browser"))
-    run(loop, page.click(*section))
+    # The section is named after the pack's folder: under "Custom Nodes" (1.27) or "Extensions" (1.45),
+    # low in a list that may have to scroll first.
     titles = set(ui_workflows.EXAMPLE_FILES.values())
-    cards = run(loop, page.wait_for(f"""(() => {{ const cards = {CARDS};
-        return cards.length === {len(titles)} && cards.every(c => c.picture && c.picture[0] > 0) && cards; }})()""",
-                                    what="the pack's five cards with their pictures"))
+    label = f"""[...document.querySelectorAll('.p-dialog *')].filter(e => e.children.length === 0
+        && e.textContent.trim() === {json.dumps(hh_browser.PACK_FOLDER_NAME)}).at(-1)"""
+    ours = f"(() => {{ const cards = {CARDS}; return cards.length > 0 && cards.every(c => {json.dumps(sorted(titles))}.includes(c.name)); }})()"
+    run(loop, page.wait_for(f"(() => {{ const e = {label}; e?.scrollIntoView({{block: 'center'}}); return !!e; }})()",
+                            what="the pack's section in the templates browser"))
+    for _ in range(3):  # a click while the list still scrolls misses it
+        run(loop, asyncio.sleep(1))
+        section = run(loop, page.evaluate(f"(() => {{ const r = {label}.getBoundingClientRect(); "
+                                          "return [r.x + r.width / 2, r.y + r.height / 2]; })()"))
+        run(loop, page.click(*section))
+        run(loop, asyncio.sleep(2))
+        if run(loop, page.evaluate(ours)):
+            break
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    run(loop, asyncio.sleep(0.5))
-    run(loop, page.screenshot(ARTIFACTS / "templates_browser.png"))
+    try:
+        cards = run(loop, page.wait_for(f"""(() => {{ const cards = {CARDS};
+            return cards.length === {len(titles)} && cards.every(c => c.picture && c.picture[0] > 0) && cards; }})()""",
+                                        what="the pack's five cards with their pictures"))
+    finally:
+        run(loop, asyncio.sleep(0.5))
+        run(loop, page.screenshot(ARTIFACTS / "templates_browser.png"))
     print(f"screenshot: {ARTIFACTS / 'templates_browser.png'}")
     assert {c["title"] for c in cards} == titles
     assert {c["name"] for c in cards} == titles  # what a click loads: the file of that name
