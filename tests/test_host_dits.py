@@ -292,38 +292,15 @@ def test_search_renders_candidates_as_ksampler_would(host, hh, dits, vaes, kind)
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkeypatch):
-    import folder_paths
+    import hh_search
 
-    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
     model = _model(dits, kind)
     channels, factor = KINDS[kind].latent
     size = max(16, 8 * factor)  # at least the smallest image side ComfyUI offers (16 px)
-    positive = hh.conditioning(kind)
-    grid, images = hh.run_node(
-        host("nodes.sweep_node").HeadHunterSweep, model=model, vae=_vae(vaes, kind, channels), positive=positive, prompt="", seed=5,
-        heads="L4", mode="per head", steps=1, sampler="euler", scheduler="simple", scale=2.0, softpag_u=1.0, cfg=1.0,
-        width=size, height=size, batch_candidates=2, include_baseline=True, columns=5)
+    images, head_set = hh_search.sweep_and_search(
+        host, hh, monkeypatch, tmp_path, model, _vae(vaes, kind, channels), hh.conditioning(kind), sweep_heads="L4",
+        candidates="L4, L0H1", size=size, scheduler="simple", run_name=f"{kind} run")
     assert images.shape[0] == 5  # baseline + the 4 heads of single block 2
-
-    class Brightness:
-        name = "brightness"
-
-        def score(self, images, prompts):
-            return images.mean(dim=(1, 2, 3))
-
-        def describe(self):
-            return {"name": self.name}
-
-        def release(self):
-            pass
-
-    out = hh.run_node(
-        host("nodes.search_node").HeadHunterSearch, model=model, vae=_vae(vaes, kind, channels), objective=Brightness(), positive=positive,
-        prompts="a cat", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple", scale=2.0,
-        softpag_u=1.0, cfg=1.0, width=size, height=size, batch_candidates=4, candidates="L4, L0H1",
-        run_name=f"{kind} run", family="")
-    head_set = out[0]
     assert head_set.arch == KINDS[kind].arch
     assert set(head_set.notes.scores) == {"L4H0", "L4H1", "L4H2", "L4H3", "L0H1"}
 
