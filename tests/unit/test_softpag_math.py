@@ -7,49 +7,7 @@ builds a map; the two must agree in every layout ComfyUI's attention functions u
 import pytest
 import torch
 
-
-def reference(q, k, v, targets, image_only=False, n_txt=0, mask=None):
-    """q, k, v: [B, H, N, D] float64. targets: [(row0, row1, {head: u})]. Returns [B, H, N, D]."""
-    B, H, N, D = q.shape
-    logits = q @ k.transpose(-1, -2) / D**0.5
-    if mask is not None:
-        logits = logits + mask
-    A = torch.softmax(logits, dim=-1)
-    eye = torch.eye(N, dtype=q.dtype).expand(B, H, N, N)
-    if image_only:
-        blocked = torch.full((N, N), float("-inf"), dtype=q.dtype)
-        blocked[:, :n_txt] = 0
-        blocked.fill_diagonal_(0)
-        blocked[:n_txt] = 0  # text rows keep their attention
-        target_map = torch.softmax(logits + blocked, dim=-1)
-    else:
-        target_map = eye
-    A_new = A.clone()
-    for r0, r1, heads in targets:
-        for h, u in heads.items():
-            A_new[r0:r1, h] = (1 - u) * A[r0:r1, h] + u * target_map[r0:r1, h]
-    return A_new @ v
-
-
-def to_layout(t, layout):
-    """[B, H, N, D] -> the layout a ComfyUI caller passes."""
-    B, H, N, D = t.shape
-    if layout == "BHND":
-        return t.contiguous()
-    if layout == "BNHD":
-        return t.transpose(1, 2).contiguous()
-    return t.transpose(1, 2).reshape(B, N, H * D).contiguous()
-
-
-def from_out(out, skip_output_reshape, H):
-    if skip_output_reshape:
-        return out
-    B, N, HD = out.shape
-    return out.view(B, N, H, HD // H).transpose(1, 2)
-
-
-# (q/k layout, v layout, skip_reshape): FLUX, U-Net-style, SD3.
-CONVENTIONS = [("BHND", "BHND", True), ("BNC", "BNC", False), ("BNC", "BNHD", False)]
+from hh_attention_maps import CONVENTIONS, from_out, softpag_reference, to_layout
 
 
 @pytest.fixture
@@ -81,7 +39,7 @@ def test_matches_explicit_map(pack, qkv, conv, u, skip_output_reshape):
     q, k, v = qkv
     heads = (1, 3)
     got = run(pack, q, k, v, [(2, 4, heads, (u, u))], conv, skip_output_reshape)
-    want = reference(q, k, v, [(2, 4, {h: u for h in heads})])
+    want = softpag_reference(q, k, v, [(2, 4, {h: u for h in heads})])
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
@@ -90,10 +48,10 @@ def test_per_head_u_and_several_row_groups(pack, qkv, conv):
     q, k, v = qkv
     targets = [(0, 1, (0, 4), (0.25, 1.0)), (3, 4, (2,), (0.5,))]
     got = run(pack, q, k, v, targets, conv)
-    want = reference(q, k, v, [(0, 1, {0: 0.25, 4: 1.0}), (3, 4, {2: 0.5})])
+    want = softpag_reference(q, k, v, [(0, 1, {0: 0.25, 4: 1.0}), (3, 4, {2: 0.5})])
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
     # Rows and heads outside the targets are the backend's output, untouched.
-    plain = reference(q, k, v, [])
+    plain = softpag_reference(q, k, v, [])
     torch.testing.assert_close(got[1:3], plain[1:3], rtol=0, atol=1e-12)
     torch.testing.assert_close(got[0, [1, 2, 3]], plain[0, [1, 2, 3]], rtol=0, atol=1e-12)
 
@@ -104,7 +62,7 @@ def test_image_tokens_only(pack, qkv, conv, u):
     q, k, v = qkv
     n_txt = 4
     got = run(pack, q, k, v, [(0, 4, (0, 2), (u, u))], conv, image_only=True, text_tokens=n_txt)
-    want = reference(q, k, v, [(0, 4, {0: u, 2: u})], image_only=True, n_txt=n_txt)
+    want = softpag_reference(q, k, v, [(0, 4, {0: u, 2: u})], image_only=True, n_txt=n_txt)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -114,7 +72,7 @@ def test_image_tokens_only_with_additive_mask(pack, qkv):
     g = torch.Generator().manual_seed(1)
     mask = torch.randn(N, N, generator=g, dtype=torch.float64)
     got = run(pack, q, k, v, [(0, 4, (1,), (1.0,))], CONVENTIONS[0], image_only=True, text_tokens=3, mask=mask)
-    want = reference(q, k, v, [(0, 4, {1: 1.0})], image_only=True, n_txt=3, mask=mask)
+    want = softpag_reference(q, k, v, [(0, 4, {1: 1.0})], image_only=True, n_txt=3, mask=mask)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
@@ -133,7 +91,7 @@ def test_image_tokens_only_with_a_per_row_key_mask(pack, qkv, u):
     targets = [(1, 4, softpag.LayerPerturbation((0, 3), (u, u)))]
     softpag.apply_softpag(out, q, k, v, H, targets, skip_reshape=True, skip_output_reshape=True, image_only=True,
                           text_tokens=n_txt, mask=mask)
-    want = reference(q, k, v, [(1, 4, {0: u, 3: u})], image_only=True, n_txt=n_txt, mask=mask.unsqueeze(1))
+    want = softpag_reference(q, k, v, [(1, 4, {0: u, 3: u})], image_only=True, n_txt=n_txt, mask=mask.unsqueeze(1))
     torch.testing.assert_close(out, want, rtol=1e-9, atol=1e-9)
 
 
@@ -147,7 +105,7 @@ def test_image_tokens_only_with_the_image_first(pack, qkv, u):
     n_txt = 4
     mask = torch.zeros(B, 1, N, dtype=torch.float64)
     mask[1:, 0, n_txt - 1] = -1e4  # rows 1-3: the last text token is padding
-    want = reference(q, k, v, [(0, 4, {2: u, 4: u})], image_only=True, n_txt=n_txt, mask=mask.unsqueeze(1))
+    want = softpag_reference(q, k, v, [(0, 4, {2: u, 4: u})], image_only=True, n_txt=n_txt, mask=mask.unsqueeze(1))
     order = torch.cat([torch.arange(n_txt, N), torch.arange(n_txt)])  # image first, then text
     qi, ki, vi, mi = q[:, :, order], k[:, :, order], v[:, :, order], mask[..., order]
     softpag = pack("core.softpag")

@@ -1,6 +1,6 @@
 """headhunter_cli.py's `search`, as the distributed tests launch it (under torchrun, or alone).
 
-    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/hh_dist_search.py \\
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/support/hh_dist_search.py \\
         --comfyui ... --cpu --output-dir ... search --unet tiny.safetensors --vae tiny_vae.safetensors ...
 
 Runs the command line's own main(): distributed start, ComfyUI and the pack loaded as the command
@@ -22,8 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the pack folder: headhunter_cli
 import headhunter_cli as cli  # noqa: E402
 
 

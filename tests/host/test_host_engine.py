@@ -8,22 +8,14 @@ import copy
 import pytest
 import torch
 
+from hh_attention_maps import check_recorded_calls, heads_view
+from hh_nodes import TOKENS_ALL, patch
+
 pytestmark = pytest.mark.host
-
-TOKENS_ALL = "all tokens (paper)"
-
 
 @pytest.fixture(scope="module")
 def nodes_mod(host):
     return host("nodes.perturbed_attention"), host("nodes.guider")
-
-
-def patch(host, hh, model, heads, scale=3.0, u=1.0, tokens=TOKENS_ALL, **kw):
-    node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
-    args = dict(model=model, heads=heads, scale=scale, softpag_u=u, start_percent=0.0, end_percent=1.0,
-                rescale=0.0, perturb_tokens=tokens)
-    args.update(kw)
-    return hh.run_node(node, **args)[0]
 
 
 def test_pack_registers_its_nodes(host):
@@ -65,38 +57,6 @@ def test_scale_zero_and_empty_heads_run_no_extra_pass(host, hh, sd3):
         assert forwards == 2, kw  # one cond+uncond forward per step, nothing more
 
 
-def _heads_view(t, heads, skip_reshape):
-    if skip_reshape:
-        return t.transpose(1, 2)
-    return t.view(t.shape[0], t.shape[1], heads, -1) if t.ndim == 3 else t
-
-
-def _check_calls(calls, expected, heads_per_layer, image_only_text=None):
-    """expected: {layer: {head: u}} for perturbed forwards. Every recorded call is recomputed."""
-    checked = 0
-    for c in calls:
-        a, kw = c["args"], c["kwargs"]
-        q, k, v = a[0], a[1], a[2]
-        heads = a[3] if len(a) > 3 else kw["heads"]
-        skip = kw.get("skip_reshape", False)
-        qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))  # [B, H, N, D]
-        mask = a[4] if len(a) > 4 else kw.get("mask")  # Qwen-Image passes it fifth
-        if mask is not None:  # as ComfyUI's backends read it: [B, N, N] or [B, 1, N] -> [B, 1, ., N]
-            mask = (mask.unsqueeze(1) if mask.ndim == 3 else mask).double()
-        plain = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
-        want = plain.clone()
-        joint = c["out"].shape[1] == q.shape[2 if skip else 1] and (c["layer"] in expected) and c["perturbed"]
-        is_attn2 = heads_per_layer is not None and q.shape[2 if skip else 1] != c.get("joint_tokens", q.shape[2 if skip else 1])
-        if c["perturbed"] and c["layer"] in expected and not is_attn2:
-            for h, u in expected[c["layer"]].items():
-                want[:, h] = (1 - u) * plain[:, h] + u * vh[:, h]
-        got = c["out"].double()
-        got = got if kw.get("skip_output_reshape") else got.view(got.shape[0], got.shape[1], heads, -1).transpose(1, 2)
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-        checked += joint
-    return checked
-
-
 @pytest.mark.parametrize("kind", ["sd3", "flux"])
 @pytest.mark.parametrize("u", [1.0, 0.5])
 def test_only_the_selected_heads_change(host, hh, sd3, flux, kind, u):
@@ -117,7 +77,7 @@ def test_only_the_selected_heads_change(host, hh, sd3, flux, kind, u):
     for c in calls:
         if c.get("joint_tokens") and c["args"][0].shape[1] != c["joint_tokens"]:
             c["perturbed"] = False  # attn2: checked as plain attention below
-    assert _check_calls(calls, expected, heads_per_layer=None) > 0
+    assert check_recorded_calls(calls, expected, heads_per_layer=None) > 0
     if kind == "sd3":
         assert any(c["args"][0].shape[1] != joint_len for c in attn2), "attn2 was not exercised"
 
@@ -247,7 +207,7 @@ def test_flux2_is_told_apart_from_flux1_by_its_parameters(host, hh, flux):
     assert model_layout(flux).layer_list == model_layout(flux2).layer_list
     preset = host("core.heads").HeadSet.parse("L3H1", name="golden", arch="flux", family="flux.1-dev")
     with pytest.raises(ValueError, match=r"golden.* was made for .*flux.1-dev.* but the model is FLUX.2: 5 layers"):
-        host("core.presets").check_against_layout(preset, model_layout(flux2))
+        host("core.head_set_algebra").check_against_layout(preset, model_layout(flux2))
 
 
 def test_chains_an_existing_attention_override(host, hh, sd3):
@@ -307,10 +267,10 @@ def test_identity_shortcuts_match_the_reference(host, hh, sd3, heads, guider_mod
                 rows = slice(row, row + 1)
                 part = dict(c, out=c["out"][rows], perturbed=entry == 2,
                             args=tuple(a[rows] for a in c["args"][:3]) + c["args"][3:])
-                checked += _check_calls([part], expected, None)
+                checked += check_recorded_calls([part], expected, None)
         assert checked > 0
         return
-    assert _check_calls(calls, expected, None) > 0
+    assert check_recorded_calls(calls, expected, None) > 0
 
 
 def test_other_post_cfg_patches_keep_working_under_the_guider(host, hh, sd3):
@@ -410,9 +370,9 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
     assert (layout.layers, layout.heads, layout.family) == (24, 24, family)
     other = "sd3.5-medium" if family == "sd3-medium" else "sd3-medium"
     preset = host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=other)
-    (warning,) = host("core.presets").check_against_layout(preset, layout)
+    (warning,) = host("core.head_set_algebra").check_against_layout(preset, layout)
     assert f"found on {other}; this model is {family}" in warning
-    assert host("core.presets").check_against_layout(
+    assert host("core.head_set_algebra").check_against_layout(
         host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=family), layout) == []
 
 
@@ -421,15 +381,15 @@ MENU = ["uniform", "mean_query", "seg(1)", "seg(inf)", "temperature(2)", "temper
 
 
 def _menu_reference(c, head_targets, n_txt, grid, rows=slice(None)):
-    """The recorded call recomputed with explicit N x N maps (tests/test_targets_math.py); ``rows``:
+    """The recorded call recomputed with explicit N x N maps (tests/support/hh_attention_maps.py); ``rows``:
     the query rows the targets act on."""
-    from test_targets_math import target_map
+    from hh_attention_maps import target_map
 
     a, kw = c["args"], c["kwargs"]
     q, k, v = a[0], a[1], a[2]
     heads = a[3] if len(a) > 3 else kw["heads"]
     skip = kw.get("skip_reshape", False)
-    qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))
+    qh, kh, vh = (heads_view(t, heads, skip).transpose(1, 2).double() for t in (q, k, v))
     A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
     want = A @ vh
     for h, (kind, param, u) in head_targets.items():
@@ -504,8 +464,8 @@ def test_image_tokens_only_with_other_targets_keeps_text_rows(host, hh, flux, ta
 @pytest.mark.parametrize("path", ["fisher_rao", "slerp"])
 def test_curved_paths_in_the_real_forward(host, hh, sd3, flux, kind, path):
     """SoftPAG along the official code's Fisher-Rao / slerp paths (per-row log-sum-exp computed in
-    chunks), against the explicit map of tests/test_targets_math.py."""
-    from test_targets_math import path_map
+    chunks), against the explicit map of tests/support/hh_attention_maps.py."""
+    from hh_attention_maps import path_map
 
     model = sd3 if kind == "sd3" else flux
     layout = host("patches.model_patch").model_layout(model)
@@ -519,7 +479,7 @@ def test_curved_paths_in_the_real_forward(host, hh, sd3, flux, kind, path):
         a, kw = c["args"], c["kwargs"]
         heads = a[3] if len(a) > 3 else kw["heads"]
         skip = kw.get("skip_reshape", False)
-        qh, kh, vh = (_heads_view(t, heads, skip).transpose(1, 2).double() for t in a[:3])
+        qh, kh, vh = (heads_view(t, heads, skip).transpose(1, 2).double() for t in a[:3])
         A = torch.softmax(qh @ kh.transpose(-1, -2) / qh.shape[-1] ** 0.5, -1)
         A[:, head] = path_map(path, A[:, head], 0.5)
         got = c["out"].double()

@@ -1,21 +1,22 @@
 """Writes example_workflows/*.json (the editor's format) from the node definitions of a real ComfyUI.
 
-    COMFYUI_PATH=/path/to/ComfyUI python tests/build_example_workflows.py [name ...]
+    python tools/build_example_workflows.py --comfyui /path/to/ComfyUI [name ...]
 
 Widget order, defaults, sockets and types come from the host's /object_info data, so a workflow
-cannot name an input a node does not have. tests/test_example_workflows.py checks the files and
-runs them; tests/test_browser.py loads them in the editor. Run this again after changing a node's
+cannot name an input a node does not have. tests/host/test_example_workflows.py checks the files and
+runs them; tests/browser/test_browser.py loads them in the editor. Run this again after changing a node's
 inputs. Settings follow the paper (arXiv 2506.10978) where it gives them.
 """
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hh_pack import find_host, load_host  # noqa: E402
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
 
 SD3_CHECKPOINT = "sd3_medium_incl_clips_t5xxlfp8.safetensors"
 PROMPT = "a cozy wooden cabin at the edge of a pine forest, photograph"
@@ -232,12 +233,28 @@ EXAMPLES = {
 }
 
 
-def main(names: list[str]) -> None:
-    host, how = find_host()
-    if host is None:
-        sys.exit(how)
-    package = load_host(host)
-    import hh_workflows as hw
+def load_pack(comfyui: Path) -> str:
+    """ComfyUI with its core nodes (the examples use them), and the pack in it; the pack's module name."""
+    spec = importlib.util.spec_from_file_location("hh_loading", TOOLS.parent / "comfy_host" / "loading.py")
+    loading = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loading)  # imports nothing of the pack: loadable before ComfyUI is
+    try:
+        return loading.load_comfyui(comfyui, core_nodes=True)
+    except loading.ComfyUILoadError as e:
+        sys.exit(f"error: {e}")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--comfyui", type=Path, required=True, help="The ComfyUI folder (holding main.py).")
+    parser.add_argument("names", nargs="*", help=f"Examples to write (default: all): {', '.join(EXAMPLES)}.")
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in EXAMPLES]
+    if unknown:
+        parser.error(f"unknown example {', '.join(unknown)} (valid: {', '.join(EXAMPLES)})")
+    package = load_pack(args.comfyui)
+    names = args.names
+    import ui_workflows as hw
 
     # ComfyUI-Manager's missing-node lookup reads node_list.json as {node id: description}
     # (its scanner iterates .items()); the pack registers its nodes through comfy_entrypoint,

@@ -1,6 +1,6 @@
 """The headless search on several processes (torchrun, gloo, CPU) against one process.
 
-Every run is headhunter_cli.py's own main() in subprocesses (tests/hh_dist_search.py: ComfyUI's
+Every run is headhunter_cli.py's own main() in subprocesses (tests/support/hh_dist_search.py: ComfyUI's
 loaders read a tiny SD3 and a tiny VAE from files, the objective is a tiny CLIP read by
 transformers; only the text encoders are stood in for). The reference is the same command in one
 plain process; the distributed runs must write the same files, byte for byte. Subprocess timeouts
@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.host
 
-DRIVER = Path(__file__).resolve().parent / "hh_dist_search.py"
+DRIVER = Path(__file__).resolve().parents[1] / "support" / "hh_dist_search.py"
 GUARD_S = 600  # a hang guard: a run here takes well under a minute
 OUTPUTS = ("checkpoint.json", "scores.safetensors", "round_images.safetensors", "preset.json")
 

@@ -1,6 +1,6 @@
 """Test-only custom node pack for the browser test's server: the tiny stand-in nodes of
-tests/hh_substitutes.py (HHTestTinyCheckpoint, HHTestTinyFlux, HHTestStubCLIP). Never installed
-for users; tests/hh_browser.py links it into a temporary custom_nodes folder."""
+tests/support/hh_substitutes.py (HHTestTinyCheckpoint, HHTestTinyFlux, HHTestStubCLIP). Never installed
+for users; tests/support/hh_browser.py links it into a temporary custom_nodes folder."""
 import os
 import sys
 

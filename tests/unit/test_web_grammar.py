@@ -14,7 +14,7 @@ import pytest
 
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) not found: the widget's JS is not checked")
-PROBE = Path(__file__).with_name("web_grammar_probe.mjs")
+PROBE = Path(__file__).resolve().parents[1] / "support" / "web_grammar_probe.mjs"
 
 HAND_PICKED = [
     "L14H13", "L14H13, l0h2;L1H10\nL13H17  L0H23", "L5", "L5H*", "L3-5H0-7", "L2-3", "L14H13@0.5, L0H2",
@@ -122,5 +122,5 @@ def test_js_and_python_read_head_text_alike(pack, family):
 
 
 def test_widget_fixture_is_the_architecture_table(pack):
-    fixture = Path(__file__).resolve().parents[1] / "web" / "tests" / "fixtures" / "architectures.json"
+    fixture = Path(__file__).resolve().parents[2] / "web" / "tests" / "fixtures" / "architectures.json"
     assert json.loads(fixture.read_text()) == pack("http_api.payloads").architectures_payload()

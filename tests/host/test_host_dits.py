@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from test_host_engine import TOKENS_ALL, _check_calls, _heads_view, patch
+from hh_attention_maps import check_recorded_calls, heads_view
+from hh_nodes import TOKENS_ALL, patch
 
 pytestmark = pytest.mark.host
 
@@ -37,7 +38,7 @@ KINDS = {
     "hv": Kind("hunyuan-video", FLUX_GROUPS, 4, 16, 5, (16, 8), frames=(1,)),
     # Wan: self-attention over the space-time tokens only (text through cross-attention).
     "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
-    # Proxied blocks (no block-replace hook in ComfyUI; patches/block_proxy.py), tests/hh_proxied.py.
+    # Proxied blocks (no block-replace hook in ComfyUI; patches/block_proxy.py), tests/support/hh_proxied.py.
     # HiDream: image first; its blocks' text is T5 + the last Llama layer + the block's Llama layer.
     "hidream": Kind("hidream", (("double_stream_block", 2), ("single_stream_block", 3)), 4, 16, 3 * 5, (16, 8),
                     "single-stream block 0"),
@@ -111,7 +112,7 @@ def test_only_the_selected_heads_change(host, hh, dits, kind, u):
     expected = {1: {3: u}, 3: {1: u}, 4: {h: u for h in range(layout.heads)}}
     _self_attention(calls)
     assert any(c["perturbed"] for c in calls), "the perturbed pass never ran"
-    assert _check_calls(calls, expected, heads_per_layer=None) > 0
+    assert check_recorded_calls(calls, expected, heads_per_layer=None) > 0
 
 
 @pytest.mark.parametrize("u", [1.0, 0.5])
@@ -126,7 +127,7 @@ def test_wan_heads_over_space_and_time(host, hh, dits, u):
     hh.ksampler(patched, hh.conditioning("wan"), hh.conditioning("wan", seed=2), steps=1, cfg=2.0, size=8, frames=3)
     selfs = _self_attention(calls)
     assert {_tokens(c) for c in selfs} == {3 * 16} and len(calls) == 2 * len(selfs)
-    assert _check_calls(calls, {2: {1: u}, 4: {0: u, 1: u, 2: u}}, heads_per_layer=None) > 0
+    assert check_recorded_calls(calls, {2: {1: u}, 4: {0: u, 1: u, 2: u}}, heads_per_layer=None) > 0
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -193,7 +194,7 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
     (c,) = [c for c in _self_attention(calls) if c["perturbed"] and c["layer"] == 3]
     a, kw = c["args"], c["kwargs"]
     heads = a[3] if len(a) > 3 else kw["heads"]
-    q, k, v = (_heads_view(t, heads, kw.get("skip_reshape", False)).transpose(1, 2).double() for t in a[:3])
+    q, k, v = (heads_view(t, heads, kw.get("skip_reshape", False)).transpose(1, 2).double() for t in a[:3])
     n_txt = KINDS[kind].text_tokens
     assert q.shape[2] == n_txt + KINDS[kind].image_tokens
     if kind == "qwen":

@@ -21,7 +21,7 @@ import hh_browser
 pytestmark = pytest.mark.host
 
 CHROMIUM = hh_browser.find_chromium()
-ARTIFACTS = Path(__file__).resolve().parent / ".artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts" / "browser"
 DOCS_IMAGES = hh_browser.PACK_DIR / "docs" / "images"
 UPDATE = os.environ.get("HEADHUNTER_UPDATE_SCREENSHOTS") == "1"
 SETTINGS = {
@@ -234,9 +234,9 @@ def queue_example(host, page, loop, name: str, node_type: str | None = None, hea
 
 
 def python_prompt(name):
-    import hh_workflows
+    import ui_workflows
 
-    return hh_workflows.ui_to_api(hh_workflows.load_examples()[name])
+    return ui_workflows.ui_to_api(ui_workflows.load_examples()[name])
 
 
 def stand_ins(host):
@@ -246,7 +246,7 @@ def stand_ins(host):
 
 
 def assert_same_prompt(frontend: dict, ours: dict):
-    """The frontend's graphToPrompt and hh_workflows.ui_to_api agree (class types and inputs)."""
+    """The frontend's graphToPrompt and ui_workflows.ui_to_api agree (class types and inputs)."""
     assert {k: (v["class_type"], v["inputs"]) for k, v in frontend.items()} == \
            {k: (v["class_type"], v["inputs"]) for k, v in ours.items()}
 

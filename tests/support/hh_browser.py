@@ -4,7 +4,7 @@ protocol (plain CDP over a websocket, with aiohttp), for the browser test.
 The server is ``python main.py --cpu`` from the host folder with every writable path in a temporary
 base directory (--base-directory, --user-directory, --output-directory, an in-memory database):
 the ComfyUI folder itself is never written. Its custom_nodes folder holds a symlink to this pack and
-one to tests/substitutes_pack (the tiny stand-in nodes of hh_substitutes.py). Only 127.0.0.1.
+one to tests/support/substitutes_pack (the tiny stand-in nodes of hh_substitutes.py). Only 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TESTS_DIR = Path(__file__).resolve().parent
-PACK_DIR = TESTS_DIR.parent
+SUPPORT_DIR = Path(__file__).resolve().parent
+PACK_DIR = SUPPORT_DIR.parents[1]
 PACK_FOLDER_NAME = "ComfyUI-HeadHunter"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -77,7 +77,7 @@ class ComfyServer:
         custom_nodes = self.base / "custom_nodes"
         custom_nodes.mkdir(parents=True)
         (custom_nodes / PACK_FOLDER_NAME).symlink_to(PACK_DIR, target_is_directory=True)
-        (custom_nodes / "hh_test_substitutes").symlink_to(TESTS_DIR / "substitutes_pack", target_is_directory=True)
+        (custom_nodes / "hh_test_substitutes").symlink_to(SUPPORT_DIR / "substitutes_pack", target_is_directory=True)
         user = self.base / "user" / "default"
         user.mkdir(parents=True)
         (user / "comfy.settings.json").write_text(json.dumps(self.settings))

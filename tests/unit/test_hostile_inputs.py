@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
+from hh_pack import preset_modules
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 MEMORY_LIMIT = 1 << 30  # 1 GiB of address space for the child: torch is never imported there
 HANG = 20  # seconds; a bounded parse takes a fraction of one
 
@@ -24,12 +26,12 @@ HUGE_RANGES = ["L0-9999999H*", "L0-999999999H*", "L0-999999H0-999999", "L0-1023H
 
 
 def run_bounded(code: str) -> subprocess.CompletedProcess:
-    """Run ``code`` (with ``pack`` = tests/hh_pack.pack_module) in a child with capped memory."""
+    """Run ``code`` (with ``pack`` = tests/support/hh_pack.pack_module) in a child with capped memory."""
     prelude = textwrap.dedent(f"""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT}))
-        sys.path.insert(0, {str(TESTS)!r})
-        from hh_pack import pack_module as pack
+        sys.path.insert(0, {str(SUPPORT)!r})
+        from hh_pack import pack_module as pack, preset_modules
     """)
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=HANG, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -127,8 +129,8 @@ def test_hostile_preset_files_each_fail_alone_with_name_and_reason(tmp_path):
     })
     out = run_bounded(f"""
         import json, os
-        presets = pack("core.presets")
-        found, errors = presets.load_presets([({str(tmp_path)!r}, False)])
+        presets = preset_modules(pack)
+        found, errors = presets.files.load_presets([({str(tmp_path)!r}, False)])
         print(json.dumps({{"found": [p.id for p in found], "errors": {{os.path.basename(e.path): str(e) for e in errors}}}}))
     """)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -146,42 +148,42 @@ def test_hostile_preset_files_each_fail_alone_with_name_and_reason(tmp_path):
 
 
 def test_preset_names_too_long_in_utf8_or_reserved_on_windows_are_refused(pack, tmp_path):
-    presets = pack("core.presets")
+    presets = preset_modules(pack)
     for name, message in [("字" * 84, r"is 257 bytes long in UTF-8 .*at most 255 bytes"),
                           ("aux.v2", r"reserved file name on Windows \(AUX\)"), ("x/LPT1.txt", r"reserved"),
                           ("con", "reserved")]:
-        with pytest.raises(presets.PresetError, match=message):
-            presets.sanitize_preset_id(name)
-    assert presets.sanitize_preset_id("字" * 83) == "字" * 83  # 249 + 5 bytes: fits
+        with pytest.raises(presets.checks.PresetError, match=message):
+            presets.files.sanitize_preset_id(name)
+    assert presets.files.sanitize_preset_id("字" * 83) == "字" * 83  # 249 + 5 bytes: fits
 
 
 def test_saving_over_unreadable_or_odd_files_gives_a_preset_error(pack, tmp_path):
-    presets = pack("core.presets")
-    p = presets.preset_from_dict(dict(MINIMAL), "a/b")
+    presets = preset_modules(pack)
+    p = presets.fmt.preset_from_dict(dict(MINIMAL), "a/b")
     (tmp_path / "a").write_text("a file where the folder would be")
-    with pytest.raises(presets.PresetError, match=r"cannot write preset 'a/b' to .*a/b.json"):
-        presets.save_preset(tmp_path, p)
+    with pytest.raises(presets.checks.PresetError, match=r"cannot write preset 'a/b' to .*a/b.json"):
+        presets.files.save_preset(tmp_path, p)
     (tmp_path / "a").unlink()
     (tmp_path / "a").mkdir()
     (tmp_path / "a/b.json").write_bytes(b"\xff\xfe not utf-8")
-    with pytest.raises(presets.PresetError, match=r"a preset named 'a/b' already exists .*turn on overwrite"):
-        presets.save_preset(tmp_path, p)
+    with pytest.raises(presets.checks.PresetError, match=r"a preset named 'a/b' already exists .*turn on overwrite"):
+        presets.files.save_preset(tmp_path, p)
     (tmp_path / "a/b.json").unlink()
     (tmp_path / "a/b.json").mkdir()
-    with pytest.raises(presets.PresetError, match=r"exists and is not a file"):
-        presets.save_preset(tmp_path, p, overwrite=True)
+    with pytest.raises(presets.checks.PresetError, match=r"exists and is not a file"):
+        presets.files.save_preset(tmp_path, p, overwrite=True)
 
 
 def test_preset_files_are_parsed_again_only_when_they_change(pack, tmp_path):
-    presets = pack("core.presets")
+    presets = preset_modules(pack)
     path = tmp_path / "p.json"
     path.write_text(json.dumps(MINIMAL))
-    first, _ = presets.load_presets([(tmp_path, False)])
-    again, _ = presets.load_presets([(tmp_path, False)])
+    first, _ = presets.files.load_presets([(tmp_path, False)])
+    again, _ = presets.files.load_presets([(tmp_path, False)])
     assert again[0] is first[0]  # the same object: read from the cache, not the disk
     path.write_text(json.dumps({**MINIMAL, "name": "changed"}))
     os.utime(path, ns=(1, 1))
-    changed, _ = presets.load_presets([(tmp_path, False)])
+    changed, _ = presets.files.load_presets([(tmp_path, False)])
     assert changed[0].name == "changed"
 
 

@@ -7,7 +7,7 @@ tier checks the same paths with ComfyUI's real backends.
 import pytest
 import torch
 
-from test_softpag_math import from_out, reference, to_layout
+from hh_attention_maps import from_out, softpag_reference, to_layout
 
 
 def backend(q, k, v, heads, mask=None, skip_reshape=False, skip_output_reshape=False, **kwargs):
@@ -41,7 +41,7 @@ def test_shortcuts_match_reference(pack, layout, skip_reshape, skip_output_resha
     backend.calls = []
     out = override(backend, to_layout(q, layout), to_layout(k, layout), to_layout(v, layout), 4,
                    skip_reshape=skip_reshape, skip_output_reshape=skip_output_reshape, _inside_attn_wrapper=True)
-    want = reference(q, k, v, [(r0, r1, {h: u for h in hs}) for r0, r1, hs, u in targets])
+    want = softpag_reference(q, k, v, [(r0, r1, {h: u for h in hs}) for r0, r1, hs, u in targets])
     torch.testing.assert_close(from_out(out, skip_output_reshape, 4), want, rtol=1e-10, atol=1e-10)
     assert [s[0] for s in backend.calls] == ([] if backend_batch is None else [backend_batch])
 

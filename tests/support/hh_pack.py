@@ -12,7 +12,7 @@ import sys
 import types
 from pathlib import Path
 
-PACK_DIR = Path(__file__).resolve().parents[1]
+PACK_DIR = Path(__file__).resolve().parents[2]
 HOST_FREE_NAME = "headhunter_pack"
 
 
@@ -23,6 +23,14 @@ def pack_module(name: str, package: str = HOST_FREE_NAME):
         pkg.__path__ = [str(PACK_DIR)]
         sys.modules[HOST_FREE_NAME] = pkg
     return importlib.import_module(f"{package}.{name}")
+
+
+def preset_modules(get=pack_module) -> types.SimpleNamespace:
+    """The preset layer's four modules, by role, from ``get`` (``pack_module`` or the ``host`` fixture):
+    ``algebra`` (head-set algebra on a model), ``checks`` (field checks, PresetError), ``fmt`` (the
+    JSON format, Preset) and ``files`` (reading, listing and saving files)."""
+    return types.SimpleNamespace(algebra=get("core.head_set_algebra"), checks=get("core.preset_checks"),
+                                 fmt=get("core.preset_format"), files=get("core.preset_files"))
 
 
 def find_host() -> tuple[Path | None, str]:

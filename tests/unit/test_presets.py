@@ -5,10 +5,12 @@ import os
 
 import pytest
 
+from hh_pack import preset_modules
+
 
 @pytest.fixture
 def presets(pack):
-    return pack("core.presets")
+    return preset_modules(pack)
 
 
 @pytest.fixture
@@ -23,8 +25,8 @@ def arch(pack):
 
 @pytest.fixture(scope="module")
 def shipped(pack):
-    mod = pack("core.presets")
-    found, errors = mod.load_presets([(mod.SHIPPED_DIR, True)])
+    mod = preset_modules(pack)
+    found, errors = mod.files.load_presets([(mod.files.SHIPPED_DIR, True)])
     assert errors == []
     return {p.id: p for p in found}
 
@@ -39,7 +41,7 @@ def pairs(head_set, layout, u=1.0):
 
 # ---- format -----------------------------------------------------------------------------------
 def test_minimal_preset_loads_and_missing_settings_fall_back(presets, arch):
-    p = presets.preset_from_dict(copy.deepcopy(MINIMAL), "mine")
+    p = presets.fmt.preset_from_dict(copy.deepcopy(MINIMAL), "mine")
     assert (p.name, p.family, p.arch, p.description, p.tags, p.provenance) == ("mine", "sd3-medium", "sd3", "", [], {})
     assert [p.setting(k) for k in ("scale", "softpag_u", "steps", "cfg")] == [3.0, 1.0, 20, 1.0]
     assert "not given" in p.summary()
@@ -54,12 +56,12 @@ def test_round_trip_through_json_keeps_everything(presets, heads, arch):
                    {"head": "L5"}, {"head": "-L5H3"}, {"head": "L7-8H0-1"}],
          "recommended": {"scale": 3, "softpag_u": 0.75, "steps": 20, "cfg": 3.0, "notes": "n", "later": 1},
          "provenance": {"source": "search", "reference": "run 1", "prompts": ["a", "b"]}}
-    p = presets.preset_from_dict(copy.deepcopy(d), "x/y")
-    text = presets.dumps_preset(p)
-    again = presets.preset_from_dict(json.loads(text), "x/y")
-    assert presets.preset_to_dict(again) == presets.preset_to_dict(p)
+    p = presets.fmt.preset_from_dict(copy.deepcopy(d), "x/y")
+    text = presets.fmt.dumps_preset(p)
+    again = presets.fmt.preset_from_dict(json.loads(text), "x/y")
+    assert presets.fmt.preset_to_dict(again) == presets.fmt.preset_to_dict(p)
     assert again.head_set() == p.head_set()
-    assert presets.preset_to_dict(p)["future_key"] == {"kept": True}
+    assert presets.fmt.preset_to_dict(p)["future_key"] == {"kept": True}
     assert p.recommended["scale"] == 3.0 and isinstance(p.recommended["scale"], float)
     layout = arch.variant_layout("sd3", "sd3-medium")
     got = pairs(p.head_set(), layout, u=1.0)
@@ -73,7 +75,7 @@ def test_round_trip_through_json_keeps_everything(presets, heads, arch):
 def test_head_set_to_preset_and_back(presets, heads, arch):
     hs = heads.HeadSet.parse("L14H13@0.5, L5, -L5H3, L1-2H0-3, L9H2@0.25", name="typed")
     hs = type(hs)(hs.entries, hs.excluded, notes=heads.HeadNotes(labels={"L14H13": "3D"}, scores={"L9H2": 1.5}))
-    p = presets.preset_from_head_set(hs, "saved", "Saved", family="sd3-medium", recommended={"scale": 2.0})
+    p = presets.fmt.preset_from_head_set(hs, "saved", "Saved", family="sd3-medium", recommended={"scale": 2.0})
     back = p.head_set()
     assert (back.entries, back.excluded) == (hs.entries, hs.excluded)
     assert back.to_text() == hs.to_text()
@@ -84,13 +86,13 @@ def test_head_set_to_preset_and_back(presets, heads, arch):
 
 def test_head_set_to_preset_needs_a_family_matching_its_architecture(presets, heads):
     hs = heads.HeadSet.parse("L1H2")
-    with pytest.raises(presets.PresetError, match="choose a family"):
-        presets.preset_from_head_set(hs, "a", "a")
+    with pytest.raises(presets.checks.PresetError, match="choose a family"):
+        presets.fmt.preset_from_head_set(hs, "a", "a")
     flux = heads.HeadSet.parse("L40H2", arch="flux", family="flux.1-dev")
-    with pytest.raises(presets.PresetError, match="made for FLUX but family 'sd3-medium' is SD3"):
-        presets.preset_from_head_set(flux, "a", "a", family="sd3-medium")
-    with pytest.raises(presets.PresetError, match="empty"):
-        presets.preset_from_head_set(heads.HeadSet(), "a", "a", family="sd3-medium")
+    with pytest.raises(presets.checks.PresetError, match="made for FLUX but family 'sd3-medium' is SD3"):
+        presets.fmt.preset_from_head_set(flux, "a", "a", family="sd3-medium")
+    with pytest.raises(presets.checks.PresetError, match="empty"):
+        presets.fmt.preset_from_head_set(heads.HeadSet(), "a", "a", family="sd3-medium")
 
 
 def _with(**changes):
@@ -137,8 +139,8 @@ _DROP = object()
     (_with(provenance={"source": "internet"}), r'"provenance"."source" must be one of paper, search, user, layer-level'),
 ])
 def test_schema_errors_say_what_is_wrong(presets, data, message):
-    with pytest.raises(presets.PresetError, match=message):
-        presets.preset_from_dict(data, "x")
+    with pytest.raises(presets.checks.PresetError, match=message):
+        presets.fmt.preset_from_dict(data, "x")
 
 
 # ---- shipped presets --------------------------------------------------------------------------
@@ -150,18 +152,18 @@ def test_every_shipped_preset_loads_and_fits_its_family(presets, arch, shipped):
         assert p.shipped and p.id.split("/")[0] == p.family
         layout = arch.variant_layout(p.arch, p.family)
         assert p.head_set().resolve(layout), p.id  # raises if a head is outside its family
-        assert p.description and p.provenance["source"] in presets.SOURCES
-        assert all(p.recommended.get(k) is not None for k in presets.SETTINGS), p.id  # every setting given
+        assert p.description and p.provenance["source"] in presets.checks.SOURCES
+        assert all(p.recommended.get(k) is not None for k in presets.checks.SETTINGS), p.id  # every setting given
         assert p.recommended.get("notes"), p.id  # where each number comes from
         if p.provenance["source"] == "paper":
-            assert "paper" in p.provenance and all(h.get("confidence") in presets.CONFIDENCE for h in p.heads), p.id
+            assert "paper" in p.provenance and all(h.get("confidence") in presets.checks.CONFIDENCE for h in p.heads), p.id
 
 
 def test_shipped_files_are_written_in_the_canonical_layout(presets, shipped):
     # Hand edits stay reviewable: each file is exactly what dumps_preset writes for it.
     for p in shipped.values():
-        assert p.path.read_text(encoding="utf-8") == presets.dumps_preset(p), (
-            f"{p.id}: rewrite it with core.presets.dumps_preset (one line per head, two-space indents)")
+        assert p.path.read_text(encoding="utf-8") == presets.fmt.dumps_preset(p), (
+            f"{p.id}: rewrite it with core.presets.fmt.dumps_preset (one line per head, two-space indents)")
 
 
 @pytest.mark.parametrize("pid, heads_text, family", [
@@ -205,10 +207,10 @@ def test_combine_presets_matches_set_algebra_of_their_heads(presets, arch, shipp
     layout = arch.variant_layout(a.arch, a.family)
     sa, sb = set(pairs(a, layout)), set(pairs(b, layout))
     want = {"union": sa | sb, "intersection": sa & sb, "difference": sa - sb}[op]
-    result = presets.combine(a, b, op)
+    result = presets.algebra.combine(a, b, op)
     assert set(pairs(result, layout)) == want
     assert result.arch == a.arch and result.family == a.family
-    assert result.name == f"{a.name} {presets.OPERATIONS[op][0]} {b.name}"
+    assert result.name == f"{a.name} {presets.algebra.OPERATIONS[op][0]} {b.name}"
     # Labels follow the heads that are left.
     for key in result.notes.labels:
         assert key in a.notes.labels or key in b.notes.labels
@@ -216,21 +218,21 @@ def test_combine_presets_matches_set_algebra_of_their_heads(presets, arch, shipp
 
 def test_union_of_two_figure_heads_is_the_figure_combination(presets, shipped):
     dark, shear = shipped["sd3-medium/heads/dark-L1H10"], shipped["sd3-medium/heads/shearing-L11H15"]
-    union = presets.combine(dark.head_set(), shear.head_set(), "union")
+    union = presets.algebra.combine(dark.head_set(), shear.head_set(), "union")
     fig3 = shipped["sd3-medium/combos/dark-shearing-fig3"].head_set()
     assert (union.entries, union.excluded) == (fig3.entries, fig3.excluded)
     assert union.notes.labels == fig3.notes.labels
-    inter = presets.combine(shipped["sd3-medium/combos/darker-fig36"].head_set(), fig3, "intersection")
+    inter = presets.algebra.combine(shipped["sd3-medium/combos/darker-fig36"].head_set(), fig3, "intersection")
     assert inter.to_text() == "L1H10" and inter.notes.labels == {"L1H10": "dark / lighting"}
 
 
 def test_layer_minus_a_head_saves_and_reloads(presets, arch, shipped, tmp_path):
-    result = presets.combine(shipped["sd3-medium/layers/layer13-diffusers-pag"].head_set(),
+    result = presets.algebra.combine(shipped["sd3-medium/layers/layer13-diffusers-pag"].head_set(),
                              shipped["sd3-medium/heads/shadow-L13H17"].head_set(), "difference")
     assert result.to_text() == "L13, -L13H17"
-    p = presets.preset_from_head_set(result, "layer13-no-shadow", "layer 13 without shadow")
-    presets.save_preset(tmp_path, p)
-    (back,), errors = presets.load_presets([(tmp_path, False)])
+    p = presets.fmt.preset_from_head_set(result, "layer13-no-shadow", "layer 13 without shadow")
+    presets.files.save_preset(tmp_path, p)
+    (back,), errors = presets.files.load_presets([(tmp_path, False)])
     assert errors == [] and back.head_set() == p.head_set()
     layout = arch.variant_layout("sd3", "sd3-medium")
     assert set(pairs(back.head_set(), layout)) == {(13, h) for h in range(24) if h != 17}
@@ -239,48 +241,48 @@ def test_layer_minus_a_head_saves_and_reloads(presets, arch, shipped, tmp_path):
 def test_combining_different_architectures_fails_naming_both(presets, shipped):
     sd3 = shipped["sd3-medium/heads/dark-L1H10"].head_set()
     flux = shipped["flux.1-dev/heads/golden-hour-L38H18"].head_set()
-    with pytest.raises(presets.PresetError, match=r"cannot combine preset 'SD3 dark / lighting \(L1H10\)' \(made for "
+    with pytest.raises(presets.algebra.HeadSetError, match=r"cannot combine preset 'SD3 dark / lighting \(L1H10\)' \(made for "
                        r"SD3 \(sd3-medium\)\) with preset 'FLUX golden hour \(L38H18\)' \(made for FLUX \(flux.1-dev\)\)"):
-        presets.combine(sd3, flux, "union")
+        presets.algebra.combine(sd3, flux, "union")
 
 
 def test_typed_heads_combine_with_anything_and_mixed_families_drop_the_family(presets, heads, shipped):
     typed = heads.HeadSet.parse("L2H2")
-    result = presets.combine(shipped["sd3-medium/heads/dark-L1H10"].head_set(), typed, "union")
+    result = presets.algebra.combine(shipped["sd3-medium/heads/dark-L1H10"].head_set(), typed, "union")
     assert (result.arch, result.family, result.to_text()) == ("sd3", "sd3-medium", "L1H10, L2H2")
-    mixed = presets.combine(shipped["sd3-medium/heads/dark-L1H10"].head_set(),
+    mixed = presets.algebra.combine(shipped["sd3-medium/heads/dark-L1H10"].head_set(),
                             shipped["sd3.5-medium/layers/layers7-9-slg"].head_set(), "union")
     assert (mixed.arch, mixed.family) == ("sd3", None)
     with pytest.raises(ValueError, match="unknown operation 'xor'"):
-        presets.combine(typed, typed, "xor")
+        presets.algebra.combine(typed, typed, "xor")
 
 
 # ---- against a model --------------------------------------------------------------------------
 def test_wrong_architecture_names_preset_its_architecture_and_the_model(presets, arch, shipped):
     flux = shipped["flux.1-dev/heads/golden-hour-L38H18"].head_set()
-    with pytest.raises(presets.PresetError, match=r"preset 'FLUX golden hour \(L38H18\)' was made for FLUX "
+    with pytest.raises(presets.algebra.HeadSetError, match=r"preset 'FLUX golden hour \(L38H18\)' was made for FLUX "
                        r"\(flux.1-dev\) but the model is SD3: 24 layers"):
-        presets.check_against_layout(flux, arch.variant_layout("sd3", "sd3-medium"))
+        presets.algebra.check_against_layout(flux, arch.variant_layout("sd3", "sd3-medium"))
 
 
 def test_heads_outside_the_model_name_the_preset_and_its_family(presets, arch, shipped):
     tiny = arch.ModelLayout(arch.architecture("sd3"), (3,), 3)
     p = shipped["sd3-medium/heads/high-res-detail-L14H7"].head_set()
-    with pytest.raises(presets.PresetError, match=r"preset 'SD3 high resolution, fine detailed \(L14H7\)', made for "
+    with pytest.raises(presets.algebra.HeadSetError, match=r"preset 'SD3 high resolution, fine detailed \(L14H7\)', made for "
                        r"SD3 \(sd3-medium\), has heads outside this model: L14H7: layer 14 is out of range for SD3: "
                        r"3 layers"):
-        presets.check_against_layout(p, tiny)
+        presets.algebra.check_against_layout(p, tiny)
 
 
 def test_other_family_same_architecture_warns_but_applies(presets, heads, arch):
     tiny = arch.ModelLayout(arch.architecture("sd3"), (3,), 3)
     hs = heads.HeadSet.parse("L1H2", name="mine", arch="sd3", family="sd3-medium", notes=heads.HeadNotes(preset="mine"))
-    (warning,) = presets.check_against_layout(hs, tiny)
+    (warning,) = presets.algebra.check_against_layout(hs, tiny)
     assert warning.startswith("preset 'mine' was found on sd3-medium (SD3: 24 layers (joint blocks 0-23) x 24 heads); this model is SD3: 3 layers")
-    assert presets.check_against_layout(hs, arch.variant_layout("sd3", "sd3-medium")) == []
-    assert presets.check_against_layout(heads.HeadSet.parse("L1H2"), tiny) == []  # typed heads: nothing to compare
+    assert presets.algebra.check_against_layout(hs, arch.variant_layout("sd3", "sd3-medium")) == []
+    assert presets.algebra.check_against_layout(heads.HeadSet.parse("L1H2"), tiny) == []  # typed heads: nothing to compare
     with pytest.raises(heads.HeadRangeError, match=r"^L1H5: head 5 is out of range for SD3: 3 layers .*\(heads 0-2\)$"):
-        presets.check_against_layout(heads.HeadSet.parse("L1H5"), tiny)
+        presets.algebra.check_against_layout(heads.HeadSet.parse("L1H5"), tiny)
 
 
 # ---- files: loading, broken files, saving -----------------------------------------------------
@@ -297,10 +299,10 @@ def test_broken_files_are_reported_and_skipped(presets, tmp_path):
     _write(tmp_path / "nan.json", good.replace('"version": 1', '"version": 1, "x": NaN'))
     _write(tmp_path / "future.json", good.replace('"version": 1', '"version": 7'))
     _write(tmp_path / "latin1.json", b'{"name": "caf\xe9"}')
-    _write(tmp_path / "big.json", " " * (presets.MAX_FILE_BYTES + 1))
+    _write(tmp_path / "big.json", " " * (presets.files.MAX_FILE_BYTES + 1))
     _write(tmp_path / "notes.txt", "not a preset")
     _write(tmp_path / ".hidden/x.json", "{")
-    found, errors = presets.load_presets([(tmp_path, False)])
+    found, errors = presets.files.load_presets([(tmp_path, False)])
     assert [p.id for p in found] == ["good", "sub/also-good"]
     by_file = {os.path.basename(e.path): str(e) for e in errors}
     assert set(by_file) == {"syntax.json", "nan.json", "future.json", "latin1.json", "big.json"}
@@ -310,46 +312,46 @@ def test_broken_files_are_reported_and_skipped(presets, tmp_path):
     assert "not UTF-8" in by_file["latin1.json"]
     assert "bytes; a preset is at most" in by_file["big.json"]
     assert all(str(tmp_path) in e for e in errors)  # each message names its file
-    with pytest.raises(presets.PresetError, match=r"'future' cannot be read: .*future.json: written for preset format version 7"):
-        presets.find_preset(found, errors, "future", "the test folder")
-    with pytest.raises(presets.PresetError, match=r"'gone' was not found in the test folder. It may have been renamed"):
-        presets.find_preset(found, errors, "gone", "the test folder")
+    with pytest.raises(presets.checks.PresetError, match=r"'future' cannot be read: .*future.json: written for preset format version 7"):
+        presets.files.find_preset(found, errors, "future", "the test folder")
+    with pytest.raises(presets.checks.PresetError, match=r"'gone' was not found in the test folder. It may have been renamed"):
+        presets.files.find_preset(found, errors, "gone", "the test folder")
 
 
 def test_user_file_cannot_stand_in_for_a_shipped_preset(presets, tmp_path):
     shipped_dir, user_dir = tmp_path / "shipped", tmp_path / "user"
     _write(shipped_dir / "a/b.json", json.dumps(MINIMAL))
     _write(user_dir / "a/b.json", json.dumps({**MINIMAL, "name": "impostor"}))
-    found, errors = presets.load_presets([(shipped_dir, True), (user_dir, False), (tmp_path / "missing", False)])
+    found, errors = presets.files.load_presets([(shipped_dir, True), (user_dir, False), (tmp_path / "missing", False)])
     assert [(p.id, p.name, p.shipped) for p in found] == [("a/b", "mine", True)]
     (error,) = errors
     assert "has the same name 'a/b' as a shipped preset and is ignored" in error
 
 
 def _preset(presets, pid="my/look", **kw):
-    return presets.preset_from_dict({**copy.deepcopy(MINIMAL), **kw}, pid)
+    return presets.fmt.preset_from_dict({**copy.deepcopy(MINIMAL), **kw}, pid)
 
 
 def test_save_then_load_gives_the_same_preset(presets, tmp_path):
     p = _preset(presets, description="warm", tags=["style"], recommended={"scale": 2.5})
-    path = presets.save_preset(tmp_path / "user", p)
+    path = presets.files.save_preset(tmp_path / "user", p)
     assert path == (tmp_path / "user/my/look.json").resolve()
-    (back,), errors = presets.load_presets([(tmp_path / "user", False)])
-    assert errors == [] and presets.preset_to_dict(back) == presets.preset_to_dict(p)
-    assert presets.save_preset(tmp_path / "user", p) == path  # same content again: fine
+    (back,), errors = presets.files.load_presets([(tmp_path / "user", False)])
+    assert errors == [] and presets.fmt.preset_to_dict(back) == presets.fmt.preset_to_dict(p)
+    assert presets.files.save_preset(tmp_path / "user", p) == path  # same content again: fine
     changed = _preset(presets, description="colder")
-    with pytest.raises(presets.PresetError, match=r"a preset named 'my/look' already exists .*turn on overwrite"):
-        presets.save_preset(tmp_path / "user", changed)
-    presets.save_preset(tmp_path / "user", changed, overwrite=True)
-    (back,), _ = presets.load_presets([(tmp_path / "user", False)])
+    with pytest.raises(presets.checks.PresetError, match=r"a preset named 'my/look' already exists .*turn on overwrite"):
+        presets.files.save_preset(tmp_path / "user", changed)
+    presets.files.save_preset(tmp_path / "user", changed, overwrite=True)
+    (back,), _ = presets.files.load_presets([(tmp_path / "user", False)])
     assert back.description == "colder"
     assert not list((tmp_path / "user").rglob("*.tmp"))
 
 
 def test_save_never_writes_over_a_shipped_preset(presets, tmp_path):
     p = _preset(presets, pid="sd3-medium/heads/dark-L1H10")
-    with pytest.raises(presets.PresetError, match="is the name of a shipped preset, which is never overwritten"):
-        presets.save_preset(tmp_path, p, overwrite=True, reserved={"sd3-medium/heads/dark-L1H10"})
+    with pytest.raises(presets.checks.PresetError, match="is the name of a shipped preset, which is never overwritten"):
+        presets.files.save_preset(tmp_path, p, overwrite=True, reserved={"sd3-medium/heads/dark-L1H10"})
     assert not list(tmp_path.iterdir())
 
 
@@ -366,10 +368,10 @@ def test_save_never_writes_over_a_shipped_preset(presets, tmp_path):
     ("x" * 101, r"1 to 100 characters"),
 ])
 def test_unsafe_names_are_refused(presets, tmp_path, name, message):
-    with pytest.raises(presets.PresetError, match=message):
-        presets.sanitize_preset_id(name)
-    with pytest.raises(presets.PresetError, match=message):
-        presets.save_preset(tmp_path / "user", _preset(presets, pid=name))
+    with pytest.raises(presets.checks.PresetError, match=message):
+        presets.files.sanitize_preset_id(name)
+    with pytest.raises(presets.checks.PresetError, match=message):
+        presets.files.save_preset(tmp_path / "user", _preset(presets, pid=name))
     assert not (tmp_path / "user").exists()
 
 
@@ -380,7 +382,7 @@ def test_unsafe_names_are_refused(presets, tmp_path, name, message):
     ("  spaced / out  ", "spaced/out"),
 ])
 def test_names_are_sanitized(presets, name, pid):
-    assert presets.sanitize_preset_id(name) == pid
+    assert presets.files.sanitize_preset_id(name) == pid
 
 
 def test_save_refuses_a_path_that_leaves_the_folder_through_a_link(presets, tmp_path):
@@ -388,18 +390,18 @@ def test_save_refuses_a_path_that_leaves_the_folder_through_a_link(presets, tmp_
     outside.mkdir()
     (tmp_path / "user").mkdir()
     (tmp_path / "user/link").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(presets.PresetError, match="would be written outside the preset folder"):
-        presets.save_preset(tmp_path / "user", _preset(presets, pid="link/x"))
+    with pytest.raises(presets.checks.PresetError, match="would be written outside the preset folder"):
+        presets.files.save_preset(tmp_path / "user", _preset(presets, pid="link/x"))
     assert not list(outside.iterdir())
 
 
 # ---- targets -------------------------------------------------------------------------------------
 def test_targets_are_recorded_and_read_back(presets, heads, arch):
     hs = heads.HeadSet.parse("L14H7:uniform@0.5, L3:seg(4), L2H1:temperature(2), L0H0", name="typed")
-    p = presets.preset_from_head_set(hs, "saved", "Saved", family="sd3-medium")
-    d = presets.preset_to_dict(p)
+    p = presets.fmt.preset_from_head_set(hs, "saved", "Saved", family="sd3-medium")
+    d = presets.fmt.preset_to_dict(p)
     assert [h.get("target") for h in d["heads"]] == ["uniform", "seg(4)", "temperature(2)", None]
-    back = presets.preset_from_dict(json.loads(presets.dumps_preset(p)), "saved").head_set()
+    back = presets.fmt.preset_from_dict(json.loads(presets.fmt.dumps_preset(p)), "saved").head_set()
     layout = arch.variant_layout("sd3", "sd3-medium")
     as_text = lambda s: [(l, h, u, None if t is None else t.text) for l, h, u, t in s.resolve_targets(layout, 1.0)]
     assert as_text(back) == as_text(hs)
@@ -407,10 +409,10 @@ def test_targets_are_recorded_and_read_back(presets, heads, arch):
 
 
 def test_files_without_targets_read_as_before(presets, arch):
-    p = presets.preset_from_dict(copy.deepcopy(MINIMAL), "mine")
+    p = presets.fmt.preset_from_dict(copy.deepcopy(MINIMAL), "mine")
     layout = arch.variant_layout("sd3", "sd3-medium")
     assert p.head_set().resolve_targets(layout, 1.0, "uniform")[0][3] == "uniform"  # the node's target applies
-    assert "target" not in presets.preset_to_dict(p)["heads"][0]
+    assert "target" not in presets.fmt.preset_to_dict(p)["heads"][0]
 
 
 @pytest.mark.parametrize("entry,message", [
@@ -420,5 +422,5 @@ def test_files_without_targets_read_as_before(presets, arch):
     ({"head": "L1H2:uniform"}, "write the target as"),
 ])
 def test_bad_targets_in_files_say_what_is_wrong(presets, entry, message):
-    with pytest.raises(presets.PresetError, match=message):
-        presets.preset_from_dict({**copy.deepcopy(MINIMAL), "heads": [entry]}, "bad")
+    with pytest.raises(presets.checks.PresetError, match=message):
+        presets.fmt.preset_from_dict({**copy.deepcopy(MINIMAL), "heads": [entry]}, "bad")

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.host
 
 @pytest.fixture(scope="module")
 def hw(host):
-    import hh_workflows
+    import ui_workflows
 
-    return hh_workflows
+    return ui_workflows
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def examples(hw):
 
 
 def example_names():
-    from hh_workflows import EXAMPLES_DIR
+    from ui_workflows import EXAMPLES_DIR
 
     return sorted(p.stem for p in EXAMPLES_DIR.glob("*.json"))
 

@@ -1,8 +1,8 @@
 // Reads {layout, texts} as JSON on stdin; prints, per text, what the widget's port of the grammar
 // makes of it: the resolved heads or the error, and the canonical text the grid would write.
 // Used by test_web_grammar.py to hold web/js/head_text.js to core/heads.py.
-import { HeadRangeError, HeadSyntaxError, canonicalText, parseFor, readHeads } from "../web/js/head_text.js";
-import { normalizeLayout } from "../web/js/head_layouts.js";
+import { HeadRangeError, HeadSyntaxError, canonicalText, parseFor, readHeads } from "../../web/js/head_text.js";
+import { normalizeLayout } from "../../web/js/head_layouts.js";
 
 let input = "";
 process.stdin.on("data", (d) => (input += d));

@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+from hh_pack import preset_modules
 
 pytestmark = pytest.mark.host
 
@@ -155,7 +156,7 @@ def test_search_end_to_end_finds_the_heads_a_synthetic_objective_rewards(host, h
     assert result.heatmaps.shape[0] == 2 and result.heatmaps.shape[-1] == 3
     assert result.round_grids.shape[0] == 3  # baseline + 2 rounds
     assert (result.run_dir / "heatmap_round1.png").is_file() and (result.run_dir / "images_round_1.png").is_file()
-    loaded = host("core.presets").read_preset(result.preset_path, "search/run").head_set()
+    loaded = host("core.preset_files").read_preset(result.preset_path, "search/run").head_set()
     assert loaded.to_text() == "L2H1, L1H0" and loaded.family == "sd3-medium"
     assert loaded.notes.scores == {h: scores[h] for h in ("L2H1", "L1H0")}
     assert (result.run_dir / "preset.json").read_text() == result.preset_path.read_text()
@@ -397,11 +398,11 @@ def test_seeds_text_refuses_seeds_beyond_comfyui(host):
 
 def test_a_search_never_replaces_the_users_own_preset_without_overwrite(host, hh, hs, sd3, vae, prompts, tmp_path):
     # The user saved "search/mine" with Save Preset; a search named "mine" must not replace it.
-    presets = host("core.presets")
-    users = presets.preset_from_dict({"format": "headhunter-preset", "version": 1, "name": "mine",
+    presets = preset_modules(host)
+    users = presets.fmt.preset_from_dict({"format": "headhunter-preset", "version": 1, "name": "mine",
                                       "family": "sd3-medium", "architecture": "sd3", "heads": ["L5H5"],
                                       "provenance": {"source": "user"}}, "search/mine")
-    path = presets.save_preset(tmp_path / "presets", users)
+    path = presets.files.save_preset(tmp_path / "presets", users)
     before = path.read_bytes()
     run = host("search.search_job")
     with pytest.raises(ValueError, match=r"a preset named 'search/mine' already exists .*mine.json.* not from this "

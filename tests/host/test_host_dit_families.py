@@ -9,13 +9,13 @@ code is the heads (ComfyUI derives or fixes them) and the class; layer counts ar
 checkpoint's keys by ComfyUI, so those stated here are the published models' (their configs).
 
 The tiny-model tests of HiDream, Lumina 2 and Z-Image (heads against explicit attention maps, scale
-0, guider modes, grid layout, search, sweep) are rows of tests/test_host_dits.py.
+0, guider modes, grid layout, search, sweep) are rows of tests/host/test_host_dits.py.
 """
 import pytest
 import torch
 
 import hh_releases
-from test_host_engine import patch
+from hh_nodes import patch
 
 pytestmark = pytest.mark.host
 
