@@ -146,3 +146,34 @@ def test_proxies_keep_every_weight_path_and_change_nothing_alone(host, hh, proxi
     assert guided.object_patches[f"diffusion_model.{group}.0"] is proxies.object_patches[f"diffusion_model.{group}.0"]
     assert torch.equal(hh.ksampler(model, pos, neg, size=8), plain)  # the plain model: its own blocks again
     assert not isinstance(getattr(model.model.diffusion_model, group)[0], proxy_class)
+
+
+@pytest.mark.parametrize("u", [1.0, 0.5])
+def test_lumina_refiner_blocks_are_never_perturbed(host, hh, proxied, u):
+    """Lumina 2's caption and noise refiner blocks attend over the text alone and the image alone
+    before the main layers; they are not numbered and their attention never sees the pack's
+    override, even with every main layer perturbed. A recorder set as the model's own attention
+    override sees every call: called by ComfyUI directly (the forward's override is itself) or from
+    inside the pack's override (chained)."""
+    model = proxied["lumina"]
+    calls = []
+
+    def recorder(func, *args, **kwargs):
+        options = kwargs.get("transformer_options", {})
+        q = args[0]
+        calls.append({"tokens": q.shape[2], "planned": "headhunter_plan" in options,
+                      "direct": options.get("optimized_attention_override") is recorder})
+        return func(*args, **kwargs)
+
+    recorded = model.clone()
+    recorded.model_options["transformer_options"]["optimized_attention_override"] = recorder
+    guided = patch(host, hh, recorded, "L0-4", u=u)
+    hh.ksampler(guided, hh.conditioning("lumina", tokens=5), hh.conditioning("lumina", seed=2, tokens=5), steps=1,
+                size=8)
+    planned = [c for c in calls if c["planned"]]
+    # Per perturbed forward: 2 caption refiner calls (5 tokens), 2 noise refiner calls (16 image tokens),
+    # then 5 main layers over the 21 joint tokens.
+    assert sorted(c["tokens"] for c in planned) == [5, 5, 16, 16] + [21] * 5
+    assert all(c["direct"] for c in planned if c["tokens"] != 21)
+    assert not any(c["direct"] for c in planned if c["tokens"] == 21)
+    assert all(c["direct"] for c in calls if not c["planned"])  # the cond / uncond pass: untouched
