@@ -38,20 +38,30 @@ KINDS = {
     "hv": Kind("hunyuan-video", FLUX_GROUPS, 4, 16, 5, (16, 8), frames=(1,)),
     # Wan: self-attention over the space-time tokens only (text through cross-attention).
     "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
+    # Proxied blocks (no block-replace hook in ComfyUI; patches/block_proxy.py), tests/support/hh_proxied.py.
+    # HiDream: image first; its blocks' text is T5 + the last Llama layer + the block's Llama layer.
+    "hidream": Kind("hidream", (("double_stream_block", 2), ("single_stream_block", 3)), 4, 16, 3 * 5, (16, 8),
+                    "single-stream block 0"),
+    "lumina": Kind("lumina2", (("layer", 5),), 4, 16, 5, (16, 8), "layer 2"),
+    # Z-Image pads text and image tokens to multiples of 32 (v0.28+ only).
+    "zimage": Kind("lumina2", (("layer", 5),), 4, 32, 32, (16, 8), "layer 2"),
 }
 
 
 @pytest.fixture(scope="module")
 def dits(host, hh):
+    import hh_proxied
+
     return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
             "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan(),
-            "hv": hh.tiny_hunyuan_video()}
+            "hv": hh.tiny_hunyuan_video(), "hidream": hh_proxied.tiny_hidream(), "lumina": hh_proxied.tiny_lumina2(),
+            "zimage": hh_proxied.tiny_zimage()}
 
 
 def _model(dits, kind):
     model = dits[kind]
     if model is None:
-        pytest.skip(f"this ComfyUI release cannot build {kind} (FLUX.2 needs ComfyUI v0.28+)")
+        pytest.skip(f"this ComfyUI release cannot build {kind} (FLUX.2 and Z-Image need ComfyUI v0.28+)")
     return model
 
 
@@ -283,38 +293,15 @@ def test_search_renders_candidates_as_ksampler_would(host, hh, dits, vaes, kind)
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_search_and_sweep_nodes_run(host, hh, dits, vaes, kind, tmp_path, monkeypatch):
-    import folder_paths
+    import hh_search
 
-    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
     model = _model(dits, kind)
     channels, factor = KINDS[kind].latent
     size = max(16, 8 * factor)  # at least the smallest image side ComfyUI offers (16 px)
-    positive = hh.conditioning(kind)
-    grid, images = hh.run_node(
-        host("nodes.sweep_node").HeadHunterSweep, model=model, vae=_vae(vaes, kind, channels), positive=positive, prompt="", seed=5,
-        heads="L4", mode="per head", steps=1, sampler="euler", scheduler="simple", scale=2.0, softpag_u=1.0, cfg=1.0,
-        width=size, height=size, batch_candidates=2, include_baseline=True, columns=5)
+    images, head_set = hh_search.sweep_and_search(
+        host, hh, monkeypatch, tmp_path, model, _vae(vaes, kind, channels), hh.conditioning(kind), sweep_heads="L4",
+        candidates="L4, L0H1", size=size, scheduler="simple", run_name=f"{kind} run")
     assert images.shape[0] == 5  # baseline + the 4 heads of single block 2
-
-    class Brightness:
-        name = "brightness"
-
-        def score(self, images, prompts):
-            return images.mean(dim=(1, 2, 3))
-
-        def describe(self):
-            return {"name": self.name}
-
-        def release(self):
-            pass
-
-    out = hh.run_node(
-        host("nodes.search_node").HeadHunterSearch, model=model, vae=_vae(vaes, kind, channels), objective=Brightness(), positive=positive,
-        prompts="a cat", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="simple", scale=2.0,
-        softpag_u=1.0, cfg=1.0, width=size, height=size, batch_candidates=4, candidates="L4, L0H1",
-        run_name=f"{kind} run", family="")
-    head_set = out[0]
     assert head_set.arch == KINDS[kind].arch
     assert set(head_set.notes.scores) == {"L4H0", "L4H1", "L4H2", "L4H3", "L0H1"}
 
@@ -361,24 +348,3 @@ def test_flux2_dev_and_qwen_image_families_at_their_real_size(host):
     qwen = QwenImageTransformer2DModel(num_layers=60, device="meta", operations=ops)
     layout = detect(qwen)
     assert (layout.arch.id, layout.group_sizes, layout.heads, layout.family) == ("qwen-image", (60,), 24, "qwen-image")
-
-
-@pytest.mark.parametrize("name", ["HiDream", "Lumina 2"])
-def test_models_without_a_block_hook_are_refused_by_name(host, name):
-    """HiDream and Lumina 2 blocks have no patches_replace hook in either release: a clear error
-    naming the model and why, before sampling (meta device: only the class is read)."""
-    import comfy.ops
-    from comfy.ldm.hidream.model import HiDreamImageTransformer2DModel
-    from comfy.ldm.lumina.model import NextDiT
-
-    ops = comfy.ops.disable_weight_init
-    if name == "HiDream":
-        model = HiDreamImageTransformer2DModel(patch_size=2, caption_channels=[64, 64], llama_layers=list(range(48)),
-                                               num_layers=1, num_single_layers=1, attention_head_dim=32,
-                                               num_attention_heads=2, text_emb_dim=64, axes_dims_rope=(16, 16),
-                                               device="meta", operations=ops)
-    else:
-        model = NextDiT(n_layers=2, dim=64, n_heads=2, axes_dims=(8, 12, 12), cap_feat_dim=64, device="meta",
-                        operations=ops)
-    with pytest.raises(ValueError, match=rf"cannot perturb {name}.* no block-replace hook .* Supported families: SD3, FLUX"):
-        host("core.architectures").detect_layout(model)

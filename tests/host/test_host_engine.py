@@ -192,7 +192,7 @@ def test_unsupported_model_names_supported_families(host, hh):
     # PixArt: a DiT the pack does not support (built on the meta device: only its class is read).
     model = PixArtMS(depth=1, hidden_size=64, num_heads=2, device="meta", operations=comfy.ops.disable_weight_init)
     with pytest.raises(ValueError, match=r"does not support this model \(PixArtMS\). Supported families: SD3, FLUX, "
-                                         r"FLUX.2, Chroma, Qwen-Image, AuraFlow, HunyuanVideo, Wan, U-Net \(SD3 / SD3.5 MMDiT; FLUX.1"):
+                                         r"FLUX.2, Chroma, Qwen-Image, AuraFlow, HunyuanVideo, Wan, HiDream, Lumina 2, U-Net \(SD3 / SD3.5 MMDiT; FLUX.1"):
         host("core.architectures").detect_layout(model)
 
 

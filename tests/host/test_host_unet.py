@@ -183,36 +183,12 @@ def test_search_renders_unet_candidates_as_ksampler_would(host, hh, unets, vae4)
 
 
 def test_search_and_sweep_nodes_run_on_a_unet(host, hh, unets, vae4, tmp_path, monkeypatch):
-    import folder_paths
+    import hh_search
 
-    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
-    model = unets["sd15"]
-    positive = hh.unet_conditioning("sd15", size=SIZE)
-    grid, images = hh.run_node(
-        host("nodes.sweep_node").HeadHunterSweep, model=model, vae=vae4, positive=positive, prompt="", seed=5,
-        heads="mid", mode="per head", steps=1, sampler="euler", scheduler="normal", scale=2.0, softpag_u=1.0, cfg=1.0,
-        width=SIZE, height=SIZE, batch_candidates=2, include_baseline=True, columns=5)
+    images, head_set = hh_search.sweep_and_search(
+        host, hh, monkeypatch, tmp_path, unets["sd15"], vae4, hh.unet_conditioning("sd15", size=SIZE),
+        sweep_heads="mid", candidates="mid, out0H1", size=SIZE, scheduler="normal", run_name="unet run", family="sd1.5")
     assert images.shape == (5, SIZE, SIZE, 3)  # baseline + the 4 heads of the middle block
-
-    class Brightness:
-        name = "brightness"
-
-        def score(self, images, prompts):
-            return images.mean(dim=(1, 2, 3))
-
-        def describe(self):
-            return {"name": self.name}
-
-        def release(self):
-            pass
-
-    out = hh.run_node(
-        host("nodes.search_node").HeadHunterSearch, model=model, vae=vae4, objective=Brightness(), positive=positive,
-        prompts="a cat", style="", seeds="", k=1, rounds=1, steps=1, sampler="euler", scheduler="normal", scale=2.0,
-        softpag_u=1.0, cfg=1.0, width=SIZE, height=SIZE, batch_candidates=4, candidates="mid, out0H1",
-        run_name="unet run", family="sd1.5")
-    head_set = out[0]
     assert head_set.arch == "unet" and head_set.family == "sd1.5"
     assert set(head_set.notes.scores) == {"L2H0", "L2H1", "L2H2", "L2H3", "L3H1"}
 

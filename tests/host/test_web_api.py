@@ -31,7 +31,7 @@ def test_routes_answer_json_and_4xx_json_errors(host):
 
     status, archs, ok_status, ok, bad_status, bad, none_status, none, presets_status, presets = asyncio.run(run())
     assert presets_status == 200 and any(p["id"] == "flux.1-dev/heads/golden-hour-L38H18" for p in presets["presets"])
-    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "unet"]
+    assert status == 200 and [a["id"] for a in archs["architectures"]] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "hidream", "lumina2", "unet"]
     assert ok_status == 200 and ok["count"] == 24
     assert bad_status == 422 and bad == {"error": "L1H99: head 99 is out of range for SD3: 24 layers "
                                          "(joint blocks 0-23) x 24 heads (heads 0-23)"}

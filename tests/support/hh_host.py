@@ -178,7 +178,12 @@ def tiny_wan(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0)
 def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.5):
     """Random text conditioning of the right shapes: T5 context + pooled CLIP (SD3, FLUX, Chroma);
     FLUX.2, Qwen-Image, AuraFlow: a 64-channel context (the tiny models' text width), no pooled output;
-    Qwen-Image with the text encoder's attention mask, its last token padding."""
+    Qwen-Image with the text encoder's attention mask, its last token padding. HiDream, Lumina 2,
+    Z-Image: hh_proxied."""
+    if kind in ("hidream", "lumina", "zimage"):
+        import hh_proxied
+
+        return hh_proxied.conditioning(kind, tokens, seed)
     g = torch.Generator().manual_seed(seed)
     context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen", "aura", "wan") else 4096, generator=g)
     extra = {} if kind in ("flux2", "qwen", "aura", "wan") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}

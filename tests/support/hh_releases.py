@@ -90,3 +90,21 @@ def qwen_image_masks_text() -> bool:
     """v0.28.1's Qwen-Image attention hands the text padding mask to the backend ([B, 1, N],
     fifth argument); v0.3.64's takes it but passes None (read in both trees)."""
     return release() >= (0, 28)
+
+
+def zimage_model_config(layers: int, heads: int, dim: int):
+    """A tiny Z-Image config (ComfyUI's own ``supported_models.ZImage``: Lumina 2's NextDiT with
+    Z-Image's modulation, time scale and 32-token padding, as v0.28.1's model detection writes
+    them), or None before v0.28, which has no Z-Image."""
+    import comfy.supported_models
+
+    if not hasattr(comfy.supported_models, "ZImage"):
+        return None
+    head_dim = dim // heads
+    return comfy.supported_models.ZImage({
+        "image_model": "lumina2", "patch_size": 2, "in_channels": 16, "dim": dim, "cap_feat_dim": 64,
+        "n_layers": layers, "qk_norm": True, "n_heads": heads, "n_kv_heads": heads,
+        "axes_dims": [head_dim // 4, 3 * head_dim // 8, 3 * head_dim // 8], "axes_lens": [1536, 512, 512],
+        "rope_theta": 256.0, "ffn_dim_multiplier": 8.0 / 3.0, "z_image_modulation": True, "time_scale": 1000.0,
+        "pad_tokens_multiple": 32,
+    })

@@ -108,3 +108,39 @@ def tiny_clip_folder(folder: Path, seed: int = 0) -> Path:
                               tokenizer=tokenizer)
     processor.save_pretrained(str(folder))
     return folder
+
+
+class Brightness:
+    """A search objective that needs no model: an image's mean brightness (higher = better)."""
+
+    name = "brightness"
+
+    def score(self, images, prompts):
+        return images.mean(dim=(1, 2, 3))
+
+    def describe(self):
+        return {"name": self.name}
+
+    def release(self):
+        pass
+
+
+def sweep_and_search(host, hh, monkeypatch, tmp_path, model, vae, positive, *, sweep_heads: str, candidates: str,
+                     size: int, scheduler: str, run_name: str, family: str = ""):
+    """The sweep node (per head, with the baseline) and the search node (one round, k = 1, scored
+    by brightness) on a model, each one sampling step, writing into ``tmp_path``: (the sweep's
+    images, the search's head set)."""
+    import folder_paths
+
+    monkeypatch.setattr(folder_paths, "output_directory", str(tmp_path / "output"))
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, "headhunter_presets", ([str(tmp_path / "presets")], {".json"}))
+    sampling = dict(steps=1, sampler="euler", scheduler=scheduler, scale=2.0, softpag_u=1.0, cfg=1.0, width=size,
+                    height=size)
+    _, images = hh.run_node(
+        host("nodes.sweep_node").HeadHunterSweep, model=model, vae=vae, positive=positive, prompt="", seed=5,
+        heads=sweep_heads, mode="per head", batch_candidates=2, include_baseline=True, columns=5, **sampling)
+    out = hh.run_node(
+        host("nodes.search_node").HeadHunterSearch, model=model, vae=vae, objective=Brightness(), positive=positive,
+        prompts="a cat", style="", seeds="", k=1, rounds=1, batch_candidates=4, candidates=candidates,
+        run_name=run_name, family=family, **sampling)
+    return images, out[0]

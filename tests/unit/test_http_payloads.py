@@ -40,7 +40,7 @@ def test_parse_reads_like_the_nodes(payloads):
     [
         ("L1H1", None, None, 400, "give arch"),
         (None, "sd3", None, 400, "missing 'text'"),
-        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux, flux2, chroma, qwen-image, auraflow, hunyuan-video, wan, unet)"),
+        ("L1H1", "sdxl", None, 400, "unknown architecture 'sdxl' (known: sd3, flux, flux2, chroma, qwen-image, auraflow, hunyuan-video, wan, hidream, lumina2, unet)"),
         ("L1H1", None, "sd4", 400, "unknown family 'sd4' (known: sd3-medium"),
         ("L1H1", "sd3", "flux.1-dev", 400, "family 'flux.1-dev' is flux, not 'sd3'"),
         ("L1X", "sd3", None, 422, "'L1X' is not a head"),

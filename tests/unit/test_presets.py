@@ -116,7 +116,7 @@ _DROP = object()
     (_with(version="1"), r'"version" must be a whole number >= 1 \(got "1"\)'),
     (_with(version=True), r'"version" must be a whole number'),
     (_with(name=""), r'"name" must be non-empty text'),
-    (_with(architecture="sdxl"), r"unknown architecture 'sdxl' \(known: sd3, flux, flux2, chroma, qwen-image, auraflow, hunyuan-video, wan, unet\)"),
+    (_with(architecture="sdxl"), r"unknown architecture 'sdxl' \(known: sd3, flux, flux2, chroma, qwen-image, auraflow, hunyuan-video, wan, hidream, lumina2, unet\)"),
     (_with(family="sd3-meduim"), r"unknown model family 'sd3-meduim' \(known: sd3-medium, "),
     (_with(family="flux.1-dev"), r"\"family\" 'flux.1-dev' is a flux model, but \"architecture\" is 'sd3'"),
     (_with(heads=[]), r'"heads" must be a non-empty list'),
