@@ -207,7 +207,8 @@ def test_routes_and_help_pages_are_served_by_the_real_server(page, loop):
         return {archs: archs.architectures.map(a => a.id), badStatus: bad.status, bad: await bad.json(),
                 templates, helpStatus: help.status, help: (await help.text()).slice(0, 200)};
     })()"""))
-    assert out["archs"] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "unet"]
+    assert out["archs"] == ["sd3", "flux", "flux2", "chroma", "qwen-image", "auraflow", "hunyuan-video", "wan", "hidream",
+                           "lumina2", "unet"]
     assert out["badStatus"] == 422 and "layer 99 is out of range" in out["bad"]["error"]
     import ui_workflows
 
