@@ -108,24 +108,29 @@ def max_target(q, k, v, rows, attend, mask, grid):
         part = slice(start, min(n, start + chunk))
         scores = q_rows[:, :, part] @ keys.transpose(-1, -2)  # the 1/sqrt(d) scale keeps the argmax
         if m is not None:
-            scores = scores + m[:, :, part].to(scores.dtype) * math.sqrt(q_rows.shape[-1])
+            rows_mask = m if m.shape[2] == 1 else m[:, :, part]  # a one-row mask holds for every query
+            scores = scores + rows_mask.to(scores.dtype) * math.sqrt(q_rows.shape[-1])
         best = scores.argmax(dim=-1)  # [b, k, c]
         out[:, :, part] = torch.gather(values, 2, best.unsqueeze(-1).expand(-1, -1, -1, values.shape[-1]))
     return out.transpose(1, 2)
 
 
-def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int = 0):
+def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int = 0, text_first: bool = True):
     """A block of the joint map removed (the official code's [LOGIT_PERTURB]II_mask, IT_mask,
     TI_mask, TT_mask): queries of part ``block[0]`` attend only to keys outside part ``block[1]``
-    (I image, T text; text first, ``text_tokens`` long). One backend call on that sub-block. Returns
+    (I image, T text; ``text_tokens`` long, first in the sequence, or last where ``text_first`` is
+    False: HunyuanVideo on ComfyUI v0.3.64). One backend call on that sub-block. Returns
     (query rows, O_target), or (rows, None) when a part is empty."""
     n = q.shape[1]
-    part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
+    if text_first:
+        part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
+    else:
+        part = {"I": slice(0, n - text_tokens), "T": slice(n - text_tokens, n)}
     rows, hidden = part[block[0]], part[block[1]]
     keys = part["I" if block[1] == "T" else "T"]
     if _count(rows, n) == 0 or _count(keys, n) == 0:
         return rows, None
-    m = None if mask is None else mask[:, :, rows][..., keys]
+    m = None if mask is None else _rows_of(mask, rows)[..., keys]
     return rows, attend(q[:, rows], k[:, keys], v[:, keys], m)
 
 
@@ -183,5 +188,9 @@ def _count(rows: slice, n: int) -> int:
 
 
 def _rows_of(mask, rows: slice):
-    """The mask's rows for the queries ``rows`` ([b, 1 or k, Nq, Nk] in, same out)."""
-    return None if mask is None else mask[:, :, rows]
+    """The mask's rows for the queries ``rows`` ([b, 1 or k, Nq, Nk] in, same out). A mask with one
+    row ([b, 1 or k, 1, Nk]: a key mask for every query, as Qwen-Image's and HunyuanVideo's text
+    padding masks) holds for any rows and is returned as it is."""
+    if mask is None or mask.shape[2] == 1:
+        return mask
+    return mask[:, :, rows]
