@@ -329,7 +329,7 @@ class HeadSet:
                 )
             heads = range(count) if head is None else (head,)
             target = index.get((layer, head), default_target)
-            _check_target_fits(token, target, layout)
+            check_target_fits(token, target, layout)
             for h in heads:
                 if (layer, h) in seen or (head is None and (layer, h) in self.excluded):
                     continue
@@ -375,7 +375,7 @@ class HeadSet:
         return self.to_text()
 
 
-def _check_target_fits(token: str, target, layout: ModelLayout) -> None:
+def check_target_fits(token: str, target, layout: ModelLayout) -> None:
     """``mask(XY)`` removes a block of a joint text+image map: a model whose self-attention holds no
     text (U-Nets, Wan: the text enters through cross-attention) has no such block, and the target
     would leave every call unchanged. Refused before sampling instead."""
