@@ -327,6 +327,9 @@ class ModelLayout:
     # The latent patch one image token covers (``Architecture.patch_size_attr``); 0 where the model
     # has none (U-Nets: their attention runs on feature maps of several sizes).
     patch_size: int = 0
+    # Video models (HunyuanVideo, Wan: patches of (time, height, width)): the latent frames one token
+    # covers; 0 for image models.
+    time_patch: int = 0
 
     def __post_init__(self):
         if not self.layer_list:
@@ -334,19 +337,28 @@ class ModelLayout:
 
     @classmethod
     def of_layers(cls, arch: Architecture, layers: tuple[Layer, ...], family: str | None = None,
-                  image_first: bool = False, patch_size: int = 0) -> "ModelLayout":
+                  image_first: bool = False, patch_size: int | tuple[int, int] = 0) -> "ModelLayout":
+        """``patch_size``: the spatial patch, or (spatial, time) for video patches."""
         sizes = tuple(sum(1 for l in layers if l.group == g) for g in range(len(arch.groups)))
+        spatial, time = patch_size if isinstance(patch_size, tuple) else (patch_size, 0)
         return cls(arch, sizes, max((l.heads for l in layers), default=0), family, tuple(layers),
-                   image_first=image_first, patch_size=patch_size)
+                   image_first=image_first, patch_size=spatial, time_patch=time)
 
-    def image_grid(self, latent_hw) -> tuple[int, int] | None:
-        """The image tokens' (rows, columns) for a latent of spatial size ``latent_hw``; None for
-        models without a patch size."""
+    def image_grid(self, latent_shape) -> tuple[int, ...] | None:
+        """The image tokens' grid for a latent of shape ``latent_shape`` ([..., h, w], video
+        [B, C, T, h, w]): (rows, columns), or (rows, columns, frames) for a video model with more
+        than one frame of tokens (tokens run frame by frame, row-major in each: ComfyUI's
+        patch embeddings flatten (t, h, w)). None for models without a patch size."""
         if not self.patch_size:
             return None
-        h, w = (int(x) for x in latent_hw)
+        h, w = (int(x) for x in latent_shape[-2:])
         p = self.patch_size
-        return -(-h // p), -(-w // p)
+        grid = (-(-h // p), -(-w // p))
+        if self.time_patch and len(latent_shape) == 5:
+            frames = -(-int(latent_shape[2]) // self.time_patch)
+            if frames > 1:
+                return grid + (frames,)
+        return grid
 
     @property
     def layers(self) -> int:
@@ -481,7 +493,7 @@ def same_structure(layout: ModelLayout, family: str) -> bool:
     return layout.arch.variants.get(family) == layout.layer_list
 
 
-def _patch_size(arch: Architecture, diffusion_model) -> int:
+def _patch_size(arch: Architecture, diffusion_model) -> int | tuple[int, int]:
     if not arch.patch_size_attr:
         return 0
     try:
@@ -489,8 +501,10 @@ def _patch_size(arch: Architecture, diffusion_model) -> int:
     except (AttributeError, IndexError, KeyError, TypeError):
         return 0
     if isinstance(patch, (tuple, list)):
+        if len(patch) == 3 and patch[1] == patch[2]:
+            return int(patch[1]), int(patch[0])  # video (time, height, width) patches
         if len(set(patch)) != 1:
-            return 0  # video (time, height, width) patches: no single image grid
+            return 0  # no square patch: no image grid
         patch = patch[0]
     return int(patch)
 

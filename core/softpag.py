@@ -21,6 +21,7 @@ or [B, H, N, D] when ``skip_output_reshape``. Host-free: plain torch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -167,11 +168,11 @@ def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text
     n = q_h.shape[1]
     tokens = image if image_only else slice(None)
     if spec.kind == "seg":
-        # The grid is the first h * w image tokens (tokens past it, e.g. FLUX Kontext's reference
-        # images or later video frames, are not blurred), wherever the image part starts.
-        if grid is None or grid[0] * grid[1] > n - text_tokens:
+        # The grid is the first h * w (* frames) image tokens (tokens past it, e.g. FLUX Kontext's
+        # reference images, are not blurred), wherever the image part starts.
+        if grid is None or math.prod(grid) > n - text_tokens:
             return tokens, None
-        tokens = slice(image.start, image.start + grid[0] * grid[1])
+        tokens = slice(image.start, image.start + math.prod(grid))
     m = _mask_rows(mask, rows, batch)
     if m is not None and m.shape[1] > 1:
         m = m[:, idx]

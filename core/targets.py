@@ -76,14 +76,23 @@ def mean_query_target(q, k, v, rows, attend, mask, grid):
 def seg_target(q, k, v, rows, attend, mask, grid, sigma: float):
     """Smoothed Energy Guidance (Hong 2024): image queries blurred by a 2-D Gaussian of
     ``sigma`` tokens over the image grid (reflecting at the edges), attention computed as usual.
-    ``rows`` must be the grid's rows; ``grid`` is (h, w) with h * w = their count."""
+    ``rows`` must be the grid's rows; ``grid`` is (h, w), or (h, w, frames) for video tokens (frame
+    by frame: each frame is blurred on its own, SEG being defined on images), with their product
+    = the rows' count."""
     q_img = q[:, rows]
-    h, w = grid
-    if math.isinf(sigma):
-        return mean_query_target(q, k, v, rows, attend, mask, grid)  # one row per head, as mean_query
+    h, w = grid[:2]
     b, n, heads, d = q_img.shape
-    img = q_img.permute(0, 2, 3, 1).reshape(b * heads * d, 1, h, w)
-    blurred = gaussian_blur(img, sigma).reshape(b, heads, d, n).permute(0, 3, 1, 2)
+    frames = n // (h * w)
+    if math.isinf(sigma) and frames == 1:
+        return mean_query_target(q, k, v, rows, attend, mask, grid)  # one row per head, as mean_query
+    if math.isinf(sigma):  # each frame's mean query: one row per frame and head
+        means = q_img.reshape(b, frames, h * w, heads, d).mean(dim=2)
+        if mask is None:
+            return attend(means, k, v, None).unsqueeze(2).expand(-1, -1, h * w, -1, -1).reshape(b, n, heads, d)
+        spread = means.unsqueeze(2).expand(-1, -1, h * w, -1, -1).reshape(b, n, heads, d)
+        return attend(spread, k, v, _rows_of(mask, rows))
+    img = q_img.reshape(b, frames, h * w, heads, d).permute(0, 1, 3, 4, 2).reshape(b * frames * heads * d, 1, h, w)
+    blurred = gaussian_blur(img, sigma).reshape(b, frames, heads, d, h * w).permute(0, 1, 4, 2, 3).reshape(b, n, heads, d)
     return attend(blurred.to(q.dtype), k, v, _rows_of(mask, rows))
 
 

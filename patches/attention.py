@@ -17,6 +17,8 @@ Nothing here imports ComfyUI: the calling conventions are ComfyUI's, the code is
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..core.plan import PerturbationPlan
@@ -24,7 +26,7 @@ from ..core.softpag import Target, apply_softpag, to_heads
 
 PLAN_KEY = "headhunter_plan"
 TEXT_TOKENS_KEY = "headhunter_text_tokens"
-GRID_KEY = "headhunter_image_grid"  # (h, w) of the image tokens, per forward (patches/model_patch.py)
+GRID_KEY = "headhunter_image_grid"  # (h, w) or (h, w, frames) of the image tokens, per forward (patches/model_patch.py)
 OVERRIDE_KEY = "optimized_attention_override"
 _ATTENTION_PARAMS = ("q", "k", "v", "heads")
 
@@ -176,7 +178,7 @@ class PerturbedBlock:
                 joint = img.shape[1] + (txt.shape[1] if txt is not None else 0)
                 text = options.get(TEXT_TOKENS_KEY, 0)
                 grid = options.get(GRID_KEY)
-                if grid is not None and grid[0] * grid[1] > joint - text:
+                if grid is not None and math.prod(grid) > joint - text:
                     grid = None  # not this forward's image (SEG then leaves the call alone)
                 override = PerturbedAttention(targets, joint, text, plan.image_only, options.get(OVERRIDE_KEY), grid,
                                               text_first=self.text_first)

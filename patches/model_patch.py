@@ -42,7 +42,7 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan
     if latent is not None and latent.ndim >= 4:
-        options["transformer_options"][GRID_KEY] = layout.image_grid(latent.shape[-2:])
+        options["transformer_options"][GRID_KEY] = layout.image_grid(latent.shape)
     return options
 
 

@@ -14,6 +14,7 @@ import torch
 from test_host_dits import KINDS, _key_mask, _model, _self_attention, dits  # noqa: F401 (fixture)
 from test_host_engine import _heads_view, patch
 from test_targets_math import path_map, reference
+from test_targets_video_grid import video_reference
 
 pytestmark = pytest.mark.host
 
@@ -23,12 +24,12 @@ TARGETS = ["uniform", "mean_query", "seg(1)", "temperature(2)", "max", "mask(II)
 GRID = (4, 4)  # an 8 x 8 latent in 2 x 2 patches
 
 
-def _perturbed_call(host, hh, model, heads, tokens, kind):
+def _perturbed_call(host, hh, model, heads, tokens, kind, frames=None):
     layout = host("patches.model_patch").model_layout(model)
     calls = []
     patched = patch(host, hh, hh.with_recorders(model, layout, calls), heads, tokens=tokens)
     pos, neg = hh.conditioning(kind, tokens=5), hh.conditioning(kind, seed=2, tokens=5)
-    hh.ksampler(patched, pos, neg, steps=1, size=8)
+    hh.ksampler(patched, pos, neg, steps=1, size=8, frames=frames)
     (c,) = [c for c in _self_attention(calls) if c["perturbed"] and c["layer"] == 3]
     return layout, c
 
@@ -37,9 +38,6 @@ def _perturbed_call(host, hh, model, heads, tokens, kind):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("kind", ["hv", "qwen"])
 def test_targets_match_the_explicit_map_in_the_models_token_order(host, hh, dits, kind, target, tokens):
-    if kind == "hv" and target.startswith("seg"):
-        pytest.skip("video patches (1, 2, 2): no single image grid is read yet, seg leaves the call alone "
-                    "(docs/targets.md)")
     model = _model(dits, kind)
     layout, c = _perturbed_call(host, hh, model, f"L3H2:{target}@0.5", tokens, kind)
     a, kw = c["args"], c["kwargs"]
@@ -76,3 +74,24 @@ def test_targets_match_the_explicit_map_in_the_models_token_order(host, hh, dits
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
     plain = reference(q, k, v, "plain", None, [], mask=_key_mask(c, q) if mask is not None else None)
     assert not torch.allclose(got[:, 2], plain[:, 2], rtol=1e-4, atol=1e-5), "head 2 was not perturbed"
+
+
+@pytest.mark.parametrize("sigma", ["1", "inf"])
+@pytest.mark.parametrize("kind", ["hv", "wan"])
+def test_seg_blurs_each_video_frame_over_its_own_grid(host, hh, dits, kind, sigma):
+    """Three latent frames of 4 x 4 tokens (patches (1, 2, 2)): SEG blurs each frame on its own,
+    wherever the image part sits (HunyuanVideo on v0.3.64: first)."""
+    model = _model(dits, kind)
+    layout, c = _perturbed_call(host, hh, model, f"L3H2:seg({sigma})@0.5", TOKENS_ALL, kind, frames=3)
+    a, kw = c["args"], c["kwargs"]
+    heads = a[3] if len(a) > 3 else kw["heads"]
+    q, k, v = (_heads_view(t, heads, kw.get("skip_reshape", False)).transpose(1, 2).double() for t in a[:3])
+    B, H, N, D = q.shape
+    n_txt = KINDS[kind].text_tokens
+    assert N == n_txt + 3 * GRID[0] * GRID[1]
+    mask = _key_mask(c, q)
+    want = video_reference(q, k, v, float(sigma), {2: 0.5}, n_txt, GRID + (3,), None if mask.ndim == 0 else mask,
+                           text_first=not layout.image_first)
+    got = c["out"].double()
+    got = got if kw.get("skip_output_reshape") else got.view(B, N, heads, -1).transpose(1, 2)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
