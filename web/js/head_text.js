@@ -246,6 +246,7 @@ export class HeadSet {
         );
       }
       const heads = head === null ? [...Array(count).keys()] : [head];
+      checkTargetFits(token, target === null ? defaultTarget : target, layout);
       for (const h of heads) {
         const k = key(layer, h);
         if (seen.has(k) || (head === null && this.excluded.has(k))) continue;
@@ -254,6 +255,16 @@ export class HeadSet {
       }
     }
     return out;
+  }
+}
+
+/** core/heads.py's check_target_fits: mask(...) needs text in the self-attention (not U-Nets, Wan). */
+function checkTargetFits(token, target, layout) {
+  if (target !== null && /^mask\(/i.test(target) && layout.jointText === false) {
+    throw new HeadRangeError(
+      `${token}:${target}: ${layout.archName} has no text in its self-attention (the text enters through cross-attention), ` +
+        "so there is no text block to mask; use identity, uniform, mean_query, seg, temperature, max, fisher_rao or slerp",
+    );
   }
 }
 
