@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from hh_pack import find_host, load_host, pack_module  # noqa: E402
 
@@ -168,7 +168,10 @@ def unet_step_cost(args, pkg, device):
         "HeadHunter mid, guider batched": ca(guider(guider_mod.MODE_BATCHED, "mid")),
         "HeadHunter mid, guider sequential": ca(guider(guider_mod.MODE_SEQUENTIAL, "mid")),
     }
-    med = interleaved(variants, args.rounds, device)
+    # On a CPU, the process's own CPU time (one thread: the work done), as the targets section:
+    # wall time on a shared machine moved these ratios by more than the differences measured.
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
+    med = interleaved(variants, args.rounds, device, clock)
     base = med["plain CFG (KSampler)"]
     rows = [(name, f"{t / steps * 1000:.1f} ms/step", f"{t / base:.3f}x") for name, t in med.items()]
     title = (f"4. U-Net step cost: SD1.5-structured U-Net, {channels} channels (16 layers x 8 heads), "

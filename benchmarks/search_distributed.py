@@ -20,12 +20,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 PACK = Path(__file__).resolve().parents[1]
-TESTS = PACK / "tests"
 
 
 def parse():
@@ -49,27 +47,10 @@ def worker(args) -> None:
     spec.loader.exec_module(distributed)
     workers = distributed.start("search", cpu=args.cpu)  # before ComfyUI, as the command line
 
-    sys.path.insert(0, str(TESTS))
-    import hh_pack
+    from tiny_search import load_pack, tiny_search
 
-    package = hh_pack.load_host(Path(args.comfyui), cpu=args.cpu or not _cuda())
-    import hh_host
-    import hh_search
-
-    pack = lambda name: hh_pack.pack_module(name, package)
-    gen, objectives, search = pack("search.generation"), pack("core.scoring"), pack("core.greedy_search")
-    model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(Path(tempfile.mkdtemp()), depth=args.depth))
-    vae = hh_search.tiny_vae()
-    prompts = objectives.prompt_grid([f"prompt {i}" for i in range(args.prompts)], [])
-    settings = gen.SamplingSettings(steps=args.steps, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0,
-                                    width=args.size, height=args.size)
-    renderer = gen.CandidateRenderer(model, vae, hh_search.prompt_conditionings(len(prompts)),
-                                     [q.seed for q in prompts], settings)
-    pool = [(layer, head) for layer in range(args.depth) for head in range(args.depth)]
-
-    def evaluate(candidates):
-        images = renderer.images([[(l, h, 1.0) for l, h in c] for c in candidates])
-        return images.mean(dim=(1, 2, 3, 4)).tolist()
+    package = load_pack(args.comfyui, cpu=args.cpu or not _cuda())
+    search, pool, evaluate = tiny_search(package, args.depth, args.size, args.steps, args.prompts)
 
     def one_round() -> float:
         workers.check_same("start", {})  # a collective: every process starts the clock together

@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
 def main() -> None:
@@ -34,29 +30,12 @@ def main() -> None:
     if not args.comfyui:
         raise SystemExit("give --comfyui or set COMFYUI_PATH")
 
-    sys.path.insert(0, str(TESTS))
-    import hh_pack
+    from tiny_search import load_pack, tiny_search
 
-    package = hh_pack.load_host(Path(args.comfyui))  # on the CPU, as the tests
+    package = load_pack(args.comfyui)  # on the CPU, as the tests
     import torch
 
-    import hh_host
-    import hh_search
-
-    pack = lambda name: hh_pack.pack_module(name, package)
-    gen, objectives, search = pack("search.generation"), pack("core.scoring"), pack("core.greedy_search")
-    model = hh_host.load_with_unet_loader(hh_host.tiny_sd3_file(Path(tempfile.mkdtemp()), depth=args.depth))
-    vae = hh_search.tiny_vae()
-    prompts = objectives.prompt_grid([f"prompt {i}" for i in range(args.prompts)], [])
-    settings = gen.SamplingSettings(steps=args.steps, sampler="euler", scheduler="simple", scale=3.0, cfg=1.0,
-                                    width=args.size, height=args.size)
-    renderer = gen.CandidateRenderer(model, vae, hh_search.prompt_conditionings(len(prompts)),
-                                     [q.seed for q in prompts], settings)
-    pool = [(layer, head) for layer in range(args.depth) for head in range(args.depth)]
-
-    def evaluate(candidates):
-        images = renderer.images([[(l, h, 1.0) for l, h in c] for c in candidates])
-        return images.mean(dim=(1, 2, 3, 4)).tolist()
+    search, pool, evaluate = tiny_search(package, args.depth, args.size, args.steps, args.prompts)
 
     def rate(batch: int) -> float:
         start = time.perf_counter()

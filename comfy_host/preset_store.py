@@ -12,7 +12,8 @@ from pathlib import Path
 import folder_paths
 
 from .folders import register_model_folder
-from ..core.presets import SHIPPED_DIR, Preset, find_preset, load_presets
+from ..core.preset_files import SHIPPED_DIR, find_preset, load_presets
+from ..core.preset_format import Preset
 
 log = logging.getLogger("HeadHunter")
 

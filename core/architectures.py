@@ -34,6 +34,11 @@ class BlockGroup:
     one_block: bool = False
     # Short name for block aliases in head text (U-Nets: in4, mid, out1.2); empty = none.
     alias: str = ""
+    # Proxied blocks only (``Architecture.proxied``): the names of the block forward's parameters
+    # holding the image (or joined) tokens and the separate text tokens (empty: none). A block with
+    # a text parameter returns (image, text), as HiDream's double-stream blocks do.
+    img_arg: str = ""
+    txt_arg: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ REACH_ATTN1 = "attn1"  # patches_replace["attn1"][(patch_key, block, index)]: th
 
 # Token orders of a joint text+image sequence.
 TEXT_FIRST = "text_first"
+IMAGE_FIRST = "image_first"  # HiDream: image tokens, then the text (its attention's ``cat([img, txt])``)
 NO_JOINT_TEXT = "none"  # U-Nets: text enters through cross-attention (attn2) only
 
 
@@ -92,6 +98,17 @@ class Architecture:
     # padding to a whole patch: the grid is (ceil(h / p), ceil(w / p)) (SEG blurs over it). Empty:
     # no single grid (U-Nets attend over feature maps of several sizes; SEG leaves them alone).
     patch_size_attr: str = "patch_size"
+    # ComfyUI calls no ``patches_replace["dit"]`` patch for these blocks (HiDream, Lumina 2 in both
+    # checked releases). The pack then puts a proxy on each block through ComfyUI's
+    # ``ModelPatcher.add_object_patch("diffusion_model.<module_list>.<i>", proxy)``; the proxy calls
+    # the ``patches_replace["dit"][(patch_key, i)]`` patch in the block's ``transformer_options``
+    # (patches/block_proxy.py), so every layer is reached as a block-replace patch reaches it. The
+    # patch keys of proxied groups are the pack's own: ComfyUI never reads them.
+    proxied: bool = False
+    # (module list, parameter): blocks that see the image tokens alone, before the numbered blocks
+    # (Lumina 2's ``noise_refiner``, parameter ``x``). Where no numbered block sees the text apart,
+    # the text length of the joint sequence is its length minus this block's image tokens.
+    image_probe: tuple[str, str] = ()
 
     @property
     def aliases(self) -> bool:
@@ -231,6 +248,48 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         examples="Wan 2.1 / 2.2",
     ),
     Architecture(
+        # HiDream-I1 (full / dev / fast) and HiDream-E1: double-stream blocks (attention over
+        # ``cat([image, text])``), then single-stream blocks over the joined sequence, numbered on.
+        # Image first. ComfyUI's blocks get ``transformer_options`` (their attention passes it to
+        # the backend) but no block-replace hook: proxied (both checked releases, same code).
+        id="hidream",
+        display_name="HiDream",
+        model_classes=("comfy.ldm.hidream.model.HiDreamImageTransformer2DModel",),
+        groups=(
+            BlockGroup("double_stream_block", "double_stream_blocks", label="double-stream blocks",
+                       img_arg="image_tokens", txt_arg="text_tokens"),
+            BlockGroup("single_stream_block", "single_stream_blocks", separate_text=False,
+                       label="single-stream blocks", img_arg="image_tokens"),
+        ),
+        heads_attr="num_attention_heads",
+        token_order=IMAGE_FIRST,
+        proxied=True,
+        # ComfyUI's model detection (v0.3.64 and v0.28.1): 16 double + 32 single blocks, 20 heads
+        # of 128 channels.
+        variants={"hidream-i1": dit_layers((16, 32), 20)},
+        examples="HiDream-I1 / E1",
+    ),
+    Architecture(
+        # Lumina 2 (NextDiT) and the models ComfyUI runs on its code (Z-Image on v0.28; NewBie):
+        # layer = main layer (``layers``), a joint attention over text (caption) tokens, then image
+        # tokens. Its refiner blocks (caption / noise refiners, before the main layers) are not
+        # numbered and never perturbed. ComfyUI's layers get ``transformer_options``, but no
+        # block-replace hook: proxied. Lumina 2's attention is GQA (8 key/value heads repeated to
+        # 24 before the backend): the backend sees 24 heads, each perturbed on its own.
+        id="lumina2",
+        display_name="Lumina 2",
+        model_classes=("comfy.ldm.lumina.model.NextDiT",),
+        groups=(BlockGroup("layer", "layers", separate_text=False, label="layers", img_arg="x"),),
+        heads_attr="n_heads",
+        proxied=True,
+        image_probe=("noise_refiner", "x"),
+        # ComfyUI's model detection: Lumina 2 is dim 2304, 24 heads (v0.3.64 and v0.28.1); Z-Image
+        # dim 3840, 30 heads (v0.28.1). Layers are counted from the checkpoint: 26 (Lumina-Image
+        # 2.0) and 30 (Z-Image), as their published configs give them.
+        variants={"lumina-image-2": dit_layers((26,), 24), "z-image": dit_layers((30,), 30)},
+        examples="Lumina Image 2.0, Z-Image (ComfyUI v0.28+)",
+    ),
+    Architecture(
         id="unet",
         display_name="U-Net",
         model_classes=("comfy.ldm.modules.diffusionmodules.openaimodel.UNetModel",),
@@ -256,22 +315,32 @@ SUPPORTED = ", ".join(a.display_name for a in ARCHITECTURES)
 
 @dataclass(frozen=True)
 class Unreachable:
-    """A model family whose attention no ComfyUI extension point reaches per layer (yet): named in
-    its own error instead of the generic one."""
+    """A model family whose attention no ComfyUI extension point reaches per layer in some releases:
+    named in its own error instead of the generic one, before sampling."""
 
     name: str
     model_class: str
     why: str
+    # Refused on ComfyUI releases before this one (the first checked release that reaches it);
+    # empty: on every release.
+    before: tuple[int, ...] = ()
+
+    def refuses(self, release: tuple[int, ...] | None) -> bool:
+        """Whether a model of this class is refused on ``release`` (None: not known, refused)."""
+        return not self.before or release is None or tuple(release) < self.before
+
+
+def release_text(release) -> str:
+    return "v" + ".".join(str(p) for p in release)
 
 
 UNREACHABLE = (
-    # Read in ComfyUI v0.3.64 and v0.28.1: no patches_replace hook in their blocks; their attention
-    # calls carry the forward's transformer_options but nothing that names the layer reliably
-    # (v0.28 writes block_index for Lumina 2 into a dict its refiner layers share).
-    Unreachable("HiDream", "comfy.ldm.hidream.model.HiDreamImageTransformer2DModel",
-                "its blocks have no block-replace hook (patches_replace['dit']) in ComfyUI v0.3.64 or v0.28.1"),
-    Unreachable("Lumina 2 (and models on its NextDiT code)", "comfy.ldm.lumina.model.NextDiT",
-                "its blocks have no block-replace hook (patches_replace['dit']) in ComfyUI v0.3.64 or v0.28.1"),
+    # Read in v0.3.64: WanModel_S2V.forward_orig calls its blocks (and the block-replace patch's
+    # ``original_block``) without transformer_options, so no attention override reaches them;
+    # v0.28.1 passes them. Checked there, nowhere in between.
+    Unreachable("Wan S2V", "comfy.ldm.wan.model.WanModel_S2V",
+                "its blocks are called without transformer_options, so no attention override reaches them; "
+                "ComfyUI v0.28.1 passes them: upgrade ComfyUI to v0.28.1 or newer", before=(0, 28, 1)),
 )
 
 
@@ -435,19 +504,22 @@ def _attr_path(obj, path: str):
     return obj
 
 
-def detect_layout(diffusion_model) -> ModelLayout:
+def detect_layout(diffusion_model, release: tuple[int, ...] | None = None) -> ModelLayout:
     """Find the table row for a diffusion model and read its concrete sizes from its modules.
 
-    Raises ValueError naming the supported families for any other model.
+    ``release``: the ComfyUI release running it (patches/model_patch.py reads it), for the models
+    some releases cannot reach (``UNREACHABLE``). Raises ValueError naming the supported families
+    for any other model.
     """
     paths = _class_paths(diffusion_model)
     rows = [a for a in ARCHITECTURES if any(p in paths for p in a.model_classes)]
     marked = [a for a in rows if a.requires and _truthy(diffusion_model, a.requires)]
     rows = marked or [a for a in rows if not a.requires]
     for model in UNREACHABLE:
-        if model.model_class in paths:
-            raise ValueError(f"HeadHunter cannot perturb {model.name} heads: {model.why}, so no layer's attention can be "
-                             f"reached without patching ComfyUI. Supported families: {SUPPORTED}.")
+        if model.model_class in paths and model.refuses(release):
+            on = f"on ComfyUI {release_text(release)}" if release else "on this ComfyUI release"
+            raise ValueError(f"HeadHunter cannot perturb {model.name} heads {on}: {model.why}. No layer's attention "
+                             f"can be reached there without patching ComfyUI. Supported families: {SUPPORTED}.")
     if rows:
         arch = rows[0]
         if arch.heads_attr is None:
@@ -455,7 +527,8 @@ def detect_layout(diffusion_model) -> ModelLayout:
         else:
             sizes = tuple(len(getattr(diffusion_model, g.module_list)) for g in arch.groups)
             layers = dit_layers(sizes, int(_attr_path(diffusion_model, arch.heads_attr)))
-        image_first = bool(arch.image_first) and _truthy(diffusion_model, arch.image_first)
+        image_first = arch.token_order == IMAGE_FIRST or (bool(arch.image_first) and
+                                                           _truthy(diffusion_model, arch.image_first))
         return ModelLayout.of_layers(arch, layers, _family_of(arch, diffusion_model, layers), image_first,
                                      _patch_size(arch, diffusion_model))
     raise ValueError(
@@ -518,4 +591,4 @@ def _truthy(obj, path: str) -> bool:
 
 def variant_layout(arch_id: str, family: str) -> ModelLayout:
     arch = architecture(arch_id)
-    return ModelLayout.of_layers(arch, arch.variants[family], family)
+    return ModelLayout.of_layers(arch, arch.variants[family], family, image_first=arch.token_order == IMAGE_FIRST)

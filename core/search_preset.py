@@ -1,10 +1,10 @@
 """A search result as a preset (the shared preset format, "headhunter-preset" v1): heads in the
 order they were chosen, each with the score that chose it, and the whole run in "provenance".
-core.presets checks and writes it."""
+core.preset_format checks it and core.preset_files writes it."""
 from __future__ import annotations
 
 from .architectures import ModelLayout, same_structure
-from .presets import FORMAT, FORMAT_VERSION
+from .preset_format import FORMAT, FORMAT_VERSION
 from .greedy_search import SearchState, head_name, head_of
 from .heads import head_key
 

@@ -75,7 +75,7 @@ def parse_payload(text: str | None, arch_id: str | None, family: str | None) -> 
 
 
 def preset_payload(preset) -> dict:
-    """A ``core.presets.Preset`` as the widget needs it (see the preset contract)."""
+    """A ``core.preset_format.Preset`` as the widget needs it (see the preset contract)."""
     head_set = preset.head_set()
     return {
         "id": preset.id,

@@ -8,7 +8,7 @@ from ..core.architectures import ARCHITECTURES, numbering_help
 from ..core.head_aliases import has_aliases
 from ..core.heads import HeadSet
 from ..core.official_heads import read_official_heads
-from ..core.presets import combine, with_default_u
+from ..core.head_set_algebra import combine, with_default_u
 from ..core.setting_ranges import SOFTPAG_U
 from .perturbation_inputs import validate_heads_text
 from .ranged_inputs import ranged_input

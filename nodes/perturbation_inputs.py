@@ -11,7 +11,7 @@ from comfy_api.latest import io
 from ..core.head_aliases import check_syntax, expand
 from ..core.architectures import numbering_help
 from ..core.heads import HeadNotes, HeadSet
-from ..core.presets import resolve_checked
+from ..core.head_set_algebra import resolve_checked
 from ..core.grid_payload import layout_payload
 from ..core.setting_ranges import SCALE, SOFTPAG_U
 from ..core.target_spec import TargetError, parse_target

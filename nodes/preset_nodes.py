@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io, ui
 
-from ..core.presets import (FAMILIES, SETTINGS, SHIPPED_DIR, PresetError, load_presets, preset_from_head_set,
-                            sanitize_preset_id, save_preset)
+from ..core.preset_format import FAMILIES, preset_from_head_set
+from ..core.preset_checks import SETTINGS, PresetError
+from ..core.preset_files import SHIPPED_DIR, load_presets, sanitize_preset_id, save_preset
 from ..comfy_host import preset_store
 from ..core.setting_ranges import CFG, SCALE, SOFTPAG_U, STEPS
 from .ranged_inputs import ranged_input

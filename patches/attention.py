@@ -26,6 +26,9 @@ from ..core.softpag import Target, apply_softpag, to_heads
 
 PLAN_KEY = "headhunter_plan"
 TEXT_TOKENS_KEY = "headhunter_text_tokens"
+# Image tokens of this forward, where no block sees the text apart (Lumina 2: its first noise-refiner
+# block reports them, patches/block_proxy.py): the text is then the rest of the joint sequence.
+IMAGE_TOKENS_KEY = "headhunter_image_tokens"
 GRID_KEY = "headhunter_image_grid"  # (h, w) or (h, w, frames) of the image tokens, per forward (patches/model_patch.py)
 OVERRIDE_KEY = "optimized_attention_override"
 _ATTENTION_PARAMS = ("q", "k", "v", "heads")
@@ -176,7 +179,10 @@ class PerturbedBlock:
             targets = plan.targets(self.layer, options.get("cond_or_uncond"), img.shape[0])
             if targets:
                 joint = img.shape[1] + (txt.shape[1] if txt is not None else 0)
-                text = options.get(TEXT_TOKENS_KEY, 0)
+                text = options.get(TEXT_TOKENS_KEY)
+                if text is None:
+                    image = options.get(IMAGE_TOKENS_KEY)
+                    text = joint - image if image is not None and image <= joint else 0
                 grid = options.get(GRID_KEY)
                 if grid is not None and math.prod(grid) > joint - text:
                     grid = None  # not this forward's image (SEG then leaves the call alone)

@@ -16,7 +16,8 @@ from typing import Callable
 
 import comfy.samplers
 
-from ..core.architectures import NO_JOINT_TEXT, TEXT_FIRST, ModelLayout
+from ..core.architectures import IMAGE_FIRST, NO_JOINT_TEXT, TEXT_FIRST, ModelLayout
+from . import block_proxy
 from ..core.guidance_formula import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations
 from .model_patch import with_dit_patches, with_plan
@@ -31,13 +32,13 @@ BATCHED_ENTRY = 2  # conds = [positive, negative, positive(perturbed)]
 def joint_text_order(layout: ModelLayout) -> bool:
     """Whether "image tokens only" means anything here, read from the table's token order: without
     a joint text sequence (U-Nets) every self-attention token is an image token, so it is the same
-    as all tokens. The token slicing in core/softpag.py and patches/prefix.py reads text first, the
-    only joint order ComfyUI uses (SD3's ``_block_mixing``, FLUX); another order fails here."""
+    as all tokens. The token slicing in core/softpag.py and patches/prefix.py reads text first (SD3's
+    ``_block_mixing``, FLUX) or image first (HiDream; ``layout.image_first``); another order fails."""
     order = layout.arch.token_order
     if order == NO_JOINT_TEXT:
         return False
-    if order != TEXT_FIRST:
-        raise ValueError(f"{layout.name}: joint token order '{order}' is not supported (text first only)")
+    if order not in (TEXT_FIRST, IMAGE_FIRST):
+        raise ValueError(f"{layout.name}: joint token order '{order}' is not supported (text or image first only)")
     return True
 
 
@@ -108,6 +109,8 @@ class PerturbedGuidance:
         m = model_patcher.clone()
         if self.is_noop:
             return m
+        # Blocks ComfyUI gives no block-replace hook get the pack's proxy (ModelPatcher object patches).
+        block_proxy.install(m, self.layout)
         if batched and "sampler_calc_cond_batch_function" in m.model_options:
             log.warning("HeadHunter: another node already batches conditions; running the perturbed pass separately.")
             batched = False

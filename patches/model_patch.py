@@ -12,8 +12,21 @@ from .attention import GRID_KEY, PLAN_KEY, PerturbedBlock
 
 
 def model_layout(model_patcher) -> ModelLayout:
-    """The numbering of a ComfyUI MODEL; a clear error for unsupported families."""
-    return detect_layout(model_patcher.get_model_object("diffusion_model"))
+    """The numbering of a ComfyUI MODEL; a clear error for unsupported families (and for models this
+    ComfyUI release cannot reach, naming the release)."""
+    return detect_layout(model_patcher.get_model_object("diffusion_model"), comfyui_release())
+
+
+def comfyui_release() -> tuple[int, ...] | None:
+    """The running ComfyUI's release, from its ``comfyui_version.py`` (None where it has none)."""
+    try:
+        from comfyui_version import __version__
+    except ImportError:
+        return None
+    try:
+        return tuple(int(part) for part in __version__.split(".")[:3])
+    except ValueError:
+        return None
 
 
 def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, latent=None) -> dict:

@@ -72,13 +72,19 @@ def check_seed(seed) -> None:
 
 
 def stack_conditionings(conditionings: list) -> list:
-    """M single-entry conditionings of equal shapes -> one conditioning with batch M."""
+    """M single-entry conditionings of equal shapes -> one conditioning with batch M.
+
+    An extra tensor that every prompt has alike stays one row, as a single prompt's is (ComfyUI
+    repeats it to the batch): model code that reads it whole before batching then sees one
+    prompt's (ComfyUI v0.3.64's Lumina 2 counts the caption tokens as ``sum(attention_mask)``)."""
     first_cond, first_extra = conditionings[0][0]
     context = torch.cat([c[0][0] for c in conditionings])
     extra = {}
     for key, value in first_extra.items():
         if torch.is_tensor(value) and value.shape[:1] == (1,):
-            extra[key] = torch.cat([c[0][1][key] for c in conditionings])
+            values = [c[0][1][key] for c in conditionings]
+            same = all(torch.equal(v, value) for v in values[1:])
+            extra[key] = value if same else torch.cat(values)
         else:
             extra[key] = value
     return [[context, extra]]

@@ -25,7 +25,8 @@ from ..core.greedy_search import (CheckpointMismatch, SearchState, atomic_write_
                                   head_of, load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
 from ..core.search_images import heatmap, image_grid
 from ..core.file_names import name_problem
-from ..core.presets import FAMILIES, dumps_preset, preset_from_dict, save_preset
+from ..core.preset_format import FAMILIES, dumps_preset, preset_from_dict
+from ..core.preset_files import save_preset
 from ..core.search_preset import guess_family, search_preset
 from .distributed import SingleProcess
 from ..core.setting_ranges import BATCH, SOFTPAG_U, check_number

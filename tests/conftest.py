@@ -11,12 +11,18 @@ def pytest_report_header(config):
     return f"HeadHunter host tests: ComfyUI at {HOST_PATH} (found via {HOST_REASON})"
 
 
+TIERS = ("unit", "host", "browser")
+
+
 def pytest_collection_modifyitems(config, items):
-    if HOST_PATH is not None:
-        return
+    """Each test gets its folder's tier as a marker (``pytest -m unit``); the host and browser tiers
+    are skipped, saying why, where no ComfyUI is found."""
     skip = pytest.mark.skip(reason=f"host tier: {HOST_REASON}")
     for item in items:
-        if "host" in item.keywords:
+        tier = item.path.relative_to(config.rootpath).parts[0]
+        if tier in TIERS:
+            item.add_marker(tier)
+        if HOST_PATH is None and ("host" in item.keywords or tier in ("host", "browser")):
             item.add_marker(skip)
 
 
@@ -47,7 +53,7 @@ def pack():
 # Tiny real models for host tests, built once per session (nodes clone them; tests check they never change).
 @pytest.fixture(scope="session")
 def hh(host):
-    """tests/hh_host.py, importable only once ComfyUI is loaded."""
+    """tests/support/hh_host.py, importable only once ComfyUI is loaded."""
     import hh_host
 
     return hh_host

@@ -71,7 +71,7 @@ make_env() {
 
 # The ComfyUI trees to test against: "label<TAB>path" lines.
 hosts=()
-found=$("$python" "$pack/tests/hh_pack.py")
+found=$("$python" "$pack/tests/support/hh_pack.py")
 if [ -n "$found" ]; then
   hosts+=("host	$found")
 elif compgen -G "$archives/comfyui-v*.tar.gz" >/dev/null; then

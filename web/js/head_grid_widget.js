@@ -158,7 +158,7 @@ export function attachHeadGrid(node, services) {
   }
 
   // The server reads the text with the nodes' own parser (GET /headhunter/parse). The JavaScript
-  // port agrees with it (tests/test_web_grammar.py); asking as well catches a page whose cached
+  // port agrees with it (tests/unit/test_web_grammar.py); asking as well catches a page whose cached
   // scripts are older than the pack. Debounced: one question per pause in typing.
   let confirmTimer = null;
   function confirmWithServer() {

@@ -84,6 +84,9 @@ export function familyFromModelName(name) {
   if (/wan2[._]?1.*1[._]3b/.test(n)) return "wan2.1-1.3b";
   if (/wan2[._]?2.*5b/.test(n)) return "wan2.2-5b";
   if (/wan2[._]?[12]/.test(n)) return "wan-14b";
+  if (n.includes("hidream")) return "hidream-i1";
+  if (/z[-_]?image/.test(n)) return "z-image";
+  if (n.includes("lumina")) return "lumina-image-2";
   const sd35 = /sd3\.?5|sd35|stable-diffusion-3\.5/.test(n);
   if (sd35 && n.includes("large")) return "sd3.5-large";
   if (sd35) return "sd3.5-medium";

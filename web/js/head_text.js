@@ -1,5 +1,5 @@
 // Head text for the head-grid widget: the grammar of core/heads.py, ported line by line so the
-// grid reads typed text exactly as the nodes will (tests/test_web_grammar.py runs both on the same
+// grid reads typed text exactly as the nodes will (tests/unit/test_web_grammar.py runs both on the same
 // texts), plus the canonical text the grid writes back. Pure logic: no DOM, no ComfyUI imports.
 //
 //   L14H13        one head              L5  or  L5H*   a whole layer (layer-level PAG)
@@ -486,7 +486,7 @@ export function readHeads(text, layout) {
  * "L5"; otherwise runs of consecutive heads sharing a u and a target, "L5H0-7:uniform@0.5";
  * consecutive layers with the same run share one token, "L3-5H0-7". ``targets`` (optional, as
  * readHeads returns it) keeps the heads' targets. Parsing it gives back the same selection
- * (core/heads.py reads it the same way: tests/test_web_grammar.py).
+ * (core/heads.py reads it the same way: tests/unit/test_web_grammar.py).
  */
 export function canonicalText(selection, layout, targets = new Map()) {
   const byLayer = new Map();

@@ -45,6 +45,9 @@ test("families guessed from model file names", () => {
   assert.equal(familyFromModelName("wan2.2_ti2v_5B_fp16.safetensors"), "wan2.2-5b");
   assert.equal(familyFromModelName("wan2.2_t2v_high_noise_14B_fp8_scaled.safetensors"), "wan-14b");
   assert.equal(familyFromModelName("hunyuan_video_t2v_720p_bf16.safetensors"), "hunyuan-video");
+  assert.equal(familyFromModelName("hidream_i1_dev_fp8.safetensors"), "hidream-i1");
+  assert.equal(familyFromModelName("lumina_2_model_bf16.safetensors"), "lumina-image-2");
+  assert.equal(familyFromModelName("z_image_turbo_bf16.safetensors"), "z-image");
   assert.equal(familyFromModelName("v1-5-pruned.ckpt"), "sd1.5");
   assert.equal(familyFromModelName("sd_xl_base_1.0.safetensors"), "sdxl");
   assert.equal(familyFromModelName("juggernautXL_v9.safetensors"), "sdxl");

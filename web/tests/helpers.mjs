@@ -1,5 +1,5 @@
 // Shared by the widget's unit tests: the real architecture payload (kept equal to
-// core/architectures.py by tests/test_web_api.py) and a few short-hands.
+// core/architectures.py by tests/host/test_web_api.py) and a few short-hands.
 import { readFileSync } from "node:fs";
 
 import { layoutsFromPayload } from "../js/head_layouts.js";

@@ -1,6 +1,6 @@
 // The saved-values fix against the real file: the Perturbed Attention node (heads, grid,
 // scale, softpag_u, start, end, rescale, perturb_tokens) saved by the release whose grid left a
-// null. The browser test (tests/test_browser.py) checks the same against both real frontends.
+// null. The browser test (tests/browser/test_browser.py) checks the same against both real frontends.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
