@@ -129,3 +129,12 @@ def test_mask_targets_are_refused_before_sampling_on_unets(host, hh, unets, head
     with pytest.raises(ValueError, match=r"L0H1:mask\(I[IT]\): U-Net has no text in its self-attention .* use identity"):
         hh.run_node(node, model=unets["sd15"], heads=heads, scale=2.0, softpag_u=1.0, start_percent=0.0,
                     end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL, target=target)
+
+
+def test_a_sweep_over_targets_refuses_mask_on_unets_before_any_image(host, unets):
+    layout = host("patches.model_patch").model_layout(unets["sd15"])
+    sweep = host("search.sweep_job")
+    cells, columns = sweep.sweep_cells(layout, "L0H1", "per target", "identity, seg(1), slerp")
+    assert columns == 3 and [c.label for c in cells] == ["identity", "seg(1)", "slerp"]
+    with pytest.raises(ValueError, match=r"L0H1:mask\(II\): U-Net has no text in its self-attention"):
+        sweep.sweep_cells(layout, "L0H1", "per target", "identity, mask(II)")
