@@ -131,7 +131,7 @@ def target_candidates(pool: list[tuple[int, int]], layout: ModelLayout, search_t
         return list(pool)
     if pool:
         for spec in specs:
-            check_target_fits(f"search_targets {spec.text} for {head_key(*pool[0])}", spec, layout)
+            check_target_fits("search_targets", spec, layout)
     return [(l, h, spec.text) for l, h in pool for spec in specs]
 
 
