@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 import torch
 
 from .paths import PATHS, curved_output
-from .targets import IDENTITY, TargetSpec, compute_target, mask_target, sdpa_attend
+from .target_spec import IDENTITY, TargetSpec
+from .targets import compute_target, mask_target, sdpa_attend
 
 
 @dataclass(frozen=True)

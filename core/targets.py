@@ -40,7 +40,7 @@ import math
 
 import torch
 
-from .target_spec import IDENTITY, KINDS, PARAMS, TargetError, TargetSpec, parse_target  # noqa: F401
+from .target_spec import TargetSpec
 
 _MAX_CHUNK_ELEMENTS = 1 << 22  # scores held at once by ``max``: 4M floats per chunk
 
@@ -135,7 +135,7 @@ def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int 
         part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
     else:
         part = {"I": slice(0, n - text_tokens), "T": slice(n - text_tokens, n)}
-    rows, hidden = part[block[0]], part[block[1]]
+    rows = part[block[0]]
     keys = part["I" if block[1] == "T" else "T"]
     if _count(rows, n) == 0 or _count(keys, n) == 0:
         return rows, None

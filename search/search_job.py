@@ -18,7 +18,7 @@ import torch
 
 from ..core.architectures import ModelLayout
 from ..core.head_aliases import check_syntax, expand
-from ..core.heads import HeadNotes, HeadSet, check_target_fits, head_key
+from ..core.heads import HeadNotes, HeadSet, check_target_fits
 from ..core.target_spec import TargetError, parse_target, parse_target_list
 from ..core.scoring import Objective, SearchPrompt
 from ..core.greedy_search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
