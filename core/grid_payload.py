@@ -5,7 +5,8 @@ Host-free: everything comes from the architecture table (``core.architectures``)
 """
 from __future__ import annotations
 
-from .architectures import NO_JOINT_TEXT, ModelLayout
+from .architecture_rows import NO_JOINT_TEXT
+from .model_layout import ModelLayout
 from .head_aliases import ALIAS_WORDS
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Mapping
 
-from .architectures import NO_JOINT_TEXT, ModelLayout
+from .architecture_rows import NO_JOINT_TEXT
+from .model_layout import ModelLayout
 from .target_spec import TargetError, TargetSpec, parse_target
 
 SYNTAX_HELP = (

@@ -3,7 +3,7 @@ order they were chosen, each with the score that chose it, and the whole run in 
 core.preset_format checks it and core.preset_files writes it."""
 from __future__ import annotations
 
-from .architectures import ModelLayout, same_structure
+from .model_layout import ModelLayout, same_structure
 from .preset_format import FORMAT, FORMAT_VERSION
 from .greedy_search import SearchState, head_name, head_of
 from .heads import head_key

@@ -22,7 +22,7 @@ import inspect
 
 import torch
 
-from ..core.architectures import ModelLayout
+from ..core.model_layout import ModelLayout
 from .attention import IMAGE_TOKENS_KEY, PLAN_KEY
 
 OPTIONS = "transformer_options"

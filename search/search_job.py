@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..core.architectures import ModelLayout
+from ..core.model_layout import ModelLayout
 from ..core.head_aliases import check_syntax, expand
 from ..core.heads import HeadNotes, HeadSet, check_target_fits
 from ..core.target_spec import TargetError, parse_target, parse_target_list

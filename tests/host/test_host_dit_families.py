@@ -16,6 +16,7 @@ import torch
 
 import hh_releases
 from hh_nodes import patch
+from hh_pack import architecture_modules
 
 pytestmark = pytest.mark.host
 
@@ -79,10 +80,10 @@ def test_published_sizes_as_comfyui_detects_them(host, family):
     if hh_releases.release() < first:
         pytest.skip(f"ComfyUI {hh_releases.release()} cannot load {family}")
     model = _comfy_model(state_dict)
-    arch_module = host("core.architectures")
-    layout = arch_module.detect_layout(model.diffusion_model, hh_releases.release())
+    arch_module = architecture_modules(host)
+    layout = arch_module.layout.detect_layout(model.diffusion_model, hh_releases.release())
     assert (layout.arch.id, layout.group_sizes, layout.heads, layout.family) == (arch, groups, heads, family)
-    assert arch_module.same_structure(layout, family)
+    assert arch_module.layout.same_structure(layout, family)
 
 
 def _s2v_patcher():

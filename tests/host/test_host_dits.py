@@ -303,7 +303,7 @@ def test_chroma_and_chroma_radiance_are_told_apart_at_their_real_size(host, radi
                       nerf_depth=4, nerf_max_freqs=8, nerf_tile_size=512, nerf_final_head_type="conv",
                       nerf_embedder_dtype=torch.float32, **hh_releases.chroma_radiance_params_extras())
     model = (ChromaRadiance if radiance else Chroma)(device="meta", operations=comfy.ops.disable_weight_init, **params)
-    layout = host("core.architectures").detect_layout(model)
+    layout = host("core.model_layout").detect_layout(model)
     assert (layout.arch.id, layout.group_sizes, layout.heads) == ("chroma", (19, 38), 24)
     assert layout.family == ("chroma-radiance" if radiance else "chroma")
 
@@ -316,7 +316,7 @@ def test_flux2_dev_and_qwen_image_families_at_their_real_size(host):
     from comfy.ldm.qwen_image.model import QwenImageTransformer2DModel
 
     ops = comfy.ops.disable_weight_init
-    detect = host("core.architectures").detect_layout
+    detect = host("core.model_layout").detect_layout
     config = hh_releases.flux2_model_config(hidden_size=6144, heads=48, depth=8, single=48)
     if config is not None:
         from comfy.ldm.flux.model import Flux

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from hh_attention_maps import video_reference
+from hh_pack import architecture_modules
 
 N_TXT, GRID = 2, (3, 4, 2)  # 2 text tokens, then 2 frames of 3 x 4
 
@@ -37,11 +38,11 @@ def test_seg_blurs_each_frame_on_its_own(pack, sigma, with_mask, text_first):
 
 
 def test_video_layouts_give_frames_and_image_layouts_do_not(pack):
-    arch = pack("core.architectures")
-    video = arch.ModelLayout.of_layers(arch.architecture("wan"), arch.dit_layers((2,), 4), patch_size=(2, 1))
+    arch = architecture_modules(pack)
+    video = arch.layout.ModelLayout.of_layers(arch.table.architecture("wan"), arch.rows.dit_layers((2,), 4), patch_size=(2, 1))
     assert video.image_grid((1, 16, 3, 8, 12)) == (4, 6, 3)
     assert video.image_grid((1, 16, 1, 8, 12)) == (4, 6)  # one frame: an image grid
-    image = arch.ModelLayout.of_layers(arch.architecture("flux"), arch.dit_layers((2,), 4), patch_size=2)
+    image = arch.layout.ModelLayout.of_layers(arch.table.architecture("flux"), arch.rows.dit_layers((2,), 4), patch_size=2)
     assert image.image_grid((1, 16, 9, 12)) == (5, 6) and image.time_patch == 0
-    unet = arch.ModelLayout.of_layers(arch.architecture("unet"), arch.dit_layers((2,), 4))
+    unet = arch.layout.ModelLayout.of_layers(arch.table.architecture("unet"), arch.rows.dit_layers((2,), 4))
     assert unet.image_grid((1, 4, 8, 8)) is None
