@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "model's size).")
             s.add_argument("--overwrite", action="store_true",
                            help="Replace a preset search/<run name> that this search did not write.")
+            s.add_argument("--search-targets", default="",
+                           help="Also search over targets, e.g. 'identity, uniform, seg(4)': every candidate head "
+                           "with every listed target, a head chosen at most once with its best target (recorded in "
+                           "the preset). Empty: heads only.")
         else:
             s.add_argument("--prompt", required=True, help="The prompt of every image.")
             s.add_argument("--seed", type=int, default=0, help="The seed of every image (0 to 2^64 - 1).")
@@ -248,7 +252,8 @@ def run(args, package: str, workers=None) -> int:
             model=None, vae=None, objective=None, prompts=prompts, conditionings=[], settings=settings,
             softpag_u=args.softpag_u, k=args.k, rounds=args.rounds, candidates=args.candidates,
             batch_candidates=args.batch_candidates, run_name=args.run_name, family=args.family,
-            presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite, target=args.target)
+            presets_folder=pack("comfy_host.preset_store").save_folder(), overwrite=args.overwrite, target=args.target,
+            search_targets=args.search_targets)
         search.check_inputs(job)
         objective = pack("search.clip_objectives").load_objective(args.objective, args.objective_model, args.template)
     else:

@@ -8,6 +8,11 @@ this module is plain Python; it also defines the checkpoint (JSON, written after
 step: one batch of candidates, or one per process) and the per-head score map (safetensors,
 [rounds, layers, heads]).
 
+Candidates are heads ``(layer, head)``, or, when a search is asked to choose targets too,
+``(layer, head, target)`` pairs (issue 13: "the search can search over (head, target) candidates"):
+the round scores every remaining pair, and a head joins S_final at most once, with the target of
+its best pair; the other pairs of a chosen head leave the pool. Named ``L3H2`` / ``L3H2:uniform``.
+
 Determinism: the pool is scanned in its given order, ties are broken by that order, and the
 candidates of a round are cut into evaluation batches on a fixed grid of that ordered list (batch
 i = remaining heads i*B .. i*B+B-1), whatever was already evaluated. So a resumed run, and a run
@@ -26,21 +31,31 @@ from typing import Callable, Sequence
 
 from .heads import head_key, parse_head_key
 
-Head = tuple[int, int]
+Head = tuple  # (layer, head), or (layer, head, target text) for a (head, target) candidate
 Evaluate = Callable[[list[list[Head]]], Sequence[float]]  # one batch of candidates -> their scores
 EvaluateStep = Callable[[list[list[list[Head]]]], Sequence[Sequence[float]]]  # several batches -> scores per batch
 
 CHECKPOINT_FORMAT = "headhunter-search-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 1  # (head, target) names ("L3H2:uniform") read back as such; head names as before
+
+
 def head_name(head: Head) -> str:
-    return head_key(*head)
+    """``L3H2`` for a head, ``L3H2:uniform`` for a (head, target) candidate."""
+    name = head_key(head[0], head[1])
+    return name if len(head) < 3 else f"{name}:{head[2]}"
 
 
 def parse_head_name(name: str) -> Head:
-    layer, head = parse_head_key(name)
-    if head is None:
-        raise ValueError(f"'{name}' is not a single head (expected L<layer>H<head>)")
-    return layer, head
+    key, colon, target = name.partition(":")
+    layer, head = parse_head_key(key)
+    if head is None or (colon and not target):
+        raise ValueError(f"'{name}' is not a single head (expected L<layer>H<head>, or L<layer>H<head>:<target>)")
+    return (layer, head, target) if colon else (layer, head)
+
+
+def head_of(candidate: Head) -> tuple[int, int]:
+    """The (layer, head) a candidate perturbs."""
+    return candidate[0], candidate[1]
 
 
 class CheckpointMismatch(ValueError):
@@ -63,16 +78,18 @@ class SearchState:
         return [h for chosen in self.selected for h in chosen]
 
     def selected_scores(self) -> dict[str, float]:
-        """Each chosen head's score in the round that chose it (HeadSet.notes.scores)."""
+        """Each chosen candidate's score in the round that chose it, by candidate name."""
         return {head_name(h): self.rounds[r][head_name(h)] for r, chosen in enumerate(self.selected) for h in chosen}
 
     def latest_scores(self) -> dict[str, float]:
-        """Every evaluated head's score in the last round that evaluated it: the chosen heads'
-        scores where they were chosen, and the rest from the final round. The head grid's heatmap."""
+        """Every evaluated head's score in the last round that evaluated it, by head name (L3H2): the
+        chosen heads' scores where they were chosen, and the rest from the final round; a head tried
+        with several targets shows its best. The head grid's heatmap (HeadSet.notes.scores)."""
         latest: dict[str, float] = {}
         for scores in self.rounds:
-            latest.update(scores)
-        latest.update(self.selected_scores())
+            latest.update(best_per_head(scores))
+        latest.update({head_key(*head_of(h)): self.rounds[r][head_name(h)]
+                       for r, chosen in enumerate(self.selected) for h in chosen})
         return latest
 
     def to_dict(self) -> dict:
@@ -108,12 +125,23 @@ def _from_json_float(x):
     return float("nan") if x is None else float(x)
 
 
+def best_per_head(scores: dict[str, float]) -> dict[str, float]:
+    """Candidate name -> score, to head name -> its best score over the targets tried (NaN last)."""
+    best: dict[str, float] = {}
+    for name, value in scores.items():
+        key = head_key(*head_of(parse_head_name(name)))
+        if key not in best or _rank_key(value, 0) < _rank_key(best[key], 0):
+            best[key] = value
+    return best
+
+
 def _rank_key(score: float, index: int):
     # Higher score first; NaN (a failed or degenerate objective) last; ties by pool order.
     return (-score if not math.isnan(score) else math.inf, index)
 
 
 def check_search_size(pool_size: int, k: int, rounds: int) -> None:
+    """``pool_size``: the distinct heads of the pool (a head is chosen at most once, whatever its targets)."""
     if k < 1 or rounds < 1:
         raise ValueError(f"k ({k}) and rounds ({rounds}) must both be at least 1.")
     if k * rounds > pool_size:
@@ -123,9 +151,10 @@ def check_search_size(pool_size: int, k: int, rounds: int) -> None:
         )
 
 
-def total_evaluations(pool_size: int, k: int, rounds: int, summaries: bool) -> int:
-    """Candidate evaluations of a whole search: every remaining head per round (+ summaries)."""
-    return sum(pool_size - r * k for r in range(rounds)) + ((rounds + 1) if summaries else 0)
+def total_evaluations(pool_size: int, k: int, rounds: int, summaries: bool, per_head: int = 1) -> int:
+    """Candidate evaluations of a whole search: every remaining head per round, times the targets
+    tried per head (``pool_size`` counts heads), plus the summaries."""
+    return sum((pool_size - r * k) * per_head for r in range(rounds)) + ((rounds + 1) if summaries else 0)
 
 
 def greedy_search(
@@ -153,7 +182,8 @@ def greedy_search(
     pool = [tuple(h) for h in pool]
     if len(set(pool)) != len(pool):
         raise ValueError("the candidate pool lists a head twice")
-    check_search_size(len(pool), k, rounds)
+    heads = {head_of(h) for h in pool}
+    check_search_size(len(heads), k, rounds)
     if batch_size < 1 or batches_per_step < 1:
         raise ValueError(f"batch_size ({batch_size}) and batches_per_step ({batches_per_step}) must be at least 1")
     if evaluate_step is None:
@@ -163,7 +193,7 @@ def greedy_search(
     elif state.pool != pool:
         raise CheckpointMismatch("the checkpoint was made for another candidate pool")
     index = {h: i for i, h in enumerate(pool)}
-    total = total_evaluations(len(pool), k, rounds, summarize is not None)
+    total = total_evaluations(len(heads), k, rounds, summarize is not None, per_head=-(-len(pool) // len(heads)))
 
     def step(note: str) -> None:
         _notify(on_update, state)
@@ -184,7 +214,8 @@ def greedy_search(
                 state.rounds.append({})
             scores = state.rounds[r]
             chosen = state.final
-            remaining = [h for h in pool if h not in set(chosen)]
+            taken = {head_of(h) for h in chosen}
+            remaining = [h for h in pool if head_of(h) not in taken]
             grid = [remaining[i:i + batch_size] for i in range(0, len(remaining), batch_size)]
             todo = [b for b in ([h for h in batch if head_name(h) not in scores] for batch in grid) if b]
             for start in range(0, len(todo), batches_per_step):
@@ -201,12 +232,25 @@ def greedy_search(
                 best = min(scores, key=lambda n: _rank_key(scores[n], index[parse_head_name(n)]))
                 step(f"round {r + 1}/{rounds}: best so far {best} ({scores[best]:.4g})")
             ranked = sorted(remaining, key=lambda h: _rank_key(scores[head_name(h)], index[h]))
-            state.selected.append(ranked[:k])
-            step(f"round {r + 1}/{rounds} chose {', '.join(head_name(h) for h in ranked[:k])}")
+            state.selected.append(_best_distinct_heads(ranked, k))
+            step(f"round {r + 1}/{rounds} chose {', '.join(head_name(h) for h in state.selected[-1])}")
         if summarize is not None and len(state.summaries) == r:
             state.summaries.append(float(summarize(state.final)))
             step(f"after round {r + 1}/{rounds}: S_final scores {state.summaries[r]:.4g}")
     return state
+
+
+def _best_distinct_heads(ranked: list[Head], k: int) -> list[Head]:
+    """The first k candidates of ``ranked`` whose heads differ: a head joins S_final once, with its
+    best-ranked target."""
+    picked, seen = [], set()
+    for h in ranked:
+        if head_of(h) not in seen:
+            seen.add(head_of(h))
+            picked.append(h)
+            if len(picked) == k:
+                break
+    return picked
 
 
 def _notify(callback, state):
@@ -270,15 +314,33 @@ def _short(value, width: int = 60) -> str:
 
 # ---- score map ----------------------------------------------------------------------------
 def score_map(state: SearchState, rounds: int, layers: int, heads: int):
-    """[rounds, layers, heads] float32: each head's mean objective per round, NaN where not evaluated."""
+    """[rounds, layers, heads] float32: each head's mean objective per round (its best over the
+    targets tried), NaN where not evaluated."""
     import torch
 
     out = torch.full((rounds, layers, heads), float("nan"), dtype=torch.float32)
     for r, scores in enumerate(state.rounds[:rounds]):
-        for name, value in scores.items():
-            layer, head = parse_head_name(name)
+        for name, value in best_per_head(scores).items():
+            layer, head = parse_head_key(name)
             out[r, layer, head] = value
     return out
+
+
+def target_score_maps(state: SearchState, rounds: int, layers: int, heads: int) -> dict:
+    """For a (head, target) search: target text -> [rounds, layers, heads] of that target's scores
+    (NaN where not evaluated); empty for a search over heads alone."""
+    import torch
+
+    maps: dict = {}
+    for r, scores in enumerate(state.rounds[:rounds]):
+        for name, value in scores.items():
+            candidate = parse_head_name(name)
+            if len(candidate) < 3:
+                continue
+            if candidate[2] not in maps:
+                maps[candidate[2]] = torch.full((rounds, layers, heads), float("nan"), dtype=torch.float32)
+            maps[candidate[2]][r, candidate[0], candidate[1]] = value
+    return maps
 
 
 def selection_map(state: SearchState, layers: int, heads: int):
@@ -287,15 +349,17 @@ def selection_map(state: SearchState, layers: int, heads: int):
 
     out = torch.full((layers, heads), -1, dtype=torch.int32)
     for r, chosen in enumerate(state.selected):
-        for layer, head in chosen:
-            out[layer, head] = r
+        for candidate in chosen:
+            out[head_of(candidate)] = r
     return out
 
 
 def save_score_map(path: Path, state: SearchState, rounds: int, layers: int, heads: int, metadata: dict | None = None) -> None:
-    """safetensors with "scores" [rounds, layers, heads] (NaN = not evaluated) and "selected_round"."""
+    """safetensors with "scores" [rounds, layers, heads] (NaN = not evaluated) and "selected_round";
+    a (head, target) search adds "scores:<target>" per target tried."""
     from safetensors.torch import save
 
     tensors = {"scores": score_map(state, rounds, layers, heads), "selected_round": selection_map(state, layers, heads)}
+    tensors.update({f"scores:{target}": m for target, m in target_score_maps(state, rounds, layers, heads).items()})
     meta = {key: str(value) for key, value in (metadata or {}).items()}
     atomic_write_bytes(path, save(tensors, metadata=meta))

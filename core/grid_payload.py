@@ -5,7 +5,8 @@ Host-free: everything comes from the architecture table (``core.architectures``)
 """
 from __future__ import annotations
 
-from .architectures import ModelLayout
+from .architecture_rows import NO_JOINT_TEXT
+from .model_layout import ModelLayout
 from .head_aliases import ALIAS_WORDS
 
 
@@ -33,4 +34,7 @@ def layout_payload(layout: ModelLayout, family: str | None = None) -> dict:
         # for a model without aliases, as core/head_aliases.py does.
         "alias_words": list(ALIAS_WORDS),
         "description": layout.describe(),
+        # Whether the text is part of the attended sequence: mask(...) targets are refused where it
+        # is not (core.heads.check_target_fits), by the widget's text check as by the nodes.
+        "joint_text": layout.arch.token_order != NO_JOINT_TEXT,
     }

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .architectures import ARCHITECTURES, ModelLayout
+from .architectures import ARCHITECTURES
+from .model_layout import ModelLayout
 from .heads import MAX_TOKEN, HeadRangeError, HeadSet, HeadSyntaxError
 
 _NAMES = sorted({g.alias for a in ARCHITECTURES for g in a.groups if g.alias}, key=lambda n: (-len(n), n))

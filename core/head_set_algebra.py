@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .architectures import ModelLayout, family_architecture, same_structure, variant_layout
+from .architectures import family_architecture
+from .model_layout import ModelLayout, same_structure, variant_layout
 from .heads import HeadNotes, HeadRangeError, HeadSet, parse_head_key
 
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Mapping
 
-from .architectures import ModelLayout
+from .architecture_rows import NO_JOINT_TEXT
+from .model_layout import ModelLayout
 from .target_spec import TargetError, TargetSpec, parse_target
 
 SYNTAX_HELP = (
@@ -329,6 +330,7 @@ class HeadSet:
                 )
             heads = range(count) if head is None else (head,)
             target = index.get((layer, head), default_target)
+            check_target_fits(token, target, layout)
             for h in heads:
                 if (layer, h) in seen or (head is None and (layer, h) in self.excluded):
                     continue
@@ -372,6 +374,20 @@ class HeadSet:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def check_target_fits(token: str, target, layout: ModelLayout) -> None:
+    """``mask(XY)`` removes a block of a joint text+image map: a model whose self-attention holds no
+    text (U-Nets, Wan: the text enters through cross-attention) has no such block, and the target
+    would leave every call unchanged. Refused before sampling instead."""
+    if target is None:
+        return
+    spec = target if isinstance(target, TargetSpec) else parse_target(target)
+    if spec.kind == "mask" and layout.arch.token_order == NO_JOINT_TEXT:
+        raise HeadRangeError(
+            f"{token}:{spec.text}: {layout.arch.display_name} has no text in its self-attention (the text enters "
+            "through cross-attention), so there is no text block to mask; use identity, uniform, mean_query, seg, "
+            "temperature, max, fisher_rao or slerp")
 
 
 class _Builder:

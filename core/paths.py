@@ -39,7 +39,8 @@ def row_logsumexp(q, k, mask=None) -> torch.Tensor:
         part = slice(start, min(n, start + chunk))
         scores = (qh[:, :, part] @ kh.transpose(-1, -2)) * d ** -0.5
         if mask is not None:
-            scores = scores + mask[:, :, part].to(dtype)
+            # A one-row mask (a key mask for every query, Qwen-Image's and HunyuanVideo's) broadcasts.
+            scores = scores + (mask if mask.shape[2] == 1 else mask[:, :, part]).to(dtype)
         out[:, :, part] = torch.logsumexp(scores, dim=-1)
     return out.transpose(1, 2)
 
@@ -49,10 +50,14 @@ def curved_output(path: str, out_rows, q, k, v, rows: slice, u, mask=None):
     the backend's output O of those rows, q/k/v [b, N, k, D]. Returns [b, n_rows, k, D]."""
     dtype = torch.promote_types(q.dtype, torch.float32)
     q_r, v_r = q[:, rows].to(dtype), v[:, rows].to(dtype)
-    lse = row_logsumexp(q[:, rows], k, mask)  # [b, n, k]
+    # The mask's rows of these queries (all of it where it is one row for every query).
+    lse = row_logsumexp(q[:, rows], k, mask if mask is None or mask.shape[2] == 1 else mask[:, :, rows])  # [b, n, k]
     self_score = (q_r * k[:, rows].to(dtype)).sum(-1) * q.shape[-1] ** -0.5
     if mask is not None:
-        diag = torch.diagonal(mask[:, :, rows][..., rows], dim1=-2, dim2=-1)  # [b, 1 or k, n]
+        if mask.shape[2] == 1:
+            diag = mask[:, :, 0, rows]  # [b, 1 or k, n]
+        else:
+            diag = torch.diagonal(mask[:, :, rows][..., rows], dim1=-2, dim2=-1)  # [b, 1 or k, n]
         self_score = self_score + diag.transpose(1, 2).to(dtype)
     root = torch.exp(0.5 * (self_score - lse)).clamp(0.0, 1.0).unsqueeze(-1)  # sqrt(a_ii): [b, n, k, 1]
     t = (1.0 - u.to(dtype)).expand_as(root)

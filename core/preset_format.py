@@ -26,7 +26,8 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .architectures import ARCHITECTURES, architecture, family_architecture, variant_layout
+from .architectures import ARCHITECTURES, architecture, family_architecture
+from .model_layout import variant_layout
 from .heads import HeadNotes, HeadRangeError, HeadSet, head_key
 from .preset_checks import (SETTINGS, PresetError, check_heads, check_provenance, check_recommended, check_tags,
                             is_int, json_type, show, text_field)

@@ -3,9 +3,10 @@ order they were chosen, each with the score that chose it, and the whole run in 
 core.preset_format checks it and core.preset_files writes it."""
 from __future__ import annotations
 
-from .architectures import ModelLayout, same_structure
+from .model_layout import ModelLayout, same_structure
 from .preset_format import FORMAT, FORMAT_VERSION
-from .greedy_search import SearchState, head_name
+from .greedy_search import SearchState, head_name, head_of
+from .heads import head_key
 
 
 def guess_family(layout: ModelLayout, used: list[tuple[int, int]], wanted: str = "auto") -> str:
@@ -29,11 +30,18 @@ def guess_family(layout: ModelLayout, used: list[tuple[int, int]], wanted: str =
 
 def search_preset(name: str, description: str, arch_id: str, family: str, state: SearchState, label: str,
                   recommended: dict, tags: list[str], provenance: dict, targets: dict | None = None) -> dict:
-    """``targets``: head name -> target text, for heads searched with a target other than the identity."""
+    """``targets``: head name -> target text, for heads searched with a target other than the identity.
+    A (head, target) candidate (a search over targets) records the target it was chosen with."""
     scores = state.selected_scores()
-    targets = targets or {}
+    targets = dict(targets or {})
+    for chosen in state.selected:
+        for h in chosen:
+            if len(h) > 2:
+                targets[head_key(*head_of(h))] = h[2]
     heads = [
-        {"head": head_name(h), "u": None, **({"target": targets[head_name(h)]} if head_name(h) in targets else {}),
+        {"head": head_key(*head_of(h)), "u": None,
+         **({"target": targets[head_key(*head_of(h))]} if targets.get(head_key(*head_of(h)), "identity") != "identity"
+            else {}),
          "label": f"{label} (round {r + 1})", "confidence": "high", "score": scores[head_name(h)]}
         for r, chosen in enumerate(state.selected) for h in chosen
     ]

@@ -21,15 +21,14 @@ or [B, H, N, D] when ``skip_output_reshape``. Host-free: plain torch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
 
 from .paths import PATHS, curved_output
-from .targets import IDENTITY, TargetSpec, compute_target, mask_target, sdpa_attend
-
-# Targets whose token ranges are read as text first, then image (the grid of SEG, the blocks of a mask).
-ORDER_BOUND = ("seg", "mask")
+from .target_spec import IDENTITY, TargetSpec
+from .targets import compute_target, mask_target, sdpa_attend
 
 
 @dataclass(frozen=True)
@@ -130,9 +129,6 @@ def apply_softpag(
     for start, stop, pert in targets:
         rows = slice(start, stop)
         for spec, idx, u, all_one in pert.groups(out.device, out.dtype):
-            if not text_first and not spec.is_identity and (image_only or spec.kind in ORDER_BOUND):
-                raise ValueError(f"the '{spec.kind}' target with image-token scope needs a text-first joint sequence; "
-                                 "this model puts the image first")
             if spec.is_identity and not image_only:
                 tokens = slice(None)
                 target = v_h[rows][:, :, idx]
@@ -153,7 +149,7 @@ def apply_softpag(
                 continue
             else:
                 tokens, target = _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens,
-                                              mask, attend, grid, out.shape[0])
+                                              mask, attend, grid, out.shape[0], image, text_first)
                 if target is None:
                     continue
             view = out_h[rows, tokens]
@@ -164,21 +160,25 @@ def apply_softpag(
     return out
 
 
-def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens, mask, attend, grid, batch):
+def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens, mask, attend, grid, batch,
+                 image: slice, text_first: bool):
     """(token rows, O_target for them) of a target other than the identity, or (rows, None) when
-    it leaves this call alone (SEG without an image grid)."""
+    it leaves this call alone (SEG without an image grid). ``image``: where the image tokens sit in
+    the joint sequence (after the text, or before it where the model puts the image first)."""
     q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
     n = q_h.shape[1]
-    tokens = slice(text_tokens, None) if image_only else slice(None)
+    tokens = image if image_only else slice(None)
     if spec.kind == "seg":
-        if grid is None or grid[0] * grid[1] > n - text_tokens:
+        # The grid is the first h * w (* frames) image tokens (tokens past it, e.g. FLUX Kontext's
+        # reference images, are not blurred), wherever the image part starts.
+        if grid is None or math.prod(grid) > n - text_tokens:
             return tokens, None
-        tokens = slice(text_tokens, text_tokens + grid[0] * grid[1])
+        tokens = slice(image.start, image.start + math.prod(grid))
     m = _mask_rows(mask, rows, batch)
     if m is not None and m.shape[1] > 1:
         m = m[:, idx]
     if spec.kind == "mask":  # a block of the joint map: its own rows, whatever the token scope
-        return mask_target(q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid, spec.param, text_tokens)
+        return mask_target(q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid, spec.param, text_tokens, text_first)
     target = compute_target(spec, q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid)
     return tokens, target
 

@@ -88,3 +88,33 @@ def parse_target(text: str | None) -> TargetSpec:
         shown = "inf" if math.isinf(high) else f"{high:g}"
         raise TargetError(f"'{text}': {name}={value:g} is outside {'(' if kind == 'seg' else '['}{low:g}, {shown}]; {meaning}.")
     return TargetSpec(kind, value)
+
+
+# A list of targets, as the search takes it ("identity, uniform, seg(4)"): read with a cost bounded by
+# its length (checked first), each item as parse_target reads it.
+MAX_TARGET_LIST_TEXT = 512
+MAX_TARGET_LIST = 16
+_LIST_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def parse_target_list(text: str | None, what: str = "search_targets") -> list[TargetSpec]:
+    """'identity, uniform, seg(4)' -> [TargetSpec, ...] in the given order; empty -> []. A bad item,
+    a target listed twice (after normalising: 'Uniform' is 'uniform'), more than MAX_TARGET_LIST
+    targets or a text over MAX_TARGET_LIST_TEXT characters fail naming the value and what is valid."""
+    text = text or ""
+    if len(text) > MAX_TARGET_LIST_TEXT:
+        raise TargetError(f"{what}: {len(text)} characters (at most {MAX_TARGET_LIST_TEXT}); list at most "
+                          f"{MAX_TARGET_LIST} targets, e.g. 'identity, uniform, seg(4)'.")
+    items = [item for item in _LIST_SEPARATORS.split(text) if item]
+    if len(items) > MAX_TARGET_LIST:
+        raise TargetError(f"{what}: {len(items)} targets (at most {MAX_TARGET_LIST}).")
+    specs: list[TargetSpec] = []
+    for item in items:
+        try:
+            spec = parse_target(item)
+        except TargetError as e:
+            raise TargetError(f"{what}: {e}") from None
+        if spec in specs:
+            raise TargetError(f"{what}: '{item}' is listed twice (as {spec.text}); list each target once.")
+        specs.append(spec)
+    return specs

@@ -40,7 +40,7 @@ import math
 
 import torch
 
-from .target_spec import IDENTITY, KINDS, PARAMS, TargetError, TargetSpec, parse_target  # noqa: F401
+from .target_spec import TargetSpec
 
 _MAX_CHUNK_ELEMENTS = 1 << 22  # scores held at once by ``max``: 4M floats per chunk
 
@@ -76,14 +76,23 @@ def mean_query_target(q, k, v, rows, attend, mask, grid):
 def seg_target(q, k, v, rows, attend, mask, grid, sigma: float):
     """Smoothed Energy Guidance (Hong 2024): image queries blurred by a 2-D Gaussian of
     ``sigma`` tokens over the image grid (reflecting at the edges), attention computed as usual.
-    ``rows`` must be the grid's rows; ``grid`` is (h, w) with h * w = their count."""
+    ``rows`` must be the grid's rows; ``grid`` is (h, w), or (h, w, frames) for video tokens (frame
+    by frame: each frame is blurred on its own, SEG being defined on images), with their product
+    = the rows' count."""
     q_img = q[:, rows]
-    h, w = grid
-    if math.isinf(sigma):
-        return mean_query_target(q, k, v, rows, attend, mask, grid)  # one row per head, as mean_query
+    h, w = grid[:2]
     b, n, heads, d = q_img.shape
-    img = q_img.permute(0, 2, 3, 1).reshape(b * heads * d, 1, h, w)
-    blurred = gaussian_blur(img, sigma).reshape(b, heads, d, n).permute(0, 3, 1, 2)
+    frames = n // (h * w)
+    if math.isinf(sigma) and frames == 1:
+        return mean_query_target(q, k, v, rows, attend, mask, grid)  # one row per head, as mean_query
+    if math.isinf(sigma):  # each frame's mean query: one row per frame and head
+        means = q_img.reshape(b, frames, h * w, heads, d).mean(dim=2)
+        if mask is None:
+            return attend(means, k, v, None).unsqueeze(2).expand(-1, -1, h * w, -1, -1).reshape(b, n, heads, d)
+        spread = means.unsqueeze(2).expand(-1, -1, h * w, -1, -1).reshape(b, n, heads, d)
+        return attend(spread, k, v, _rows_of(mask, rows))
+    img = q_img.reshape(b, frames, h * w, heads, d).permute(0, 1, 3, 4, 2).reshape(b * frames * heads * d, 1, h, w)
+    blurred = gaussian_blur(img, sigma).reshape(b, frames, heads, d, h * w).permute(0, 1, 4, 2, 3).reshape(b, n, heads, d)
     return attend(blurred.to(q.dtype), k, v, _rows_of(mask, rows))
 
 
@@ -108,24 +117,29 @@ def max_target(q, k, v, rows, attend, mask, grid):
         part = slice(start, min(n, start + chunk))
         scores = q_rows[:, :, part] @ keys.transpose(-1, -2)  # the 1/sqrt(d) scale keeps the argmax
         if m is not None:
-            scores = scores + m[:, :, part].to(scores.dtype) * math.sqrt(q_rows.shape[-1])
+            rows_mask = m if m.shape[2] == 1 else m[:, :, part]  # a one-row mask holds for every query
+            scores = scores + rows_mask.to(scores.dtype) * math.sqrt(q_rows.shape[-1])
         best = scores.argmax(dim=-1)  # [b, k, c]
         out[:, :, part] = torch.gather(values, 2, best.unsqueeze(-1).expand(-1, -1, -1, values.shape[-1]))
     return out.transpose(1, 2)
 
 
-def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int = 0):
+def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int = 0, text_first: bool = True):
     """A block of the joint map removed (the official code's [LOGIT_PERTURB]II_mask, IT_mask,
     TI_mask, TT_mask): queries of part ``block[0]`` attend only to keys outside part ``block[1]``
-    (I image, T text; text first, ``text_tokens`` long). One backend call on that sub-block. Returns
+    (I image, T text; ``text_tokens`` long, first in the sequence, or last where ``text_first`` is
+    False: HunyuanVideo on ComfyUI v0.3.64). One backend call on that sub-block. Returns
     (query rows, O_target), or (rows, None) when a part is empty."""
     n = q.shape[1]
-    part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
-    rows, hidden = part[block[0]], part[block[1]]
+    if text_first:
+        part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
+    else:
+        part = {"I": slice(0, n - text_tokens), "T": slice(n - text_tokens, n)}
+    rows = part[block[0]]
     keys = part["I" if block[1] == "T" else "T"]
     if _count(rows, n) == 0 or _count(keys, n) == 0:
         return rows, None
-    m = None if mask is None else mask[:, :, rows][..., keys]
+    m = None if mask is None else _rows_of(mask, rows)[..., keys]
     return rows, attend(q[:, rows], k[:, keys], v[:, keys], m)
 
 
@@ -183,5 +197,9 @@ def _count(rows: slice, n: int) -> int:
 
 
 def _rows_of(mask, rows: slice):
-    """The mask's rows for the queries ``rows`` ([b, 1 or k, Nq, Nk] in, same out)."""
-    return None if mask is None else mask[:, :, rows]
+    """The mask's rows for the queries ``rows`` ([b, 1 or k, Nq, Nk] in, same out). A mask with one
+    row ([b, 1 or k, 1, Nk]: a key mask for every query, as Qwen-Image's and HunyuanVideo's text
+    padding masks) holds for any rows and is returned as it is."""
+    if mask is None or mask.shape[2] == 1:
+        return mask
+    return mask[:, :, rows]

@@ -5,7 +5,8 @@ The head-grid widget draws its grids from these: the architecture table of
 """
 from __future__ import annotations
 
-from ..core.architectures import ARCHITECTURES, ModelLayout, architecture, family_architecture, variant_layout
+from ..core.architectures import ARCHITECTURES, architecture, family_architecture
+from ..core.model_layout import ModelLayout, variant_layout
 from ..core.head_aliases import expand
 from ..core.grid_payload import layout_payload
 from ..core.heads import HeadSet

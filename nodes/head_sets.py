@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..core.architectures import ARCHITECTURES, numbering_help
+from ..core.architectures import ARCHITECTURES
+from ..core.model_layout import numbering_help
 from ..core.head_aliases import has_aliases
 from ..core.heads import HeadSet
 from ..core.official_heads import read_official_heads

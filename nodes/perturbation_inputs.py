@@ -9,7 +9,7 @@ import logging
 from comfy_api.latest import io
 
 from ..core.head_aliases import check_syntax, expand
-from ..core.architectures import numbering_help
+from ..core.model_layout import numbering_help
 from ..core.heads import HeadNotes, HeadSet
 from ..core.head_set_algebra import resolve_checked
 from ..core.grid_payload import layout_payload

@@ -4,6 +4,7 @@ from comfy_api.latest import io
 
 from ..core.architectures import ARCHITECTURES
 from ..core.scoring import parse_seeds, prompt_grid, text_lines
+from ..core.target_spec import parse_target_list
 from ..search.prompts import negative_conditioning, prompt_conditionings
 from ..search.search_job import SearchJob, check_preset_is_ours, check_run_name, run_search
 from ..comfy_host.preset_store import save_folder
@@ -67,6 +68,12 @@ class HeadHunterSearch(io.ComfyNode):
                                 tooltip="Perturbation target of candidates whose text names none: identity (PAG, the "
                                 "paper's search), uniform, mean_query, seg(<sigma>), temperature(<t>), max. A "
                                 "candidate can name its own: 'L0-11:uniform'. The preset records the targets."),
+                io.String.Input("search_targets", default="",
+                                tooltip="Also search over targets: a list like 'identity, uniform, seg(4)'. Every "
+                                "candidate head is then tried with every listed target; a head joins the set at "
+                                "most once, with its best target, which the preset records. Costs one evaluation "
+                                "per (head, target) pair. Empty: heads only, each with its own or the target "
+                                "above. Candidates may not name targets when this is set."),
             ],
             outputs=[
                 HeadSetType.Output("head_set", display_name="head_set",
@@ -87,10 +94,14 @@ class HeadHunterSearch(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, candidates="", run_name="headhunter_search", seeds="", overwrite=False,
-                        target="identity", **kwargs) -> bool | str:
+                        target="identity", search_targets="", **kwargs) -> bool | str:
         checked = validate_target_text(target)
         if checked is not True:
             return checked
+        try:
+            parse_target_list(search_targets)
+        except ValueError as e:
+            return str(e)
         try:
             check_run_name(run_name)
             parse_seeds(seeds)
@@ -102,7 +113,7 @@ class HeadHunterSearch(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, objective, prompts, style, seeds, k, rounds, steps, sampler, scheduler, scale,
                 softpag_u, cfg, width, height, batch_candidates, candidates, run_name, family, overwrite=False,
-                clip=None, positive=None, negative=None, target="identity") -> io.NodeOutput:
+                clip=None, positive=None, negative=None, target="identity", search_targets="") -> io.NodeOutput:
         search_prompts = prompt_grid(text_lines(prompts), text_lines(style), parse_seeds(seeds))
         job = SearchJob(
             model=model, vae=vae, objective=objective, prompts=search_prompts,
@@ -111,7 +122,7 @@ class HeadHunterSearch(io.ComfyNode):
             settings=settings_from(steps, sampler, scheduler, scale, cfg, width, height),
             softpag_u=softpag_u, k=k, rounds=rounds, candidates=candidates, batch_candidates=batch_candidates,
             run_name=run_name, family=family, presets_folder=save_folder(), overwrite=overwrite,
-            node_id=cls.hidden.unique_id if cls.hidden else None, target=target,
+            node_id=cls.hidden.unique_id if cls.hidden else None, target=target, search_targets=search_targets,
         )
         result = run_search(job)
         return io.NodeOutput(result.head_set, result.head_set.to_text(), result.heatmaps, result.round_grids,

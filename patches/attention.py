@@ -17,6 +17,8 @@ Nothing here imports ComfyUI: the calling conventions are ComfyUI's, the code is
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..core.plan import PerturbationPlan
@@ -27,7 +29,7 @@ TEXT_TOKENS_KEY = "headhunter_text_tokens"
 # Image tokens of this forward, where no block sees the text apart (Lumina 2: its first noise-refiner
 # block reports them, patches/block_proxy.py): the text is then the rest of the joint sequence.
 IMAGE_TOKENS_KEY = "headhunter_image_tokens"
-GRID_KEY = "headhunter_image_grid"  # (h, w) of the image tokens, per forward (patches/model_patch.py)
+GRID_KEY = "headhunter_image_grid"  # (h, w) or (h, w, frames) of the image tokens, per forward (patches/model_patch.py)
 OVERRIDE_KEY = "optimized_attention_override"
 _ATTENTION_PARAMS = ("q", "k", "v", "heads")
 
@@ -182,7 +184,7 @@ class PerturbedBlock:
                     image = options.get(IMAGE_TOKENS_KEY)
                     text = joint - image if image is not None and image <= joint else 0
                 grid = options.get(GRID_KEY)
-                if grid is not None and grid[0] * grid[1] > joint - text:
+                if grid is not None and math.prod(grid) > joint - text:
                     grid = None  # not this forward's image (SEG then leaves the call alone)
                 override = PerturbedAttention(targets, joint, text, plan.image_only, options.get(OVERRIDE_KEY), grid,
                                               text_first=self.text_first)

@@ -22,7 +22,7 @@ import inspect
 
 import torch
 
-from ..core.architectures import ModelLayout
+from ..core.model_layout import ModelLayout
 from .attention import IMAGE_TOKENS_KEY, PLAN_KEY
 
 OPTIONS = "transformer_options"
@@ -41,39 +41,42 @@ class BlockProxy(torch.nn.Module):
         self._parameters = block._parameters
         self._buffers = block._buffers
         self.training = block.training
-        object.__setattr__(self, "block", block)  # not a child: its children are ours already
-        self.key = key
-        self.img_arg = img_arg
-        self.txt_arg = txt_arg
-        self.probe = probe
-        self.signature = inspect.signature(block.forward)
+        # The proxy's own attributes carry a prefix no ComfyUI module uses: ComfyUI reaches weights
+        # by attribute path (comfy.utils.get_attr, e.g. in partial loading), and HiDream's blocks
+        # have a child named "block" that a plain ``self._hh_block`` would hide.
+        object.__setattr__(self, "_hh_block", block)  # not a child: its children are ours already
+        self._hh_key = key
+        self._hh_img_arg = img_arg
+        self._hh_txt_arg = txt_arg
+        self._hh_probe = probe
+        self._hh_signature = inspect.signature(block.forward)
 
     def forward(self, *args, **kwargs):
-        bound = self.signature.bind(*args, **kwargs)
+        bound = self._hh_signature.bind(*args, **kwargs)
         options = bound.arguments.get(OPTIONS)
         if not isinstance(options, dict):
-            return self.block(*args, **kwargs)
-        if self.probe:
+            return self._hh_block(*args, **kwargs)
+        if self._hh_probe:
             if PLAN_KEY in options:
-                options[IMAGE_TOKENS_KEY] = bound.arguments[self.img_arg].shape[1]
-            return self.block(*args, **kwargs)
-        patch = options.get("patches_replace", {}).get("dit", {}).get(self.key)
+                options[IMAGE_TOKENS_KEY] = bound.arguments[self._hh_img_arg].shape[1]
+            return self._hh_block(*args, **kwargs)
+        patch = options.get("patches_replace", {}).get("dit", {}).get(self._hh_key)
         if patch is None:
-            return self.block(*args, **kwargs)
+            return self._hh_block(*args, **kwargs)
 
         def original_block(call):
-            bound.arguments[self.img_arg] = call["img"]
-            if self.txt_arg:
-                bound.arguments[self.txt_arg] = call["txt"]
+            bound.arguments[self._hh_img_arg] = call["img"]
+            if self._hh_txt_arg:
+                bound.arguments[self._hh_txt_arg] = call["txt"]
             bound.arguments[OPTIONS] = call.get(OPTIONS, options)
-            out = self.block(*bound.args, **bound.kwargs)
-            return {"img": out[0], "txt": out[1]} if self.txt_arg else {"img": out}
+            out = self._hh_block(*bound.args, **bound.kwargs)
+            return {"img": out[0], "txt": out[1]} if self._hh_txt_arg else {"img": out}
 
-        call = {"img": bound.arguments[self.img_arg], OPTIONS: options}
-        if self.txt_arg:
-            call["txt"] = bound.arguments[self.txt_arg]
+        call = {"img": bound.arguments[self._hh_img_arg], OPTIONS: options}
+        if self._hh_txt_arg:
+            call["txt"] = bound.arguments[self._hh_txt_arg]
         out = patch(call, {"original_block": original_block})
-        return (out["img"], out["txt"]) if self.txt_arg else out["img"]
+        return (out["img"], out["txt"]) if self._hh_txt_arg else out["img"]
 
 
 def install(model_patcher, layout: ModelLayout) -> None:

@@ -16,7 +16,8 @@ from typing import Callable
 
 import comfy.samplers
 
-from ..core.architectures import IMAGE_FIRST, NO_JOINT_TEXT, TEXT_FIRST, ModelLayout
+from ..core.architecture_rows import IMAGE_FIRST, NO_JOINT_TEXT, TEXT_FIRST
+from ..core.model_layout import ModelLayout
 from . import block_proxy
 from ..core.guidance_formula import in_schedule, perturbed_guidance
 from ..core.plan import PerturbationPlan, layer_perturbations

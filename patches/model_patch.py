@@ -5,7 +5,8 @@ ModelPatcher clone semantics), so the model a node was given never changes.
 """
 from __future__ import annotations
 
-from ..core.architectures import NO_JOINT_TEXT, REACH_ATTN1, REACH_BLOCK, ModelLayout, detect_layout
+from ..core.architecture_rows import NO_JOINT_TEXT, REACH_ATTN1, REACH_BLOCK
+from ..core.model_layout import ModelLayout, detect_layout
 from ..core.plan import PerturbationPlan
 from . import self_attention
 from .attention import GRID_KEY, PLAN_KEY, PerturbedBlock
@@ -55,7 +56,7 @@ def with_plan(model_options: dict, plan: PerturbationPlan, layout: ModelLayout, 
     options = with_dit_patches(model_options, register)
     options["transformer_options"][PLAN_KEY] = plan
     if latent is not None and latent.ndim >= 4:
-        options["transformer_options"][GRID_KEY] = layout.image_grid(latent.shape[-2:])
+        options["transformer_options"][GRID_KEY] = layout.image_grid(latent.shape)
     return options
 
 

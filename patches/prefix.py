@@ -16,7 +16,8 @@ targets inside joined (single-stream) blocks, which need the text length from an
 """
 from __future__ import annotations
 
-from ..core.architectures import REACH_BLOCK, ModelLayout
+from ..core.architecture_rows import REACH_BLOCK
+from ..core.model_layout import ModelLayout
 from .attention import PLAN_KEY
 
 COND_ENTRY = 0  # the positive conditioning in calc_cond_batch's conds list, in both passes

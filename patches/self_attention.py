@@ -7,8 +7,13 @@ with the projected q, k, v ([B, N, H*D]) and its ``extra_options``; ``attn1.to_o
 computes the attention exactly as ``CrossAttention.forward`` would (ComfyUI's
 ``optimized_attention``, so the backend ComfyUI chose and any ``optimized_attention_override`` in
 effect), or with the attn1 patch that was there before (chained), then blends the selected heads
-toward V: O' = (1 - u) A V + u V (``core.softpag``; paper Sec. 4.2). u = 1 heads skip attention
-through ``PerturbedAttention``'s shortcut. Cross-attention (``attn2``) is never touched.
+toward their targets: O' = (1 - u) O + u O_target (``core.softpag``; paper Sec. 4.2), the identity's
+O_target being V. u = 1 identity heads skip attention through ``PerturbedAttention``'s shortcut.
+Cross-attention (``attn2``) is never touched.
+
+Every token of a U-Net's self-attention is an image token, on the feature map of its own level:
+``SpatialTransformer`` writes that map's shape, [B, C, h, w], into the options as
+``activations_shape`` (both supported releases), which gives SEG its grid per level.
 """
 from __future__ import annotations
 
@@ -29,16 +34,24 @@ class PerturbedSelfAttention:
         plan = extra_options.get(PLAN_KEY)
         heads = extra_options["n_heads"]
         targets = plan.targets(self.layer, extra_options.get("cond_or_uncond"), q.shape[0]) if plan else []
+        grid = _feature_grid(extra_options.get("activations_shape"), q.shape[1])
         if self.previous is not None:
             out = self.previous(q, k, v, extra_options)
-            return apply_softpag(out, q, k, v, heads, targets) if targets else out
+            return apply_softpag(out, q, k, v, heads, targets, grid=grid) if targets else out
         options = extra_options
         if targets:
             # No joint text sequence in a U-Net's self-attention: every token is an image token.
-            override = PerturbedAttention(targets, q.shape[1], 0, False, extra_options.get(OVERRIDE_KEY))
+            override = PerturbedAttention(targets, q.shape[1], 0, False, extra_options.get(OVERRIDE_KEY), grid)
             options = {**extra_options, OVERRIDE_KEY: override}
         return comfy_attention.optimized_attention(
             q, k, v, heads, attn_precision=extra_options.get("attn_precision"), transformer_options=options)
+
+
+def _feature_grid(shape, tokens: int):
+    """(h, w) of the feature map this self-attention runs on, if its size matches the tokens."""
+    if shape is None or len(shape) != 4 or shape[2] * shape[3] != tokens:
+        return None
+    return int(shape[2]), int(shape[3])
 
 
 def register(attn1: dict, layout, layers) -> None:

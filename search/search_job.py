@@ -16,13 +16,13 @@ from pathlib import Path
 
 import torch
 
-from ..core.architectures import ModelLayout
+from ..core.model_layout import ModelLayout
 from ..core.head_aliases import check_syntax, expand
-from ..core.heads import HeadNotes, HeadSet
-from ..core.target_spec import TargetError, parse_target
+from ..core.heads import HeadNotes, HeadSet, check_target_fits
+from ..core.target_spec import TargetError, parse_target, parse_target_list
 from ..core.scoring import Objective, SearchPrompt
 from ..core.greedy_search import (CheckpointMismatch, SearchState, atomic_write_bytes, greedy_search, head_name,
-                           load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
+                                  head_of, load_checkpoint, save_checkpoint, save_score_map, score_map, selection_map)
 from ..core.search_images import heatmap, image_grid
 from ..core.file_names import name_problem
 from ..core.preset_format import FAMILIES, dumps_preset, preset_from_dict
@@ -38,6 +38,7 @@ log = logging.getLogger("HeadHunter")
 
 RUNS_FOLDER = "headhunter_search"
 _RUN_NAME = re.compile(r"^[\w.\- ]{1,100}$")
+_TARGET_IN_TEXT = re.compile(r"[^\s,;]*:[^\s,;@]*")  # a head token with a target, e.g. L3:uniform
 
 
 def check_run_name(name: str) -> str:
@@ -69,6 +70,15 @@ def check_inputs(job: "SearchJob") -> None:
         parse_target(job.target)
     except TargetError as e:
         raise ValueError(f"target: {e}") from None
+    try:
+        searched = parse_target_list(job.search_targets)
+    except TargetError as e:
+        raise ValueError(str(e)) from None
+    if searched and _TARGET_IN_TEXT.search(job.candidates or ""):
+        # Checked on the text (its aliases are read only once the model is known): a ':' names a target.
+        named = _TARGET_IN_TEXT.search(job.candidates).group(0)
+        raise ValueError(f"candidates name their own target ('{named}') and search_targets lists the targets to try: "
+                         "remove the targets from the candidates, or empty search_targets")
     check_preset_is_ours(job.presets_folder, job.run_name, job.overwrite)
 
 
@@ -111,6 +121,20 @@ def candidate_pool(text: str, layout: ModelLayout, softpag_u: float) -> tuple[li
     return [(l, h) for l, h, _ in resolved], {(l, h): u for l, h, u in resolved}
 
 
+def target_candidates(pool: list[tuple[int, int]], layout: ModelLayout, search_targets: str) -> list[tuple]:
+    """The (head, target) candidates of a search over targets: every head of the pool with every
+    listed target, head by head in the pool's order, the targets in the list's order (ties go to
+    the earlier). Empty list: the pool itself. A target the model cannot take fails here, before
+    any image."""
+    specs = parse_target_list(search_targets)
+    if not specs:
+        return list(pool)
+    if pool:
+        for spec in specs:
+            check_target_fits("search_targets", spec, layout)
+    return [(l, h, spec.text) for l, h in pool for spec in specs]
+
+
 def candidate_targets(text: str, layout: ModelLayout, default_target: str = "identity") -> dict:
     """Each candidate head's perturbation target (core/targets.py): its own where the text names
     one (``L0-11:uniform``), else ``default_target``."""
@@ -142,6 +166,7 @@ class SearchJob:
     overwrite: bool = False  # replace a preset search/<run name> that this search did not write
     workers: SingleProcess | None = None  # search.distributed.start(): this process's place in a torchrun launch
     target: str = "identity"  # the target of candidates whose text names none
+    search_targets: str = ""  # targets to try per head ("identity, uniform"): (head, target) candidates
 
 
 @dataclass
@@ -192,8 +217,10 @@ def run_search(job: SearchJob) -> SearchResult | None:
     renderer = CandidateRenderer(job.model, job.vae, job.conditionings, [p.seed for p in job.prompts],
                                  job.settings, negative=job.negative)
     layout = renderer.layout
-    pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
+    heads_pool, u_of = candidate_pool(job.candidates, layout, job.softpag_u)
     target_of = candidate_targets(job.candidates, layout, job.target)
+    pool = target_candidates(heads_pool, layout, job.search_targets)
+    spec_of = {c[2]: parse_target(c[2]) for c in pool if len(c) > 2}
     if job.family not in ("", "auto"):
         guess_family(layout, [], job.family)  # a family of this architecture
     params = {
@@ -206,9 +233,11 @@ def run_search(job: SearchJob) -> SearchResult | None:
         "sampling": job.settings.describe(),
         "softpag_u": job.softpag_u,
         "k": job.k, "rounds": job.rounds,
-        "candidates": [head_name(h) + ("" if target_of[h].is_identity else f":{target_of[h].text}")
-                       + ("" if u_of[h] == job.softpag_u else f"@{u_of[h]:g}") for h in pool],
+        "candidates": [head_name(h) + ("" if len(h) > 2 or target_of[h].is_identity else f":{target_of[h].text}")
+                       + ("" if u_of[head_of(h)] == job.softpag_u else f"@{u_of[head_of(h)]:g}") for h in pool],
     }
+    if job.search_targets.strip():  # only then: checkpoints of searches over heads alone resume as before
+        params["search_targets"] = list(spec_of)
     workers.check_same("search inputs", json.loads(json.dumps(params)))
     run_dir = Path(job.runs_root or default_runs_root()) / run_name
     checkpoint = run_dir / "checkpoint.json"
@@ -226,8 +255,11 @@ def run_search(job: SearchJob) -> SearchResult | None:
         flat = job.objective.score(images.flatten(0, 1), job.prompts * images.shape[0])
         return flat.float().view(images.shape[0], m)
 
-    def resolve(heads):
-        return [(l, h, u_of[(l, h)], target_of[(l, h)]) for l, h in heads]
+    def target(candidate):
+        return spec_of[candidate[2]] if len(candidate) > 2 else target_of[head_of(candidate)]
+
+    def resolve(candidates):
+        return [(c[0], c[1], u_of[head_of(c)], target(c)) for c in candidates]
 
     def evaluate(candidates):
         scores = score_images(renderer.images([resolve(c) for c in candidates]))
@@ -256,10 +288,10 @@ def run_search(job: SearchJob) -> SearchResult | None:
         job.objective.release()
     if not writer:
         return None
-    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of)
+    return _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of, target)
 
 
-def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of) -> SearchResult:
+def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, target_of, target) -> SearchResult:
     scores = score_map(state, job.rounds, layout.layers, layout.heads)
     chosen = selection_map(state, layout.layers, layout.heads)
     save_score_map(run_dir / "scores.safetensors", state, job.rounds, layout.layers, layout.heads,
@@ -274,7 +306,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, 
     for (key, _), grid in zip(stages, round_grids):
         save_png(run_dir / f"images_{key}.png", grid)
 
-    family = guess_family(layout, state.final, job.family)
+    family = guess_family(layout, [head_of(c) for c in state.final], job.family)
     styles = sorted({p.style for p in job.prompts if p.style})
     label = ", ".join(styles) or job.objective.name
     s = job.settings
@@ -285,7 +317,7 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, 
         arch_id=layout.arch.id, family=family, state=state, label=label,
         recommended={"scale": s.scale, "softpag_u": job.softpag_u, "steps": s.steps, "cfg": s.cfg},
         tags=["search"] + (["style"] if styles else []),
-        targets={head_name(h): t.text for h, t in target_of.items() if not t.is_identity},
+        targets={head_name(h): t.text for h, t in target_of.items() if not t.is_identity},  # candidates' own
         provenance={"reference": _reference(run_name), "model_layout": layout.describe(),
                     **job.provenance, "parameters": params},
     )
@@ -297,8 +329,8 @@ def _write_outputs(job, run_name, run_dir, layout, state, round_images, params, 
         check_preset_is_ours(job.presets_folder, run_name, job.overwrite)
         preset_path = save_preset(job.presets_folder, preset, overwrite=True)
     notes = HeadNotes(scores=state.latest_scores(), labels={h["head"]: h["label"] for h in preset.heads})
-    head_set = HeadSet.from_pairs([(l, h, None, None if target_of[(l, h)].is_identity else target_of[(l, h)])
-                                   for l, h in state.final], name=run_name, arch=layout.arch.id, family=family,
+    head_set = HeadSet.from_pairs([(c[0], c[1], None, None if target(c).is_identity else target(c))
+                                   for c in state.final], name=run_name, arch=layout.arch.id, family=family,
                                   notes=notes)
     log.info("HeadHunter search '%s': %s (preset %s)", run_name, head_set.to_text(), preset_path)
     return SearchResult(head_set, state, run_dir, preset_path, scores, heatmaps, round_grids)
@@ -315,4 +347,4 @@ def save_png(path: Path, image: torch.Tensor) -> None:
 
 
 __all__ = ["SearchJob", "SearchResult", "run_search", "CheckpointMismatch", "candidate_pool", "check_run_name",
-           "check_inputs", "check_preset_is_ours", "candidate_targets"]
+           "check_inputs", "check_preset_is_ours", "candidate_targets", "target_candidates"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..core.head_aliases import check_syntax, expand
-from ..core.heads import HeadSet
+from ..core.heads import HeadSet, check_target_fits, head_key
 from ..core.search_images import image_grid, label_image
 from ..core.target_spec import TargetError, parse_target
 from ..core.setting_ranges import BATCH, SOFTPAG_U, check_number
@@ -121,6 +121,9 @@ def sweep_cells(layout, heads_text: str, x_axis: str, x_values: str = "", y_axis
             cells.append(replace(base, label=label, **y_change, **x_change))
     if include_baseline and y_axis == NO_AXIS:
         cells.insert(0, replace(base, label="no heads", heads=()))
+    for cell in cells:  # a target the model cannot take (mask on a U-Net) fails here, before any image
+        for layer, head, _, spec in cell.resolved():
+            check_target_fits(head_key(layer, head), spec, layout)
     return cells, len(xs)
 
 

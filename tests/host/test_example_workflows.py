@@ -154,7 +154,7 @@ def test_example_runs_through_comfyui_executor(host, hw, examples, tiny_models, 
         if searched:
             (search,) = [v for v in prompt.values() if v["class_type"] == "HeadHunterSearch"]
             heads = host("core.heads")
-            layout = host("core.architectures").ModelLayout(host("core.architectures").architecture("sd3"), (3,), 3)
+            layout = host("core.model_layout").ModelLayout(host("core.architectures").architecture("sd3"), (3,), 3)
             pool = {f"L{l}H{h}" for l, h, _ in heads.HeadSet.parse(search["inputs"]["candidates"] or "L0-2").resolve(layout)}
             assert {s["head"] for s in scores} == pool and all(isinstance(s["score"], float) for s in scores)
         else:

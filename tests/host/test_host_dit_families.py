@@ -16,6 +16,7 @@ import torch
 
 import hh_releases
 from hh_nodes import patch
+from hh_pack import architecture_modules
 
 pytestmark = pytest.mark.host
 
@@ -79,10 +80,10 @@ def test_published_sizes_as_comfyui_detects_them(host, family):
     if hh_releases.release() < first:
         pytest.skip(f"ComfyUI {hh_releases.release()} cannot load {family}")
     model = _comfy_model(state_dict)
-    arch_module = host("core.architectures")
-    layout = arch_module.detect_layout(model.diffusion_model, hh_releases.release())
+    arch_module = architecture_modules(host)
+    layout = arch_module.layout.detect_layout(model.diffusion_model, hh_releases.release())
     assert (layout.arch.id, layout.group_sizes, layout.heads, layout.family) == (arch, groups, heads, family)
-    assert arch_module.same_structure(layout, family)
+    assert arch_module.layout.same_structure(layout, family)
 
 
 def _s2v_patcher():
@@ -126,6 +127,7 @@ def test_proxies_keep_every_weight_path_and_change_nothing_alone(host, hh, proxi
     tensors (LoRA keys and low-VRAM loading find them), samples bitwise as the plain model while no
     plan is in a forward, and ComfyUI puts the blocks back when the clone is unloaded."""
     import comfy.model_management
+    import comfy.utils
 
     model = proxied[kind]
     layout = host("patches.model_patch").model_layout(model)
@@ -140,6 +142,10 @@ def test_proxies_keep_every_weight_path_and_change_nothing_alone(host, hh, proxi
     proxy_class = host("patches.block_proxy").BlockProxy
     assert isinstance(getattr(proxies.model.diffusion_model, group)[0], proxy_class)
     assert dict(proxies.model.named_parameters()) == params_before  # same names, same tensors
+    # ComfyUI also reaches weights by attribute path (comfy.utils.get_attr: partial loading, LoRA);
+    # HiDream's blocks have a child named "block", which a proxy attribute of that name once hid.
+    for name, param in params_before.items():
+        assert comfy.utils.get_attr(proxies.model, name) is param, name
     assert torch.equal(hh.ksampler(proxies, pos, neg, size=8), plain)
     # A guided clone of a clone that already has the proxies adds none on top of them.
     guided = patch(host, hh, proxies, "L1H0")

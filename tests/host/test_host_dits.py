@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from hh_attention_maps import check_recorded_calls, heads_view
+from hh_attention_maps import check_recorded_calls, heads_view, recorded_key_mask, self_attention_calls
 from hh_nodes import TOKENS_ALL, patch
 
 pytestmark = pytest.mark.host
@@ -69,15 +69,6 @@ def _tokens(c, arg=0):
     return c["args"][arg].shape[2 if c["kwargs"].get("skip_reshape") else 1]
 
 
-def _self_attention(calls):
-    """The recorded self-attention calls (as many keys as queries); cross-attention (Wan's, to the
-    text) is never perturbed and is checked as plain attention."""
-    for c in calls:
-        if _tokens(c, 1) != _tokens(c):
-            c["perturbed"] = False
-    return [c for c in calls if _tokens(c, 1) == _tokens(c)]
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_detected_by_class_and_parameters(host, dits, kind):
     layout = host("patches.model_patch").model_layout(_model(dits, kind))
@@ -110,7 +101,7 @@ def test_only_the_selected_heads_change(host, hh, dits, kind, u):
     patched = patch(host, hh, hh.with_recorders(model, layout, calls), "L1H3, L3H1, L4", u=u)
     hh.ksampler(patched, hh.conditioning(kind), hh.conditioning(kind, seed=2), steps=1, cfg=2.0, size=8)
     expected = {1: {3: u}, 3: {1: u}, 4: {h: u for h in range(layout.heads)}}
-    _self_attention(calls)
+    self_attention_calls(calls)
     assert any(c["perturbed"] for c in calls), "the perturbed pass never ran"
     assert check_recorded_calls(calls, expected, heads_per_layer=None) > 0
 
@@ -125,7 +116,7 @@ def test_wan_heads_over_space_and_time(host, hh, dits, u):
     calls = []
     patched = patch(host, hh, hh.with_recorders(model, layout, calls), "L2H1, L4H0-2", u=u)
     hh.ksampler(patched, hh.conditioning("wan"), hh.conditioning("wan", seed=2), steps=1, cfg=2.0, size=8, frames=3)
-    selfs = _self_attention(calls)
+    selfs = self_attention_calls(calls)
     assert {_tokens(c) for c in selfs} == {3 * 16} and len(calls) == 2 * len(selfs)
     assert check_recorded_calls(calls, {2: {1: u}, 4: {0: u, 1: u, 2: u}}, heads_per_layer=None) > 0
 
@@ -159,7 +150,7 @@ def test_sequential_pass_reuses_the_cond_pass_below_the_first_perturbed_layer(ho
                             start_percent=0.0, end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL,
                             mode=guider_node.MODE_SEQUENTIAL)
     hh.custom_advanced(guider, steps=2, size=8)
-    forwards = [sum(1 for c in _self_attention(calls) if c["layer"] == layer) for layer in range(layout.layers)]
+    forwards = [sum(1 for c in self_attention_calls(calls) if c["layer"] == layer) for layer in range(layout.layers)]
     assert forwards == [2 if layer < 3 else 4 for layer in range(layout.layers)], forwards
 
 
@@ -191,7 +182,7 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
     patched = patch(host, hh, hh.with_recorders(model, layout, calls), "L3H2", tokens="image tokens only")
     pos, neg = hh.conditioning(kind, tokens=5), hh.conditioning(kind, seed=2, tokens=5)
     hh.ksampler(patched, pos, neg, steps=1, size=8)
-    (c,) = [c for c in _self_attention(calls) if c["perturbed"] and c["layer"] == 3]
+    (c,) = [c for c in self_attention_calls(calls) if c["perturbed"] and c["layer"] == 3]
     a, kw = c["args"], c["kwargs"]
     heads = a[3] if len(a) > 3 else kw["heads"]
     q, k, v = (heads_view(t, heads, kw.get("skip_reshape", False)).transpose(1, 2).double() for t in a[:3])
@@ -208,7 +199,7 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
         import hh_releases
 
         assert layout.image_first == (hh_releases.release() < (0, 28))  # read in both trees
-    logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + _key_mask(c, q)
+    logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5 + recorded_key_mask(c, q)
     allowed = torch.full(logits.shape[-2:], float("-inf"), dtype=q.dtype)
     allowed[:, text] = 0
     allowed.fill_diagonal_(0)
@@ -219,17 +210,6 @@ def test_image_tokens_only_keeps_text_rows_in_single_blocks(host, hh, dits, kind
     got = c["out"].double()
     got = got if kw.get("skip_output_reshape") else got.view(q.shape[0], q.shape[2], heads, -1).transpose(1, 2)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
-
-
-def _key_mask(call, q):
-    """The additive mask of a recorded call as ComfyUI's backends read it ([B, 1, N] -> [B, 1, 1, N]),
-    zeros without one. Qwen-Image on v0.28 hides the padded text token this way."""
-    a, kw = call["args"], call["kwargs"]
-    mask = a[4] if len(a) > 4 else kw.get("mask")
-    if mask is None:
-        return torch.zeros((), dtype=q.dtype)
-    mask = mask.double()
-    return mask.unsqueeze(1) if mask.ndim == 3 else mask
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -323,7 +303,7 @@ def test_chroma_and_chroma_radiance_are_told_apart_at_their_real_size(host, radi
                       nerf_depth=4, nerf_max_freqs=8, nerf_tile_size=512, nerf_final_head_type="conv",
                       nerf_embedder_dtype=torch.float32, **hh_releases.chroma_radiance_params_extras())
     model = (ChromaRadiance if radiance else Chroma)(device="meta", operations=comfy.ops.disable_weight_init, **params)
-    layout = host("core.architectures").detect_layout(model)
+    layout = host("core.model_layout").detect_layout(model)
     assert (layout.arch.id, layout.group_sizes, layout.heads) == ("chroma", (19, 38), 24)
     assert layout.family == ("chroma-radiance" if radiance else "chroma")
 
@@ -336,7 +316,7 @@ def test_flux2_dev_and_qwen_image_families_at_their_real_size(host):
     from comfy.ldm.qwen_image.model import QwenImageTransformer2DModel
 
     ops = comfy.ops.disable_weight_init
-    detect = host("core.architectures").detect_layout
+    detect = host("core.model_layout").detect_layout
     config = hh_releases.flux2_model_config(hidden_size=6144, heads=48, depth=8, single=48)
     if config is not None:
         from comfy.ldm.flux.model import Flux

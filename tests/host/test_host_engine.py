@@ -193,7 +193,7 @@ def test_unsupported_model_names_supported_families(host, hh):
     model = PixArtMS(depth=1, hidden_size=64, num_heads=2, device="meta", operations=comfy.ops.disable_weight_init)
     with pytest.raises(ValueError, match=r"does not support this model \(PixArtMS\). Supported families: SD3, FLUX, "
                                          r"FLUX.2, Chroma, Qwen-Image, AuraFlow, HunyuanVideo, Wan, HiDream, Lumina 2, U-Net \(SD3 / SD3.5 MMDiT; FLUX.1"):
-        host("core.architectures").detect_layout(model)
+        host("core.model_layout").detect_layout(model)
 
 
 def test_flux2_is_told_apart_from_flux1_by_its_parameters(host, hh, flux):
@@ -366,7 +366,7 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
                   context_embedder_config={"target": "torch.nn.Linear", "params": {"in_features": 4096, "out_features": 1536}},
                   pos_embed_max_size=8, num_patches=64, qk_norm="rms", x_block_self_attn_layers=list(attn2),
                   device="meta", operations=comfy.ops.disable_weight_init)
-    layout = host("core.architectures").detect_layout(model)
+    layout = host("core.model_layout").detect_layout(model)
     assert (layout.layers, layout.heads, layout.family) == (24, 24, family)
     other = "sd3.5-medium" if family == "sd3-medium" else "sd3-medium"
     preset = host("core.heads").HeadSet.parse("L14H7", name="detail", arch="sd3", family=other)

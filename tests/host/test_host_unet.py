@@ -84,7 +84,7 @@ def test_layouts_are_read_from_the_model(host, unets):
 def test_sd15_structure_is_told_apart_by_structure_not_size(host, hh):
     layout = host("patches.model_patch").model_layout(hh.tiny_unet("sd15-structure"))
     assert (layout.family, layout.layers, layout.heads) == ("sd1.5", 16, 8)
-    assert layout.layer_list == host("core.architectures").variant_layout("unet", "sd1.5").layer_list
+    assert layout.layer_list == host("core.model_layout").variant_layout("unet", "sd1.5").layer_list
 
 
 @pytest.mark.parametrize("u", [0.5, 1.0])

@@ -55,6 +55,12 @@ CONVENTIONS = [("BHND", "BHND", True), ("BNC", "BNC", False), ("BNC", "BNHD", Fa
 IDS = ["flux-BHND", "unet-BNC", "sd3-BNC-vBNHD"]
 
 
+# Every target of the menu with a parameter to test it at (tests/unit/test_targets_*.py).
+MENU = [("uniform", None), ("mean_query", None), ("seg", 1.0), ("seg", 0.6), ("seg", math.inf),
+        ("temperature", 2.0), ("temperature", 0.25), ("max", None), ("identity", None),
+        ("mask", "II"), ("mask", "IT"), ("mask", "TI"), ("mask", "TT")]
+
+
 def blur_matrix(h, w, sigma):
     """The SEG blur as a dense (h w) x (h w) matrix: separable Gaussian, ceil(3 sigma) taps a side
     (at most size - 1), reflected at the edges, built index by index."""
@@ -136,6 +142,26 @@ def path_map(path, A, u):
     return out / out.sum(-1, keepdim=True)
 
 
+def video_reference(q, k, v, sigma, heads_u, n_txt, grid, mask=None, text_first=True):
+    """SEG over video tokens (frames x h x w, frame by frame, row-major in each) as explicit maps:
+    each frame's image queries multiplied by that frame's blur matrix. ``grid``: (h, w, frames);
+    ``heads_u``: {head: u} for every batch row; the text is first or, ``text_first`` False, last."""
+    B, H, N, D = q.shape
+    h, w, frames = grid
+    blur = torch.kron(torch.eye(frames, dtype=q.dtype), blur_matrix(h, w, sigma))
+    image = slice(n_txt, N) if text_first else slice(0, N - n_txt)
+    qb = q.clone()
+    qb[:, :, image] = blur @ q[:, :, image]
+    extra = 0 if mask is None else mask
+    A = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D) + extra, dim=-1)
+    T = A.clone()
+    T[:, :, image] = torch.softmax(qb @ k.transpose(-1, -2) / math.sqrt(D) + extra, dim=-1)[:, :, image]
+    A_new = A.clone()
+    for head, u in heads_u.items():
+        A_new[:, head] = (1 - u) * A[:, head] + u * T[:, head]
+    return A_new @ v
+
+
 # ---- attention calls recorded inside a real forward ---------------------------------------------
 def heads_view(t, heads, skip_reshape):
     if skip_reshape:
@@ -169,3 +195,27 @@ def check_recorded_calls(calls, expected, heads_per_layer, image_only_text=None)
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
         checked += joint
     return checked
+
+
+def _tokens(c, arg=0):
+    return c["args"][arg].shape[2 if c["kwargs"].get("skip_reshape") else 1]
+
+
+def self_attention_calls(calls):
+    """The recorded self-attention calls (as many keys as queries); cross-attention (Wan's, to the
+    text) is never perturbed and is checked as plain attention."""
+    for c in calls:
+        if _tokens(c, 1) != _tokens(c):
+            c["perturbed"] = False
+    return [c for c in calls if _tokens(c, 1) == _tokens(c)]
+
+
+def recorded_key_mask(call, q):
+    """The additive mask of a recorded call as ComfyUI's backends read it ([B, 1, N] -> [B, 1, 1, N]),
+    zeros without one. Qwen-Image on v0.28 hides the padded text token this way."""
+    a, kw = call["args"], call["kwargs"]
+    mask = a[4] if len(a) > 4 else kw.get("mask")
+    if mask is None:
+        return torch.zeros((), dtype=q.dtype)
+    mask = mask.double()
+    return mask.unsqueeze(1) if mask.ndim == 3 else mask

@@ -65,6 +65,13 @@ def load_host(path: Path, cpu: bool = True, scratch: Path | None = None) -> str:
     return _HOST_PACKAGE
 
 
+
+def architecture_modules(get=pack_module) -> types.SimpleNamespace:
+    """The architecture layer's three modules, by role: ``rows`` (what a row says), ``table`` (the
+    rows and lookups) and ``layout`` (a model's layout, built or detected)."""
+    return types.SimpleNamespace(rows=get("core.architecture_rows"), table=get("core.architectures"),
+                                 layout=get("core.model_layout"))
+
 if __name__ == "__main__":  # used by tests/run.sh: print the host folder, or nothing
     found, _ = find_host()
     print(found or "")

@@ -9,12 +9,12 @@ def heads(pack):
 
 @pytest.fixture
 def sd3(pack):
-    return pack("core.architectures").variant_layout("sd3", "sd3-medium")
+    return pack("core.model_layout").variant_layout("sd3", "sd3-medium")
 
 
 @pytest.fixture
 def flux(pack):
-    return pack("core.architectures").variant_layout("flux", "flux.1-dev")
+    return pack("core.model_layout").variant_layout("flux", "flux.1-dev")
 
 
 def pairs(head_set, layout):

@@ -64,7 +64,7 @@ def test_huge_number_errors_name_token_and_valid_range(pack):
     with pytest.raises(heads.HeadRangeError, match=r"'L3H999999': head 999999 is out of range.*heads 0-511"):
         heads.HeadSet.parse("L3H999999")
     # Within the global bounds, the model's own range is what resolve checks.
-    sd3 = pack("core.architectures").variant_layout("sd3", "sd3-medium")
+    sd3 = pack("core.model_layout").variant_layout("sd3", "sd3-medium")
     with pytest.raises(heads.HeadRangeError, match=r"L1000: layer 1000 is out of range .*\(layers 0-23\)"):
         heads.HeadSet.parse("L1000").resolve(sd3)
 

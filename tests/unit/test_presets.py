@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from hh_pack import preset_modules
+from hh_pack import architecture_modules, preset_modules
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def heads(pack):
 
 @pytest.fixture
 def arch(pack):
-    return pack("core.architectures")
+    return architecture_modules(pack)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_round_trip_through_json_keeps_everything(presets, heads, arch):
     assert again.head_set() == p.head_set()
     assert presets.fmt.preset_to_dict(p)["future_key"] == {"kept": True}
     assert p.recommended["scale"] == 3.0 and isinstance(p.recommended["scale"], float)
-    layout = arch.variant_layout("sd3", "sd3-medium")
+    layout = arch.layout.variant_layout("sd3", "sd3-medium")
     got = pairs(p.head_set(), layout, u=1.0)
     want = {(18, 11): 0.5, **{(5, h): 1.0 for h in range(24) if h != 3},
             **{(l, h): 1.0 for l in (7, 8) for h in (0, 1)}}
@@ -80,7 +80,7 @@ def test_head_set_to_preset_and_back(presets, heads, arch):
     assert (back.entries, back.excluded) == (hs.entries, hs.excluded)
     assert back.to_text() == hs.to_text()
     assert back.notes.labels == {"L14H13": "3D"} and back.notes.scores == {"L9H2": 1.5}
-    layout = arch.variant_layout("sd3", "sd3-medium")
+    layout = arch.layout.variant_layout("sd3", "sd3-medium")
     assert pairs(back, layout) == pairs(hs, layout)
 
 
@@ -150,7 +150,7 @@ def test_every_shipped_preset_loads_and_fits_its_family(presets, arch, shipped):
     assert len(set(names)) == len(names)
     for p in shipped.values():
         assert p.shipped and p.id.split("/")[0] == p.family
-        layout = arch.variant_layout(p.arch, p.family)
+        layout = arch.layout.variant_layout(p.arch, p.family)
         assert p.head_set().resolve(layout), p.id  # raises if a head is outside its family
         assert p.description and p.provenance["source"] in presets.checks.SOURCES
         assert all(p.recommended.get(k) is not None for k in presets.checks.SETTINGS), p.id  # every setting given
@@ -183,7 +183,7 @@ def test_shipped_presets_hold_the_heads_the_sources_name(shipped, pid, heads_tex
 
 
 def test_flux_layer_numbers_reach_single_blocks(arch, shipped):
-    layout = arch.variant_layout("flux", "flux.1-dev")
+    layout = arch.layout.variant_layout("flux", "flux.1-dev")
     for p in shipped.values():
         if p.family == "flux.1-dev" and p.provenance["source"] == "paper":
             for layer, _, _ in p.head_set().resolve(layout):
@@ -204,7 +204,7 @@ COMBOS = [
 @pytest.mark.parametrize("op", ["union", "intersection", "difference"])
 def test_combine_presets_matches_set_algebra_of_their_heads(presets, arch, shipped, a_id, b_id, op):
     a, b = shipped[a_id].head_set(), shipped[b_id].head_set()
-    layout = arch.variant_layout(a.arch, a.family)
+    layout = arch.layout.variant_layout(a.arch, a.family)
     sa, sb = set(pairs(a, layout)), set(pairs(b, layout))
     want = {"union": sa | sb, "intersection": sa & sb, "difference": sa - sb}[op]
     result = presets.algebra.combine(a, b, op)
@@ -234,7 +234,7 @@ def test_layer_minus_a_head_saves_and_reloads(presets, arch, shipped, tmp_path):
     presets.files.save_preset(tmp_path, p)
     (back,), errors = presets.files.load_presets([(tmp_path, False)])
     assert errors == [] and back.head_set() == p.head_set()
-    layout = arch.variant_layout("sd3", "sd3-medium")
+    layout = arch.layout.variant_layout("sd3", "sd3-medium")
     assert set(pairs(back.head_set(), layout)) == {(13, h) for h in range(24) if h != 17}
 
 
@@ -262,11 +262,11 @@ def test_wrong_architecture_names_preset_its_architecture_and_the_model(presets,
     flux = shipped["flux.1-dev/heads/golden-hour-L38H18"].head_set()
     with pytest.raises(presets.algebra.HeadSetError, match=r"preset 'FLUX golden hour \(L38H18\)' was made for FLUX "
                        r"\(flux.1-dev\) but the model is SD3: 24 layers"):
-        presets.algebra.check_against_layout(flux, arch.variant_layout("sd3", "sd3-medium"))
+        presets.algebra.check_against_layout(flux, arch.layout.variant_layout("sd3", "sd3-medium"))
 
 
 def test_heads_outside_the_model_name_the_preset_and_its_family(presets, arch, shipped):
-    tiny = arch.ModelLayout(arch.architecture("sd3"), (3,), 3)
+    tiny = arch.layout.ModelLayout(arch.table.architecture("sd3"), (3,), 3)
     p = shipped["sd3-medium/heads/high-res-detail-L14H7"].head_set()
     with pytest.raises(presets.algebra.HeadSetError, match=r"preset 'SD3 high resolution, fine detailed \(L14H7\)', made for "
                        r"SD3 \(sd3-medium\), has heads outside this model: L14H7: layer 14 is out of range for SD3: "
@@ -275,11 +275,11 @@ def test_heads_outside_the_model_name_the_preset_and_its_family(presets, arch, s
 
 
 def test_other_family_same_architecture_warns_but_applies(presets, heads, arch):
-    tiny = arch.ModelLayout(arch.architecture("sd3"), (3,), 3)
+    tiny = arch.layout.ModelLayout(arch.table.architecture("sd3"), (3,), 3)
     hs = heads.HeadSet.parse("L1H2", name="mine", arch="sd3", family="sd3-medium", notes=heads.HeadNotes(preset="mine"))
     (warning,) = presets.algebra.check_against_layout(hs, tiny)
     assert warning.startswith("preset 'mine' was found on sd3-medium (SD3: 24 layers (joint blocks 0-23) x 24 heads); this model is SD3: 3 layers")
-    assert presets.algebra.check_against_layout(hs, arch.variant_layout("sd3", "sd3-medium")) == []
+    assert presets.algebra.check_against_layout(hs, arch.layout.variant_layout("sd3", "sd3-medium")) == []
     assert presets.algebra.check_against_layout(heads.HeadSet.parse("L1H2"), tiny) == []  # typed heads: nothing to compare
     with pytest.raises(heads.HeadRangeError, match=r"^L1H5: head 5 is out of range for SD3: 3 layers .*\(heads 0-2\)$"):
         presets.algebra.check_against_layout(heads.HeadSet.parse("L1H5"), tiny)
@@ -402,7 +402,7 @@ def test_targets_are_recorded_and_read_back(presets, heads, arch):
     d = presets.fmt.preset_to_dict(p)
     assert [h.get("target") for h in d["heads"]] == ["uniform", "seg(4)", "temperature(2)", None]
     back = presets.fmt.preset_from_dict(json.loads(presets.fmt.dumps_preset(p)), "saved").head_set()
-    layout = arch.variant_layout("sd3", "sd3-medium")
+    layout = arch.layout.variant_layout("sd3", "sd3-medium")
     as_text = lambda s: [(l, h, u, None if t is None else t.text) for l, h, u, t in s.resolve_targets(layout, 1.0)]
     assert as_text(back) == as_text(hs)
     assert back.to_text() == hs.to_text()
@@ -410,7 +410,7 @@ def test_targets_are_recorded_and_read_back(presets, heads, arch):
 
 def test_files_without_targets_read_as_before(presets, arch):
     p = presets.fmt.preset_from_dict(copy.deepcopy(MINIMAL), "mine")
-    layout = arch.variant_layout("sd3", "sd3-medium")
+    layout = arch.layout.variant_layout("sd3", "sd3-medium")
     assert p.head_set().resolve_targets(layout, 1.0, "uniform")[0][3] == "uniform"  # the node's target applies
     assert "target" not in presets.fmt.preset_to_dict(p)["heads"][0]
 

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from hh_attention_maps import CONVENTIONS, IDS, from_out, path_map, target_reference, to_layout
+from hh_attention_maps import CONVENTIONS, IDS, MENU, from_out, path_map, target_reference, to_layout
 
 
 
@@ -36,10 +36,6 @@ def qkv():
     B, H, N, D = 3, 4, 3 + 12, 8  # 3 text tokens, a 3 x 4 image grid
     return [torch.randn(B, H, N, D, generator=g, dtype=torch.float64) for _ in range(3)]
 
-
-MENU = [("uniform", None), ("mean_query", None), ("seg", 1.0), ("seg", 0.6), ("seg", math.inf),
-        ("temperature", 2.0), ("temperature", 0.25), ("max", None), ("identity", None),
-        ("mask", "II"), ("mask", "IT"), ("mask", "TI"), ("mask", "TT")]
 
 
 @pytest.mark.parametrize("conv", CONVENTIONS, ids=IDS)
@@ -84,9 +80,8 @@ def test_with_an_additive_mask(pack, qkv, kind, param):
 
 def test_mixed_targets_in_one_layer(pack, qkv):
     """Each head its own target and u; heads outside the targets are the backend's output."""
-    targets = pack("core.targets")
     q, k, v = qkv
-    t = targets.parse_target
+    t = pack("core.target_spec").parse_target
     groups = [(0, 3, (0, 1, 2), (1.0, 0.5, 0.25), (t("uniform"), t("identity"), t("temperature(3)")))]
     got = run(pack, q, k, v, groups, CONVENTIONS[1], text_tokens=3, grid=(3, 4))
     want = target_reference(q, k, v, "plain", None, [])
@@ -126,10 +121,10 @@ def test_mean_query_calls_the_backend_with_one_query_row(pack, qkv):
     ("Slerp", ("slerp", None)),
 ])
 def test_target_text(pack, text, want):
-    targets = pack("core.targets")
-    spec = targets.parse_target(text)
+    target_spec = pack("core.target_spec")
+    spec = target_spec.parse_target(text)
     assert (spec.kind, spec.param) == want
-    assert targets.parse_target(spec.text) == spec
+    assert target_spec.parse_target(spec.text) == spec
 
 
 @pytest.mark.parametrize("text,says", [
@@ -139,9 +134,9 @@ def test_target_text(pack, text, want):
     ("mask(2)", "mask needs a block"), ("seg(ab)", "needs its sigma"), ("uniform(ii)", "takes no parameter"), ("seg(" + "9" * 40 + ")", "characters"), ("seg(-1)", "is not a target"),
 ])
 def test_bad_target_text(pack, text, says):
-    targets = pack("core.targets")
-    with pytest.raises(targets.TargetError, match=says.replace("(", r"\(")):
-        targets.parse_target(text)
+    target_spec = pack("core.target_spec")
+    with pytest.raises(target_spec.TargetError, match=says.replace("(", r"\(")):
+        target_spec.parse_target(text)
 
 
 # ---- curved paths to the identity (core/paths.py) -------------------------------------------------

@@ -6,20 +6,22 @@ L4-23 (20), middle -> L24-33 (20), output 0-2 -> L34-63 (20), output 3-5 -> L64-
 """
 import pytest
 
+from hh_pack import architecture_modules
+
 
 @pytest.fixture(scope="module")
 def arch(pack):
-    return pack("core.architectures")
+    return architecture_modules(pack)
 
 
 @pytest.fixture(scope="module")
 def sd15(arch):
-    return arch.variant_layout("unet", "sd1.5")
+    return arch.layout.variant_layout("unet", "sd1.5")
 
 
 @pytest.fixture(scope="module")
 def sdxl(arch):
-    return arch.variant_layout("unet", "sdxl")
+    return arch.layout.variant_layout("unet", "sdxl")
 
 
 def read(pack, text, layout, u=1.0):
@@ -53,7 +55,7 @@ def test_sdxl_numbering(sdxl):
     ("sdxl", "mid.9H19, in7.0", "L33H19, L4"),
 ])
 def test_aliases_mean_exactly_the_flat_heads_they_name(pack, arch, family, alias, flat):
-    layout = arch.variant_layout("unet", family)
+    layout = arch.layout.variant_layout("unet", family)
     assert read(pack, alias, layout, 0.7) == read(pack, flat, layout, 0.7)
 
 
@@ -79,7 +81,7 @@ def test_an_over_long_alias_is_refused_by_its_length(pack, sdxl, text):
 
 def test_aliases_are_for_unets_only(pack, arch):
     with pytest.raises(ValueError, match=r"'mid': block aliases .* FLUX has none: write L<layer> \(layers 0-56\)"):
-        read(pack, "mid", arch.variant_layout("flux", "flux.1-dev"))
+        read(pack, "mid", arch.layout.variant_layout("flux", "flux.1-dev"))
     aliases = pack("core.head_aliases")
     assert aliases.placeholder("out1.2H5@0.5, L3") == "L0H5@0.5, L3"
 
@@ -95,8 +97,8 @@ def test_payload_carries_heads_per_layer_and_group_labels(pack, sdxl):
 
 
 def test_families_are_told_apart_by_structure(pack, arch, sd15, sdxl):
-    assert arch.same_structure(sd15, "sd1.5") and not arch.same_structure(sd15, "sdxl")
+    assert arch.layout.same_structure(sd15, "sd1.5") and not arch.layout.same_structure(sd15, "sdxl")
     guess = pack("core.search_preset").guess_family
     assert guess(sdxl, [(0, 0)]) == "sdxl"
-    tiny = arch.ModelLayout.of_layers(arch.architecture("unet"), sd15.layer_list[:3])
+    tiny = arch.layout.ModelLayout.of_layers(arch.table.architecture("unet"), sd15.layer_list[:3])
     assert guess(tiny, [(1, 7)]) == "sd1.5"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from hh_pack import architecture_modules
+
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node (Node.js) not found: the widget's JS is not checked")
 PROBE = Path(__file__).resolve().parents[1] / "support" / "web_grammar_probe.mjs"
@@ -88,10 +90,10 @@ def test_js_and_python_read_head_text_alike(pack, family):
     """U-Nets: block aliases and heads that differ per layer (SDXL: 10 or 20) are read alike too."""
     heads_mod = pack("core.heads")
     aliases = pack("core.head_aliases")
-    arch = pack("core.architectures")
+    arch = architecture_modules(pack)
     grid_payload = pack("core.grid_payload")
-    arch_id = arch.family_architecture(family).id
-    layout = arch.variant_layout(arch_id, family)
+    arch_id = arch.table.family_architecture(family).id
+    layout = arch.layout.variant_layout(arch_id, family)
     payload = grid_payload.layout_payload(layout, family)
     keys = payload["layer_keys"] if layout.arch.aliases else None
     rng = random.Random(family)

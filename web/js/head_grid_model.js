@@ -4,7 +4,7 @@
 // column is as long as its own heads (SDXL: 10 or 20): the cells below are absent. Selections are
 // Maps "layer,head" -> u|null.
 
-import { headKey, headsOf, readHeads } from "./head_text.js";
+import { headKey, headsOf, parseHeadName, parseKey, readHeads } from "./head_text.js";
 
 export const GUTTER_LEFT = 22; // head numbers
 export const GUTTER_TOP = 14; // layer numbers; clicking there toggles a whole layer
@@ -82,8 +82,8 @@ export function scoreMap(scores) {
   const pairs = Array.isArray(scores) ? scores.map((s) => [s?.head, s?.score]) : Object.entries(scores ?? {});
   const out = new Map();
   for (const [name, score] of pairs) {
-    const m = /^L(\d+)H(\d+)$/i.exec(String(name));
-    if (m && Number.isFinite(score)) out.set(headKey(Number(m[1]), Number(m[2])), score);
+    const head = parseHeadName(name);
+    if (head && head[1] !== null && Number.isFinite(score)) out.set(headKey(...head), score);
   }
   return out;
 }
@@ -120,8 +120,8 @@ export function labelMap(labels) {
   const pairs = Array.isArray(labels) ? labels.map((l) => [l.head, l.label]) : Object.entries(labels ?? {});
   const out = new Map();
   for (const [name, label] of pairs) {
-    const m = /^L(\d+)H(\d+)$/i.exec(String(name));
-    if (m && label) out.set(headKey(Number(m[1]), Number(m[2])), String(label));
+    const head = parseHeadName(name);
+    if (head && head[1] !== null && label) out.set(headKey(...head), String(label));
   }
   return out;
 }
@@ -148,4 +148,29 @@ export function presetMarks(presets, layout) {
     for (const k of readHeads(preset.heads ?? "", layout).selection.keys()) if (!labelled.has(k)) add(k, preset.name);
   }
   return marks;
+}
+
+// Heads whose text names their own target (L14H7:uniform) carry a letter in their cell; the others
+// take the node's target input. One letter per kind of core/target_spec.py's KINDS.
+export const TARGET_LETTERS = {
+  identity: "I", uniform: "U", mean_query: "Q", seg: "S", temperature: "T", max: "M", mask: "K", fisher_rao: "F",
+  slerp: "R",
+};
+
+/** The letter drawn for a target text ("seg(4)" -> "S"). */
+export function targetLetter(target) {
+  const kind = /^[a-z_]+/i.exec(String(target ?? ""))?.[0]?.toLowerCase();
+  return TARGET_LETTERS[kind] ?? "?";
+}
+
+/**
+ * The legend of the targets a selection uses: [[letter, target text], ...] once per text, in the
+ * grid's order (by layer, then head). targets: Map "layer,head" -> target text, as readHeads gives.
+ */
+export function targetLegend(targets) {
+  const cells = [...(targets ?? new Map())].map(([k, t]) => [parseKey(k), t]);
+  cells.sort(([a], [b]) => a[0] - b[0] || a[1] - b[1]);
+  const seen = new Map();
+  for (const [, t] of cells) if (!seen.has(t)) seen.set(t, targetLetter(t));
+  return [...seen].map(([t, letter]) => [letter, t]);
 }

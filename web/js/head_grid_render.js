@@ -1,13 +1,16 @@
-// Draws the head grid on its <canvas>: heatmap, selected heads, preset outlines, the block-group
+// Draws the head grid on its <canvas>: heatmap, selected heads, their own targets (a letter and a
+// teal corner, head_grid_model.js's TARGET_LETTERS), preset outlines, the block-group
 // boundaries (FLUX double | single; U-Net input | middle | output), axis numbers and the hovered
 // cell. A layer's column is as long as its heads (SDXL: 10 or 20); below it nothing is drawn. No state of its own; geometry comes from
 // head_grid_model.js.
 
 import { groupBoundaries, groupLabel } from "./head_layouts.js";
-import { heatColor } from "./head_grid_model.js";
+import { heatColor, targetLetter } from "./head_grid_model.js";
+import { parseKey } from "./head_text.js";
 
 export const PRESET_MARK = "#f0a030"; // amber: visible on light and dark themes and on the heatmap
 export const BOUNDARY = "#d6409f"; // magenta: neither the selection's, the presets' nor the heatmap's colour
+export const TARGET_MARK = "#1fb5a3"; // teal: a head with its own target (corner), apart from amber and magenta
 const MAX_RATIO = 4; // backing pixels per CSS pixel, at most (memory)
 
 export function themeColors() {
@@ -21,10 +24,11 @@ export function themeColors() {
   };
 }
 
-const cellOf = (k) => k.split(",").map(Number);
+const cellOf = parseKey;
 
 /**
- * view: {layout, selection, heat, marks, hover, linked}. zoom: the graph canvas's scale, so that
+ * view: {layout, selection, targets, heat, marks, hover, linked} (targets: Map "layer,head" -> the
+ * head's own target text, as readHeads gives it; optional). zoom: the graph canvas's scale, so that
  * the grid stays sharp when the graph is zoomed in (the element is CSS-scaled with it).
  */
 export function drawGrid(canvas, g, view, zoom = 1) {
@@ -79,6 +83,30 @@ export function drawGrid(canvas, g, view, zoom = 1) {
     }
   }
   ctx.globalAlpha = 1;
+
+  // Heads with their own target: a teal corner, and the target's letter where the cell can hold it
+  // (in the background colour, on the selected cell's text-colour fill).
+  if (!view.linked && view.targets?.size) {
+    ctx.font = `bold ${Math.max(7, Math.floor(cell * 0.62))}px sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    const corner = Math.max(3, Math.round(cell * 0.4));
+    for (const [k, target] of view.targets) {
+      const [l, hd] = cellOf(k);
+      if (!inGrid(l, hd) || !view.selection.has(k)) continue;
+      ctx.fillStyle = TARGET_MARK;
+      ctx.beginPath();
+      ctx.moveTo(x(l) + cell - corner, y(hd));
+      ctx.lineTo(x(l) + cell, y(hd));
+      ctx.lineTo(x(l) + cell, y(hd) + corner);
+      ctx.closePath();
+      ctx.fill();
+      if (cell >= 11) {
+        ctx.fillStyle = c.bg;
+        ctx.fillText(targetLetter(target), x(l) + cell / 2, y(hd) + cell / 2 + 0.5);
+      }
+    }
+  }
 
   // Grid lines every cell when cells are large, every 4 heads / layers otherwise; the outline
   // follows each column's own length (a step where the heads per layer change).

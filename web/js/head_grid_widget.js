@@ -6,8 +6,8 @@
 
 import { canonicalText, headKey, headName, headsOf, readHeads } from "./head_text.js";
 import { AUTO, blockOf, chooseLayout, layoutLabel, layoutSize, normalizeLayout } from "./head_layouts.js";
-import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, scoreHeat, scoreMap, setCells, toggleLayer } from "./head_grid_model.js";
-import { drawGrid } from "./head_grid_render.js";
+import { cellsBetween, gridGeometry, heatColor, hitTest, labelMap, presetMarks, scoreHeat, scoreMap, setCells, targetLegend, toggleLayer } from "./head_grid_model.js";
+import { TARGET_MARK, drawGrid } from "./head_grid_render.js";
 import { connectedPresets, headsLinked, modelFileName } from "./head_grid_sources.js";
 
 export const GRID_WIDGET = "heads_grid";
@@ -34,6 +34,10 @@ const STYLE = `
 .hh-grid.hh-linked canvas { opacity: 0.55; }
 .hh-grid .hh-legend { display: none; align-items: center; gap: 3px; color: var(--descrip-text); white-space: nowrap; }
 .hh-grid .hh-legend.hh-on { display: flex; }
+.hh-grid .hh-targets { display: none; color: var(--descrip-text); white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  max-width: 40%; }
+.hh-grid .hh-targets.hh-on { display: inline; }
+.hh-grid .hh-targets b { color: ${TARGET_MARK}; }
 .hh-grid .hh-legend i { display: inline-block; width: 44px; height: 8px; border-radius: 2px;
   background: linear-gradient(90deg, ${[0, 0.25, 0.5, 0.75, 1].map((t) => heatColor(t)).join(", ")}); }
 .hh-grid canvas { display: block; touch-action: none; cursor: crosshair; border-radius: 4px; }
@@ -80,10 +84,11 @@ export function attachHeadGrid(node, services) {
   const legend = el("span", "hh-legend");
   legend.append(el("span", null, "low"), el("i"), el("span", null, "high"));
   legend.title = "Search score of each head (colour), scaled from the lowest to the highest score of the run";
+  const targetsLegend = el("span", "hh-targets");
   const clear = el("button", null, "clear");
   clear.title = "Remove every head";
   const fold = el("button");
-  bar.append(fold, select, status, legend, clear);
+  bar.append(fold, select, status, targetsLegend, legend, clear);
   const scroll = el("div", "hh-scroll");
   const canvas = el("canvas");
   scroll.append(canvas);
@@ -96,6 +101,7 @@ export function attachHeadGrid(node, services) {
     layout: null,
     reason: "",
     selection: new Map(),
+    targets: new Map(), // "layer,head" -> the target the text names for that head (L14H7:uniform)
     text: "", // the heads text the selection was read from
     error: null,
     executed: null, // layout of the model of the last run (node UI message)
@@ -140,8 +146,11 @@ export function attachHeadGrid(node, services) {
     state.text = headsWidget.value ?? "";
     state.linked = headsLinked(node);
     // With a link the text field is not what runs: show no selection rather than a stale one.
-    const { selection, error } = state.linked ? { selection: new Map(), error: null } : readHeads(state.text, state.layout);
+    const { selection, targets, error } = state.linked
+      ? { selection: new Map(), targets: new Map(), error: null }
+      : readHeads(state.text, state.layout);
     state.selection = selection;
+    state.targets = targets;
     state.error = error;
     if (!error && !state.linked) state.flash = null; // "Fix the text first" is answered
     render();
@@ -176,7 +185,8 @@ export function attachHeadGrid(node, services) {
   // ---- grid -> text -------------------------------------------------------------------------
   function writeSelection(selection) {
     state.selection = selection;
-    headsWidget.value = canonicalText(selection, state.layout); // runs readText through setValue
+    // Heads keep the targets their text named; a head switched on by the grid takes the node's target.
+    headsWidget.value = canonicalText(selection, state.layout, state.targets); // runs readText through setValue
     node.setDirtyCanvas?.(true, false);
   }
 
@@ -307,6 +317,7 @@ export function attachHeadGrid(node, services) {
     status.textContent = state.layout ? `${heads} \u00b7 ${layoutSize(state.layout)}` : "loading grids\u2026";
     status.title = state.layout ? `${state.layout.description}\ngrid chosen by: ${state.reason}` : "";
     legend.classList.toggle("hh-on", state.heat.size > 0);
+    showTargetsLegend();
     root.classList.toggle("hh-linked", state.linked);
     const msg = state.flash ?? state.error;
     const hint = state.linked
@@ -318,6 +329,21 @@ export function attachHeadGrid(node, services) {
     message.title = msg ?? "";
     if (!g || node.properties[FOLDED]) return;
     drawGrid(canvas, g, state, state.zoom);
+  }
+
+  function showTargetsLegend() {
+    const used = state.linked || state.error ? [] : targetLegend(state.targets);
+    targetsLegend.classList.toggle("hh-on", used.length > 0);
+    targetsLegend.replaceChildren();
+    used.forEach(([letter, target], i) => {
+      if (i) targetsLegend.append(" \u00b7 ");
+      targetsLegend.append(el("b", null, letter), ` ${target}`);
+    });
+    targetsLegend.title = used.length
+      ? "Heads whose text names their own target carry its letter and a teal corner:\n" +
+        used.map(([letter, target]) => `${letter}  ${target}`).join("\n") +
+        "\nThe other heads take the node's target input."
+      : "";
   }
 
   function showTip(hit, x, y) {
@@ -338,6 +364,7 @@ export function attachHeadGrid(node, services) {
       const on = state.selection.has(k);
       const u = state.selection.get(k);
       lines.push(`${headName(layer, head)}${where ? `  \u00b7 ${where}` : ""}${on ? `  \u00b7 on${u === null ? "" : `, u=${u}`}` : ""}`);
+      if (on) lines.push(state.targets.has(k) ? `target ${state.targets.get(k)}` : "target: the node's");
       if (state.scores.has(k)) lines.push(`search score ${Number(state.scores.get(k).toPrecision(4))}`);
       for (const label of state.marks.get(k) ?? []) lines.push(label);
       if (state.runLabels.has(k)) lines.push(state.runLabels.get(k));

@@ -35,6 +35,8 @@ export function normalizeLayout(v, archName = v.arch_name) {
     })),
     aliasWords: v.alias_words ?? [],
     description: v.description,
+    // The text is part of the attended sequence (false: U-Nets, Wan): mask(...) targets need it.
+    jointText: v.joint_text ?? true,
   };
 }
 

@@ -79,8 +79,23 @@ export function parseTarget(text) {
   return `${kind}(${formatG(value)})`;
 }
 
+// Two spellings of one head, each written and read in one place only (issue 14: no hand-split keys):
+// the grid's map key "14,13" (key / unkey, exported as headKey / parseKey) and the paper's name
+// "L14H13" (headName / parseHeadName, the twins of core/heads.py's head_key / parse_head_key).
 const key = (layer, head) => `${layer},${head}`;
 const unkey = (k) => k.split(",").map(Number);
+const HEAD_NAME = /^L(\d+)(?:H(\d+))?$/i;
+
+/** "L14H13" for a head, "L5" for a whole layer (head null): core/heads.py's head_key. */
+export function headName(layer, head = null) {
+  return head === null || head === undefined ? `L${layer}` : `L${layer}H${head}`;
+}
+
+/** headName's inverse: [layer, head] ("L5": head null), or null for anything else. */
+export function parseHeadName(name) {
+  const m = HEAD_NAME.exec(String(name ?? ""));
+  return m ? [Number(m[1]), m[2] === undefined ? null : Number(m[2])] : null;
+}
 
 /** Python's "%g": what the nodes print for a u value. */
 export function formatG(x) {
@@ -218,7 +233,7 @@ export class HeadSet {
     const out = [];
     const seen = new Set();
     for (const [layer, head, u, target = null] of this.entries) {
-      const token = `L${layer}` + (head !== null ? `H${head}` : "");
+      const token = headName(layer, head);
       if (layer > last) {
         throw new HeadRangeError(`${token}: layer ${layer} is out of range for ${layout.description} (layers 0-${last})`);
       }
@@ -231,6 +246,7 @@ export class HeadSet {
         );
       }
       const heads = head === null ? [...Array(count).keys()] : [head];
+      checkTargetFits(token, target === null ? defaultTarget : target, layout);
       for (const h of heads) {
         const k = key(layer, h);
         if (seen.has(k) || (head === null && this.excluded.has(k))) continue;
@@ -239,6 +255,16 @@ export class HeadSet {
       }
     }
     return out;
+  }
+}
+
+/** core/heads.py's check_target_fits: mask(...) needs text in the self-attention (not U-Nets, Wan). */
+function checkTargetFits(token, target, layout) {
+  if (target !== null && /^mask\(/i.test(target) && layout.jointText === false) {
+    throw new HeadRangeError(
+      `${token}:${target}: ${layout.archName} has no text in its self-attention (the text enters through cross-attention), ` +
+        "so there is no text block to mask; use identity, uniform, mean_query, seg, temperature, max, fisher_rao or slerp",
+    );
   }
 }
 
@@ -506,7 +532,7 @@ export function canonicalText(selection, layout, targets = new Map()) {
   return tokens.map((t) => t.text).join(", ");
 }
 
+/** The grid's map key of a head, "14,13" (selection, targets, scores, marks). */
 export const headKey = key;
+/** headKey's inverse: [layer, head]. */
 export const parseKey = unkey;
-/** "L14H13" for a cell. */
-export const headName = (layer, head) => `L${layer}H${head}`;
