@@ -4,13 +4,11 @@ presets, readable in the light theme, the node's own right-click menu, no detail
 the shortest text written back. Screenshots go to tests/.artifacts/browser/grid_*.png.
 """
 import asyncio
-import json
 
 import pytest
 
-from test_browser import (ARTIFACTS, PIXELS, SETTINGS, cell, fit_view, grid_js, heads_text, load_workflow, loop, page,  # noqa: F401
-                          run, server, type_heads)
-from test_browser import pytestmark  # noqa: F401  (host tier; skipped without chromium)
+from hh_editor import ARTIFACTS, PIXELS, cell, fit_view, grid_js, heads_text, load_workflow, run, type_heads
+
 
 MESSAGE = "return grid.widget.element.querySelector('.hh-message')"
 
@@ -33,7 +31,7 @@ def test_fix_the_text_message_clears_once_the_text_is_valid(page, loop):
     run(loop, page.click(*run(loop, cell(page, node, 1, 1))))
     assert "Fix the text first" in state(page, loop, node, f"{MESSAGE}.textContent;")
     run(loop, type_heads(page, node, "L14H13"))
-    msg = state(page, loop, node, f"const m = grid.widget.element.querySelector('.hh-message'); return [m.textContent, m.classList.contains('hh-error')];")
+    msg = state(page, loop, node, "const m = grid.widget.element.querySelector('.hh-message'); return [m.textContent, m.classList.contains('hh-error')];")
     assert msg[1] is False and "Fix the text" not in msg[0]
 
 
@@ -146,7 +144,7 @@ def test_light_theme_heatmap_selection_boundary_and_legend(page, loop):
 def test_right_click_gives_the_node_menu_and_low_zoom_hides_the_grid(page, loop):
     node = "HeadHunterPerturbedAttention"
     run(loop, load_workflow(page, "sd3_perturbed_attention_ksampler"))
-    box = run(loop, fit_view(page, node, scale=1.0))
+    run(loop, fit_view(page, node, scale=1.0))
     x, y = run(loop, cell(page, node, 5, 5))
     run(loop, page.evaluate("window.__hhPrevented = null; addEventListener('contextmenu', e => (window.__hhPrevented = e.defaultPrevented), {once: true}); true"))
     run(loop, page.mouse("mouseMoved", x, y))

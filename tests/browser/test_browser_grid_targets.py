@@ -4,8 +4,8 @@ the toolbar's legend names the targets. Screenshot: tests/.artifacts/browser/gri
 """
 import json
 
-from test_browser import ARTIFACTS, cell, fit_view, grid_js, heads_text, load_workflow, loop, page, run, server, type_heads  # noqa: F401
-from test_browser import pytestmark  # noqa: F401  (host tier; skipped without chromium)
+from hh_editor import ARTIFACTS, cell, fit_view, grid_js, heads_text, load_workflow, run, type_heads
+
 
 NODE = "HeadHunterPerturbedAttention"
 

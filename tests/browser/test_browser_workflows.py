@@ -13,10 +13,8 @@ import urllib.request
 
 import pytest
 
-import hh_browser
 import ui_workflows
-from test_browser import ARTIFACTS, CHROMIUM, SETTINGS, fit_view, load_graph, load_workflow, loop, page, python_prompt, run, server  # noqa: F401
-from test_browser import pytestmark  # noqa: F401  (host tier; skipped without chromium)
+from hh_editor import ARTIFACTS, fit_view, load_graph, load_workflow, python_prompt, run
 
 EXAMPLES = sorted(ui_workflows.EXAMPLE_FILES)
 VUE = "Comfy.VueNodes.Enabled"

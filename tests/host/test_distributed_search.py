@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.host
-
 DRIVER = Path(__file__).resolve().parents[1] / "support" / "hh_dist_search.py"
 GUARD_S = 600  # a hang guard: a run here takes well under a minute
 OUTPUTS = ("checkpoint.json", "scores.safetensors", "round_images.safetensors", "preset.json")

@@ -13,8 +13,6 @@ import uuid
 
 import pytest
 
-pytestmark = pytest.mark.host
-
 
 @pytest.fixture(scope="module")
 def hw(host):

@@ -18,8 +18,6 @@ import hh_releases
 from hh_nodes import patch
 from hh_pack import architecture_modules
 
-pytestmark = pytest.mark.host
-
 
 def _meta(*shape):
     return torch.empty(*shape, device="meta")

@@ -12,8 +12,6 @@ import torch
 from hh_attention_maps import check_recorded_calls, heads_view, recorded_key_mask, self_attention_calls
 from hh_nodes import TOKENS_ALL, patch
 
-pytestmark = pytest.mark.host
-
 FLUX_GROUPS = (("double_block", 2), ("single_block", 3))
 
 

@@ -11,8 +11,6 @@ import torch
 from hh_attention_maps import check_recorded_calls, heads_view
 from hh_nodes import TOKENS_ALL, patch
 
-pytestmark = pytest.mark.host
-
 @pytest.fixture(scope="module")
 def nodes_mod(host):
     return host("nodes.perturbed_attention"), host("nodes.guider")

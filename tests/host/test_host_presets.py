@@ -7,8 +7,6 @@ import logging
 import pytest
 import torch
 
-pytestmark = pytest.mark.host
-
 TOKENS_ALL = "all tokens (paper)"
 NODE_IDS = ("HeadHunterPreset", "HeadHunterHeads", "HeadHunterCombine", "HeadHunterSavePreset")
 

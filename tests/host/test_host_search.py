@@ -11,8 +11,6 @@ import torch
 from hh_pack import preset_modules
 from hh_search_jobs import SIZE, STEPS, TargetObjective, job, reference_latent, settings  # noqa: F401
 
-pytestmark = pytest.mark.host
-
 
 @pytest.fixture(scope="module")
 def hs(host):

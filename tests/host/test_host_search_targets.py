@@ -12,8 +12,6 @@ import torch
 
 from hh_search_jobs import TargetObjective, job, reference_latent
 
-pytestmark = pytest.mark.host
-
 
 @pytest.fixture(scope="module")
 def hs(host):

@@ -1,6 +1,7 @@
 """Targets other than the identity inside real tiny DiT forwards, against explicit attention maps.
 
-HunyuanVideo on ComfyUI v0.3.64 joins image then text (v0.28.1: text then image); Qwen-Image on
+HunyuanVideo on ComfyUI v0.3.64 and HiDream join image then text (HunyuanVideo on v0.28.1: text then
+image; HiDream's blocks are reached through patches/block_proxy.py); Qwen-Image on
 v0.28.1 hides padded text with a [B, 1, N] key mask. Every target, with image-token scope and
 with the whole sequence, must match the explicit map of tests/support/hh_attention_maps.py computed on
 the recorded q, k, v of the perturbed call, in the text-first order, then put back in the call's
@@ -16,11 +17,10 @@ from hh_attention_maps import path_map, recorded_key_mask, self_attention_calls,
 from hh_attention_maps import target_reference as reference
 from hh_nodes import patch
 
-pytestmark = pytest.mark.host
-
 TOKENS_IMAGE = "image tokens only"
 # Text tokens of a 5-token prompt as each tiny model sees it; 16 image tokens (8 x 8 latent, 2 x 2 patches).
-TEXT_TOKENS = {"hv": 5, "qwen": 5, "wan": 0}
+# HiDream: T5 + the last Llama layer + the block's Llama layer, after the image.
+TEXT_TOKENS = {"hv": 5, "qwen": 5, "wan": 0, "hidream": 15}
 TOKENS_ALL = "all tokens (paper)"
 TARGETS = ["uniform", "mean_query", "seg(1)", "temperature(2)", "max", "mask(II)", "mask(IT)", "fisher_rao", "slerp"]
 GRID = (4, 4)  # an 8 x 8 latent in 2 x 2 patches
@@ -28,7 +28,10 @@ GRID = (4, 4)  # an 8 x 8 latent in 2 x 2 patches
 
 @pytest.fixture(scope="module")
 def dits(host, hh):
-    return {"hv": hh.tiny_hunyuan_video(), "qwen": hh.tiny_qwen_image(), "wan": hh.tiny_wan()}
+    import hh_proxied
+
+    return {"hv": hh.tiny_hunyuan_video(), "qwen": hh.tiny_qwen_image(), "wan": hh.tiny_wan(),
+            "hidream": hh_proxied.tiny_hidream()}
 
 
 def _perturbed_call(host, hh, model, heads, tokens, kind, frames=None):
@@ -43,7 +46,7 @@ def _perturbed_call(host, hh, model, heads, tokens, kind, frames=None):
 
 @pytest.mark.parametrize("tokens", [TOKENS_IMAGE, TOKENS_ALL], ids=["image-only", "all-tokens"])
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("kind", ["hv", "qwen"])
+@pytest.mark.parametrize("kind", ["hv", "qwen", "hidream"])
 def test_targets_match_the_explicit_map_in_the_models_token_order(host, hh, dits, kind, target, tokens):
     model = dits[kind]
     layout, c = _perturbed_call(host, hh, model, f"L3H2:{target}@0.5", tokens, kind)

@@ -13,8 +13,6 @@ import torch
 from hh_attention_maps import path_map, target_map
 from hh_nodes import TOKENS_ALL
 
-pytestmark = pytest.mark.host
-
 TARGETS = ["identity", "uniform", "mean_query", "seg(1)", "seg(0.6)", "seg(inf)", "temperature(2)", "temperature(0.5)",
            "max", "fisher_rao", "slerp"]
 HEADS = {  # flat text, and the same heads as ComfyUI's attn1 keys (tests/host/test_host_unet.py's layouts)

@@ -7,8 +7,6 @@ PerturbedAttentionGuidance written out, and core's PerturbedAttentionGuidance no
 import pytest
 import torch
 
-pytestmark = pytest.mark.host
-
 TOKENS_ALL = "all tokens (paper)"
 SIZE = 64  # pixels: 8 x 8 latents
 

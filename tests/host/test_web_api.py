@@ -6,8 +6,6 @@ import json
 import pytest
 
 
-
-@pytest.mark.host
 def test_routes_answer_json_and_4xx_json_errors(host):
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
@@ -38,7 +36,6 @@ def test_routes_answer_json_and_4xx_json_errors(host):
     assert none_status == 400 and "missing 'text'" in none["error"]
 
 
-@pytest.mark.host
 def test_routes_register_only_with_a_server(host):
     import types
 
@@ -52,7 +49,6 @@ def test_routes_register_only_with_a_server(host):
     assert {r.path for r in server.routes} == {"/headhunter/architectures", "/headhunter/presets", "/headhunter/parse"}
 
 
-@pytest.mark.host
 @pytest.mark.parametrize("node_name", ["HeadHunterPerturbedAttention", "HeadHunterGuider"])
 def test_engine_nodes_send_scores_labels_and_layout_to_the_widget(host, tmp_path_factory, node_name):
     import hh_host
@@ -77,7 +73,6 @@ def test_engine_nodes_send_scores_labels_and_layout_to_the_widget(host, tmp_path
     assert out.ui["headhunter_scores"] == [] and out.ui["headhunter_labels"] == []
 
 
-@pytest.mark.host
 def test_every_node_has_a_help_page_naming_each_input(host):
     """web/docs/<NodeId>.md is what ComfyUI's help panel shows for a custom node."""
     import ui_workflows
@@ -93,7 +88,6 @@ def test_every_node_has_a_help_page_naming_each_input(host):
             assert f"**{name}**" in text, f"{page.name} does not explain input '{name}'"
 
 
-@pytest.mark.host
 def test_hostile_head_text_gets_a_422_and_the_server_keeps_answering(host):
     # These held a real server for 16 s at 5 GB, or until killed; now each is refused before anything
     # is expanded (memory bounds: test_hostile_inputs.py), and the next request is answered.
