@@ -13,18 +13,6 @@ from hh_search_jobs import SIZE, STEPS, TargetObjective, job, reference_latent, 
 
 
 @pytest.fixture(scope="module")
-def hs(host):
-    import hh_search
-
-    return hh_search
-
-
-@pytest.fixture(scope="module")
-def vae(host, hs):
-    return hs.tiny_vae()
-
-
-@pytest.fixture(scope="module")
 def clip_folder(host, hs, tmp_path_factory):
     return hs.tiny_clip_folder(tmp_path_factory.mktemp("objectives") / "tiny-clip")
 

@@ -14,18 +14,6 @@ from hh_search_jobs import TargetObjective, job, reference_latent
 
 
 @pytest.fixture(scope="module")
-def hs(host):
-    import hh_search
-
-    return hh_search
-
-
-@pytest.fixture(scope="module")
-def vae(host, hs):
-    return hs.tiny_vae()
-
-
-@pytest.fixture(scope="module")
 def prompts(host):
     return host("core.scoring").prompt_grid(["a cat", "a dog"], ["golden hour"])
 
