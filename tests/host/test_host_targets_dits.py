@@ -2,7 +2,8 @@
 
 HunyuanVideo on ComfyUI v0.3.64 and HiDream join image then text (HunyuanVideo on v0.28.1: text then
 image; HiDream's blocks are reached through patches/block_proxy.py); Qwen-Image on
-v0.28.1 hides padded text with a [B, 1, N] key mask. Every target, with image-token scope and
+v0.28.1 hides padded text with a [B, 1, N] key mask; Chroma, AuraFlow (registers before the text) and
+Lumina 2 (proxied blocks) are text first. Every target, with image-token scope and
 with the whole sequence, must match the explicit map of tests/support/hh_attention_maps.py computed on
 the recorded q, k, v of the perturbed call, in the text-first order, then put back in the call's
 own order.
@@ -20,7 +21,7 @@ from hh_nodes import patch
 TOKENS_IMAGE = "image tokens only"
 # Text tokens of a 5-token prompt as each tiny model sees it; 16 image tokens (8 x 8 latent, 2 x 2 patches).
 # HiDream: T5 + the last Llama layer + the block's Llama layer, after the image.
-TEXT_TOKENS = {"hv": 5, "qwen": 5, "wan": 0, "hidream": 15}
+TEXT_TOKENS = {"hv": 5, "qwen": 5, "wan": 0, "hidream": 15, "chroma": 5, "aura": 8 + 5, "lumina": 5}  # AuraFlow: 8 registers
 TOKENS_ALL = "all tokens (paper)"
 TARGETS = ["uniform", "mean_query", "seg(1)", "temperature(2)", "max", "mask(II)", "mask(IT)", "fisher_rao", "slerp"]
 GRID = (4, 4)  # an 8 x 8 latent in 2 x 2 patches
@@ -31,7 +32,8 @@ def dits(host, hh):
     import hh_proxied
 
     return {"hv": hh.tiny_hunyuan_video(), "qwen": hh.tiny_qwen_image(), "wan": hh.tiny_wan(),
-            "hidream": hh_proxied.tiny_hidream()}
+            "hidream": hh_proxied.tiny_hidream(), "chroma": hh.tiny_chroma(), "aura": hh.tiny_auraflow(),
+            "lumina": hh_proxied.tiny_lumina2()}
 
 
 def _perturbed_call(host, hh, model, heads, tokens, kind, frames=None):
@@ -46,7 +48,7 @@ def _perturbed_call(host, hh, model, heads, tokens, kind, frames=None):
 
 @pytest.mark.parametrize("tokens", [TOKENS_IMAGE, TOKENS_ALL], ids=["image-only", "all-tokens"])
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("kind", ["hv", "qwen", "hidream"])
+@pytest.mark.parametrize("kind", ["hv", "qwen", "hidream", "chroma", "aura", "lumina"])
 def test_targets_match_the_explicit_map_in_the_models_token_order(host, hh, dits, kind, target, tokens):
     model = dits[kind]
     layout, c = _perturbed_call(host, hh, model, f"L3H2:{target}@0.5", tokens, kind)
