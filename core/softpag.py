@@ -141,9 +141,7 @@ def apply_softpag(
             elif spec.kind in PATHS:
                 # A curved path to the identity: O' itself, not a target to lerp toward.
                 tokens = image if image_only else slice(None)
-                q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
-                m = _mask_rows(mask, rows, out.shape[0])
-                m = m[:, idx] if m is not None and m.shape[1] > 1 else m
+                q_h, k_h, v_h, m = _selected_heads(q, k, v, mask, heads, rows, idx, skip_reshape, out.shape[0])
                 view = out_h[rows, tokens]
                 view[:, :, idx] = curved_output(spec.kind, view[:, :, idx], q_h, k_h, v_h, tokens, u, m).to(out.dtype)
                 continue
@@ -165,7 +163,7 @@ def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text
     """(token rows, O_target for them) of a target other than the identity, or (rows, None) when
     it leaves this call alone (SEG without an image grid). ``image``: where the image tokens sit in
     the joint sequence (after the text, or before it where the model puts the image first)."""
-    q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
+    q_h, k_h, v_h, m = _selected_heads(q, k, v, mask, heads, rows, idx, skip_reshape, batch)
     n = q_h.shape[1]
     tokens = image if image_only else slice(None)
     if spec.kind == "seg":
@@ -174,13 +172,18 @@ def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text
         if grid is None or math.prod(grid) > n - text_tokens:
             return tokens, None
         tokens = slice(image.start, image.start + math.prod(grid))
-    m = _mask_rows(mask, rows, batch)
-    if m is not None and m.shape[1] > 1:
-        m = m[:, idx]
     if spec.kind == "mask":  # a block of the joint map: its own rows, whatever the token scope
         return mask_target(q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid, spec.param, text_tokens, text_first)
     target = compute_target(spec, q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid)
     return tokens, target
+
+
+def _selected_heads(q, k, v, mask, heads: int, rows: slice, idx, skip_reshape: bool, batch: int):
+    """q, k, v of the batch ``rows`` and heads ``idx`` as [b, N, k, D], and the mask for them (a
+    per-head mask keeps those heads; a mask shared by the heads stays shared)."""
+    q_h, k_h, v_h = (to_heads(t, heads, skip_reshape)[rows][:, :, idx] for t in (q, k, v))
+    m = _mask_rows(mask, rows, batch)
+    return q_h, k_h, v_h, (m[:, idx] if m is not None and m.shape[1] > 1 else m)
 
 
 def _mask_rows(mask, rows: slice, batch: int):
