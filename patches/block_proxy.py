@@ -52,17 +52,25 @@ class BlockProxy(torch.nn.Module):
         self._hh_signature = inspect.signature(block.forward)
 
     def forward(self, *args, **kwargs):
-        bound = self._hh_signature.bind(*args, **kwargs)
-        options = bound.arguments.get(OPTIONS)
+        # ComfyUI's loops pass the options by keyword: the arguments are bound (a per-call cost)
+        # only for a forward that has work for this proxy.
+        bound = None
+        options = kwargs.get(OPTIONS)
+        if options is None:
+            bound = self._hh_signature.bind(*args, **kwargs)
+            options = bound.arguments.get(OPTIONS)
         if not isinstance(options, dict):
             return self._hh_block(*args, **kwargs)
         if self._hh_probe:
             if PLAN_KEY in options:
+                bound = bound or self._hh_signature.bind(*args, **kwargs)
                 options[IMAGE_TOKENS_KEY] = bound.arguments[self._hh_img_arg].shape[1]
             return self._hh_block(*args, **kwargs)
+        # Also in passes without a plan: the cond pass's capture for the prefix reuse is a dit patch.
         patch = options.get("patches_replace", {}).get("dit", {}).get(self._hh_key)
         if patch is None:
             return self._hh_block(*args, **kwargs)
+        bound = bound or self._hh_signature.bind(*args, **kwargs)
 
         def original_block(call):
             bound.arguments[self._hh_img_arg] = call["img"]
