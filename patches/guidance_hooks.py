@@ -17,10 +17,10 @@ from typing import Callable
 import comfy.samplers
 
 from ..core.architecture_rows import IMAGE_FIRST, NO_JOINT_TEXT, TEXT_FIRST
-from ..core.model_layout import ModelLayout
-from . import block_proxy
 from ..core.guidance_formula import in_schedule, perturbed_guidance
+from ..core.model_layout import ModelLayout
 from ..core.plan import PerturbationPlan, layer_perturbations
+from . import block_proxy
 from .model_patch import with_dit_patches, with_plan
 from .prefix import PrefixCache, capture_patch, prefix_reuse_exact, skip_patches
 
