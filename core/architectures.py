@@ -61,8 +61,10 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         groups=_FLUX_GROUPS,
         heads_attr="num_heads",
         # FLUX.2 dev: 8 double + 48 single blocks, 48 heads of 128 channels; FLUX.2 klein 4B:
-        # 5 + 20 blocks, 24 heads (its diffusers transformer config).
-        variants={"flux.2-dev": dit_layers((8, 48), 48), "flux.2-klein-4b": dit_layers((5, 20), 24)},
+        # 5 + 20 blocks, 24 heads; klein 9B: 8 + 24 blocks, 32 heads (their published configs;
+        # ComfyUI derives the heads from the hidden size, tests/host/test_host_dit_families.py).
+        variants={"flux.2-dev": dit_layers((8, 48), 48), "flux.2-klein-4b": dit_layers((5, 20), 24),
+                  "flux.2-klein-9b": dit_layers((8, 24), 32)},
         examples="FLUX.2 dev / klein (ComfyUI v0.28+)",
     ),
     Architecture(

@@ -38,6 +38,13 @@ CHECKPOINTS = {
     "flux.2-dev": ({"double_blocks.0.img_attn.norm.key_norm.scale": _meta(128), "img_in.weight": _meta(6144, 128),
                     "txt_in.weight": _meta(6144, 15360), "double_stream_modulation_img.lin.weight": _meta(1),
                     **_blocks("double_blocks", 8), **_blocks("single_blocks", 48)}, (0, 28), ("flux2", (8, 48), 48)),
+    # FLUX.2 klein: Qwen3 text features (3 layers of 2560 / 4096 channels) into a 3072 / 4096 model.
+    "flux.2-klein-4b": ({"double_blocks.0.img_attn.norm.key_norm.scale": _meta(128), "img_in.weight": _meta(3072, 128),
+                         "txt_in.weight": _meta(3072, 7680), "double_stream_modulation_img.lin.weight": _meta(1),
+                         **_blocks("double_blocks", 5), **_blocks("single_blocks", 20)}, (0, 28), ("flux2", (5, 20), 24)),
+    "flux.2-klein-9b": ({"double_blocks.0.img_attn.norm.key_norm.scale": _meta(128), "img_in.weight": _meta(4096, 128),
+                         "txt_in.weight": _meta(4096, 12288), "double_stream_modulation_img.lin.weight": _meta(1),
+                         **_blocks("double_blocks", 8), **_blocks("single_blocks", 24)}, (0, 28), ("flux2", (8, 24), 32)),
     "chroma": ({"double_blocks.0.img_attn.norm.key_norm.scale": _meta(128), "img_in.weight": _meta(3072, 64),
                 "txt_in.weight": _meta(3072, 4096), "distilled_guidance_layer.norms.0.scale": _meta(1),
                 **_blocks("double_blocks", 19), **_blocks("single_blocks", 38)}, (), ("chroma", (19, 38), 24)),

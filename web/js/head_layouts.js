@@ -75,7 +75,10 @@ export function familyFromModelName(name) {
   const n = String(name ?? "").toLowerCase();
   // Only a first guess for the grid before the model has run: the server tells FLUX.2 from FLUX.1
   // by the model's parameters once it runs.
-  if (/flux[._-]?2/.test(n)) return n.includes("klein") && n.includes("4b") ? "flux.2-klein-4b" : "flux.2-dev";
+  if (/flux[._-]?2/.test(n)) {
+    if (!n.includes("klein")) return "flux.2-dev";
+    return n.includes("9b") ? "flux.2-klein-9b" : "flux.2-klein-4b";
+  }
   if (n.includes("flux")) return n.includes("schnell") ? "flux.1-schnell" : "flux.1-dev";
   if (n.includes("chroma")) return n.includes("radiance") ? "chroma-radiance" : "chroma";
   if (n.includes("qwen")) return "qwen-image";

@@ -37,6 +37,8 @@ test("families guessed from model file names", () => {
   assert.equal(familyFromModelName("sd3_medium_incl_clips.safetensors"), "sd3-medium");
   assert.equal(familyFromModelName("flux2_dev_fp8mixed.safetensors"), "flux.2-dev");
   assert.equal(familyFromModelName("flux-2-klein-4b.safetensors"), "flux.2-klein-4b");
+  assert.equal(familyFromModelName("flux-2-klein-9b-fp8.safetensors"), "flux.2-klein-9b");
+  assert.equal(familyFromModelName("flux-2-klein.safetensors"), "flux.2-klein-4b"); // the open one, until it runs
   assert.equal(familyFromModelName("Chroma1-HD.safetensors"), "chroma");
   assert.equal(familyFromModelName("chroma-radiance-x0.safetensors"), "chroma-radiance");
   assert.equal(familyFromModelName("qwen_image_fp8_e4m3fn.safetensors"), "qwen-image");
