@@ -36,6 +36,8 @@ KINDS = {
     "hv": Kind("hunyuan-video", FLUX_GROUPS, 4, 16, 5, (16, 8), frames=(1,)),
     # Wan: self-attention over the space-time tokens only (text through cross-attention).
     "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
+    # Wan 2.2 S2V (v0.28+): Wan's blocks, with audio cross-attention between them, never perturbed.
+    "s2v": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
     # Proxied blocks (no block-replace hook in ComfyUI; patches/block_proxy.py), tests/support/hh_proxied.py.
     # HiDream: image first; its blocks' text is T5 + the last Llama layer + the block's Llama layer.
     "hidream": Kind("hidream", (("double_stream_block", 2), ("single_stream_block", 3)), 4, 16, 3 * 5, (16, 8),
@@ -51,7 +53,7 @@ def dits(host, hh):
     import hh_proxied
 
     return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
-            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan(),
+            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan(), "s2v": hh.tiny_wan_s2v(),
             "hv": hh.tiny_hunyuan_video(), "hidream": hh_proxied.tiny_hidream(), "lumina": hh_proxied.tiny_lumina2(),
             "zimage": hh_proxied.tiny_zimage()}
 
@@ -59,7 +61,7 @@ def dits(host, hh):
 def _model(dits, kind):
     model = dits[kind]
     if model is None:
-        pytest.skip(f"this ComfyUI release cannot build {kind} (FLUX.2 and Z-Image need ComfyUI v0.28+)")
+        pytest.skip(f"this ComfyUI release cannot build or reach {kind} (FLUX.2, Z-Image and Wan S2V need ComfyUI v0.28+)")
     return model
 
 
@@ -152,18 +154,25 @@ def test_sequential_pass_reuses_the_cond_pass_below_the_first_perturbed_layer(ho
     assert forwards == [2 if layer < 3 else 4 for layer in range(layout.layers)], forwards
 
 
-@pytest.mark.parametrize("kind", [k for k, v in KINDS.items() if len(v.groups) == 2])
-def test_reuse_up_to_the_first_single_block_splits_the_joined_sequence_back(host, hh, dits, kind):
-    """First perturbed layer = the first single block: the last skipped double block hands back
-    the cond pass's joined sequence split into text and image, in the model's order (image first
-    for HunyuanVideo on v0.3.64). Same image as the batched guider, which runs every block."""
+# First perturbed layer 4 (every kind): the sequential pass reuses the cond pass's output of block 3,
+# and the model's own loop then does what it does after block 3 (Wan S2V injects audio there) once.
+# First perturbed layer 2 = the first single block (two-group kinds): the last double block's output,
+# text and image apart, which the model's loop joins in its own order (image first for HunyuanVideo
+# on v0.3.64).
+REUSE_CASES = [(kind, "L4H1") for kind in KINDS] + [
+    (kind, "L2H0@0.5, L4H1") for kind, k in KINDS.items() if len(k.groups) == 2]
+
+
+@pytest.mark.parametrize("kind, heads", REUSE_CASES)
+def test_reusing_the_cond_pass_gives_the_batched_guiders_image(host, hh, dits, kind, heads):
+    """The batched guider runs every block and reuses nothing: the sequential pass must match it."""
     model = _model(dits, kind)
     guider_node = host("nodes.guider")
     pos, neg = hh.conditioning(kind, seed=1), hh.conditioning(kind, seed=2)
     results = {}
     for mode in (guider_node.MODE_BATCHED, guider_node.MODE_SEQUENTIAL):
         (guider,) = hh.run_node(guider_node.HeadHunterGuider, model=model, positive=pos, negative=neg, cfg=2.0,
-                                mode=mode, heads="L2H0@0.5, L4H1", scale=3.0, softpag_u=1.0, start_percent=0.0,
+                                mode=mode, heads=heads, scale=3.0, softpag_u=1.0, start_percent=0.0,
                                 end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL)
         results[mode] = hh.custom_advanced(guider, steps=2, size=8)
     torch.testing.assert_close(results[guider_node.MODE_SEQUENTIAL], results[guider_node.MODE_BATCHED], rtol=1e-4, atol=1e-4)
@@ -241,7 +250,7 @@ def _vae(vaes, kind, channels):
         import comfy.sd
 
         return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
-    if kind in ("qwen", "wan", "hv"):  # HunyuanVideo's VAE differs; Wan's decodes its latent shape alike
+    if kind in ("qwen", "wan", "s2v", "hv"):  # HunyuanVideo's VAE differs; Wan's decodes its latent shape alike
         if "wan21" not in vaes:
             import hh_search
 

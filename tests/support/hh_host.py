@@ -175,6 +175,22 @@ def tiny_wan(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0)
     return tiny_model(comfy.supported_models.WAN21_T2V(config), seed)
 
 
+def tiny_wan_s2v(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0, audio_dim: int = 32):
+    """A tiny random Wan 2.2 S2V from ComfyUI's WAN22_S2V config: Wan's blocks, with audio
+    cross-attention injected after blocks 0 and 3 (outside the blocks) and a motion frame packer.
+    None before ComfyUI v0.28: v0.3.64 builds it but calls its blocks without transformer_options,
+    so the pack refuses it there (tests/host/test_host_dit_families.py)."""
+    import comfy.supported_models
+
+    if hh_releases.release() < (0, 28):
+        return None
+    config = {"image_model": "wan2.1", "model_type": "s2v", "patch_size": (1, 2, 2), "in_dim": 16,
+              "dim": heads * head_dim, "ffn_dim": 128, "freq_dim": 256, "text_dim": 64, "out_dim": 16,
+              "num_heads": heads, "num_layers": layers, "window_size": (-1, -1), "qk_norm": True,
+              "cross_attn_norm": True, "eps": 1e-6, "audio_dim": audio_dim, "audio_inject_layers": [0, 3]}
+    return tiny_model(comfy.supported_models.WAN22_S2V(config), seed)
+
+
 def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.5):
     """Random text conditioning of the right shapes: T5 context + pooled CLIP (SD3, FLUX, Chroma);
     FLUX.2, Qwen-Image, AuraFlow: a 64-channel context (the tiny models' text width), no pooled output;
@@ -185,11 +201,16 @@ def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.
 
         return hh_proxied.conditioning(kind, tokens, seed)
     g = torch.Generator().manual_seed(seed)
-    context = torch.randn(1, tokens, 64 if kind in ("flux2", "qwen", "aura", "wan") else 4096, generator=g)
-    extra = {} if kind in ("flux2", "qwen", "aura", "wan") else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
+    text_only = ("flux2", "qwen", "aura", "wan", "s2v")
+    context = torch.randn(1, tokens, 64 if kind in text_only else 4096, generator=g)
+    extra = {} if kind in text_only else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
     if kind == "qwen":
         extra["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
         extra["attention_mask"][:, -1] = 0
+    elif kind == "s2v":
+        # Wan S2V: audio features as WanSoundImageToVideo gives them (25 encoder layers x channels x
+        # 4 per latent frame; one latent frame here), so its audio injection runs between blocks.
+        extra["audio_embed"] = torch.randn(1, 25, 32, 4, generator=g)
     elif kind not in ("sd3", "aura", "wan"):
         extra["guidance"] = guidance
     return [[context, extra]]
