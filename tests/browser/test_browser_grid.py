@@ -35,7 +35,7 @@ def test_fix_the_text_message_clears_once_the_text_is_valid(page, loop):
     assert msg[1] is False and "Fix the text" not in msg[0]
 
 
-def test_shortest_text_is_written_back(page, loop):
+def test_shortest_text_is_written_back_and_clear_empties_it(page, loop):
     node = "HeadHunterGuider"
     run(loop, load_workflow(page, "flux_guider_sampler_custom_advanced"))
     run(loop, fit_view(page, node, scale=1.0))
@@ -43,6 +43,13 @@ def test_shortest_text_is_written_back(page, loop):
     run(loop, page.click(*run(loop, cell(page, node, 0, 0))))  # the grid writes the text
     text = run(loop, heads_text(page, node))
     assert text == "L0-56H0-2, L0-56H4-23"
+    # The toolbar's clear button empties the text, and the status says so.
+    button = state(page, loop, node, "const r = [...grid.widget.element.querySelectorAll('button')]"
+                                     ".find(b => b.textContent === 'clear').getBoundingClientRect(); "
+                                     "return [r.x + r.width / 2, r.y + r.height / 2];")
+    run(loop, page.click(*button))
+    assert run(loop, heads_text(page, node)) == ""
+    assert state(page, loop, node, "return grid.widget.element.querySelector('.hh-status').textContent;").startswith("0 heads")
 
 
 def test_fresh_flux_node_has_cells_to_aim_at_and_stays_sharp_when_zoomed(page, loop):
