@@ -153,9 +153,10 @@ class PerturbedGuidance:
 def _prefix_reuse_is_exact(args) -> bool:
     """Whether the cond pass's hidden states equal what the perturbed pass would compute below its
     first perturbed layer. Not with ControlNet (the perturbed pass runs the control model on its
-    own; the reuse is not checked with it), and not with patches that run inside the blocks (``transformer_options["patches"]``: e.g. core's
-    Normalized Attention Guidance changes the cond rows' attention output only when the negative
-    shares their batch, which the perturbed pass of the cond alone never does)."""
+    own; the reuse is not checked with it), and not with patches that run inside the blocks
+    (``transformer_options["patches"]``: e.g. core's Normalized Attention Guidance changes the
+    cond rows' attention output only when the negative shares their batch, which the perturbed
+    pass of the cond alone never does)."""
     if any("control" in c for c in args["cond"]):
         return False
     patches = args["model_options"].get("transformer_options", {}).get("patches", {})

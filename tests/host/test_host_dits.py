@@ -36,6 +36,8 @@ KINDS = {
     "hv": Kind("hunyuan-video", FLUX_GROUPS, 4, 16, 5, (16, 8), frames=(1,)),
     # Wan: self-attention over the space-time tokens only (text through cross-attention).
     "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
+    # Wan 2.1 VACE: a VACE block's hint added after every block, outside the block patch.
+    "vace": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
     # Wan 2.2 S2V (v0.28+): Wan's blocks, with audio cross-attention between them, never perturbed.
     "s2v": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
     # Proxied blocks (no block-replace hook in ComfyUI; patches/block_proxy.py), tests/support/hh_proxied.py.
@@ -53,7 +55,7 @@ def dits(host, hh):
     import hh_proxied
 
     return {"flux2": hh.tiny_flux2(), "chroma": hh.tiny_chroma(), "radiance": hh.tiny_chroma_radiance(),
-            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan(), "s2v": hh.tiny_wan_s2v(),
+            "qwen": hh.tiny_qwen_image(), "aura": hh.tiny_auraflow(), "wan": hh.tiny_wan(), "vace": hh.tiny_wan_vace(), "s2v": hh.tiny_wan_s2v(),
             "hv": hh.tiny_hunyuan_video(), "hidream": hh_proxied.tiny_hidream(), "lumina": hh_proxied.tiny_lumina2(),
             "zimage": hh_proxied.tiny_zimage()}
 
@@ -250,7 +252,7 @@ def _vae(vaes, kind, channels):
         import comfy.sd
 
         return comfy.sd.VAE(sd={"pixel_space_vae": torch.tensor(1.0)})
-    if kind in ("qwen", "wan", "s2v", "hv"):  # HunyuanVideo's VAE differs; Wan's decodes its latent shape alike
+    if kind in ("qwen", "wan", "vace", "s2v", "hv"):  # HunyuanVideo's VAE differs; Wan's decodes its latent shape alike
         if "wan21" not in vaes:
             import hh_search
 

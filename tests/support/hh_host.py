@@ -175,6 +175,19 @@ def tiny_wan(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0)
     return tiny_model(comfy.supported_models.WAN21_T2V(config), seed)
 
 
+def tiny_wan_vace(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0):
+    """A tiny random Wan 2.1 VACE from ComfyUI's WAN21_Vace config: Wan's blocks, each followed by
+    a VACE block whose hint is added to the hidden state between blocks (outside the block patch).
+    Without vace_frames in the conditioning ComfyUI feeds zero frames and a full mask."""
+    import comfy.supported_models
+
+    config = {"image_model": "wan2.1", "model_type": "vace", "patch_size": (1, 2, 2), "in_dim": 16,
+              "dim": heads * head_dim, "ffn_dim": 128, "freq_dim": 256, "text_dim": 64, "out_dim": 16,
+              "num_heads": heads, "num_layers": layers, "window_size": (-1, -1), "qk_norm": True,
+              "cross_attn_norm": True, "eps": 1e-6, "vace_layers": layers, "vace_in_dim": 96}
+    return tiny_model(comfy.supported_models.WAN21_Vace(config), seed)
+
+
 def tiny_wan_s2v(layers: int = 5, heads: int = 4, head_dim: int = 16, seed: int = 0, audio_dim: int = 32):
     """A tiny random Wan 2.2 S2V from ComfyUI's WAN22_S2V config: Wan's blocks, with audio
     cross-attention injected after blocks 0 and 3 (outside the blocks) and a motion frame packer.
@@ -201,9 +214,9 @@ def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.
 
         return hh_proxied.conditioning(kind, tokens, seed)
     g = torch.Generator().manual_seed(seed)
-    text_only = ("flux2", "qwen", "aura", "wan", "s2v")
-    context = torch.randn(1, tokens, 64 if kind in text_only else 4096, generator=g)
-    extra = {} if kind in text_only else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
+    no_pooled = ("flux2", "qwen", "aura", "wan", "vace", "s2v")  # a 64-channel context alone
+    context = torch.randn(1, tokens, 64 if kind in no_pooled else 4096, generator=g)
+    extra = {} if kind in no_pooled else {"pooled_output": torch.randn(1, 2048 if kind == "sd3" else 768, generator=g)}
     if kind == "qwen":
         extra["attention_mask"] = torch.ones(1, tokens, dtype=torch.long)
         extra["attention_mask"][:, -1] = 0
@@ -211,7 +224,7 @@ def conditioning(kind: str, tokens: int = 6, seed: int = 1, guidance: float = 3.
         # Wan S2V: audio features as WanSoundImageToVideo gives them (25 encoder layers x channels x
         # 4 per latent frame; one latent frame here), so its audio injection runs between blocks.
         extra["audio_embed"] = torch.randn(1, 25, 32, 4, generator=g)
-    elif kind not in ("sd3", "aura", "wan"):
+    elif kind not in ("sd3", "aura", "wan", "vace"):
         extra["guidance"] = guidance
     return [[context, extra]]
 
