@@ -377,17 +377,18 @@ class HeadSet:
 
 
 def check_target_fits(token: str, target, layout: ModelLayout) -> None:
-    """``mask(XY)`` removes a block of a joint text+image map: a model whose self-attention holds no
-    text (U-Nets, Wan: the text enters through cross-attention) has no such block, and the target
-    would leave every call unchanged. Refused before sampling instead."""
+    """``mask(XY)`` and ``identity(XX)`` act on a block of a joint text+image map: a model whose
+    self-attention holds no text (U-Nets, Wan: the text enters through cross-attention) has no such
+    block, and the target would leave every call unchanged or be plain identity. Refused before
+    sampling instead."""
     if target is None:
         return
     spec = target if isinstance(target, TargetSpec) else parse_target(target)
-    if spec.kind == "mask" and layout.arch.token_order == NO_JOINT_TEXT:
+    if spec.needs_text and layout.arch.token_order == NO_JOINT_TEXT:
         raise HeadRangeError(
             f"{token}:{spec.text}: {layout.arch.display_name} has no text in its self-attention (the text enters "
-            "through cross-attention), so there is no text block to mask; use identity, uniform, mean_query, seg, "
-            "temperature, max, fisher_rao or slerp")
+            "through cross-attention), so there is no text block to tell apart; use identity, uniform, mean_query, "
+            "seg, temperature, max, fisher_rao or slerp")
 
 
 class _Builder:

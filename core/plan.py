@@ -46,9 +46,10 @@ class PerturbationPlan:
     @property
     def needs_text_tokens(self) -> bool:
         """Whether perturbed attention must know where text ends and image begins: image-only
-        targets, SEG (it blurs the image tokens only) and masked blocks of the joint map."""
+        targets, SEG (it blurs the image tokens only) and blocks of the joint map (mask, identity(XX))."""
         return self.image_only or any(
-            spec.kind in ("seg", "mask") for per_layer in self.chunks.values() for pert in per_layer.values() for spec in pert.targets)
+            spec.kind == "seg" or spec.needs_text
+            for per_layer in self.chunks.values() for pert in per_layer.values() for spec in pert.targets)
 
     @property
     def layers(self) -> list[int]:

@@ -132,12 +132,10 @@ def apply_softpag(
             if spec.is_identity and not image_only:
                 tokens = slice(None)
                 target = v_h[rows][:, :, idx]
-            elif spec.is_identity:
-                q_h = to_heads(q, heads, skip_reshape)
-                k_h = to_heads(k, heads, skip_reshape)
+            elif spec.is_identity:  # image tokens only: diffusers' SD3 PAG, the official II_identity
                 tokens = image
-                target = _image_only_target(q_h[rows], k_h[rows], v_h[rows], idx, image, text,
-                                            _mask_rows(mask, rows, out.shape[0]))
+                target = _own_block_identity(*_selected_heads(q, k, v, mask, heads, rows, idx, skip_reshape,
+                                                              out.shape[0]), image, text)
             elif spec.kind in PATHS:
                 # A curved path to the identity: O' itself, not a target to lerp toward.
                 tokens = image if image_only else slice(None)
@@ -147,7 +145,7 @@ def apply_softpag(
                 continue
             else:
                 tokens, target = _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens,
-                                              mask, attend, grid, out.shape[0], image, text_first)
+                                              mask, attend, grid, out.shape[0], image, text, text_first)
                 if target is None:
                     continue
             view = out_h[rows, tokens]
@@ -159,12 +157,18 @@ def apply_softpag(
 
 
 def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens, mask, attend, grid, batch,
-                 image: slice, text_first: bool):
+                 image: slice, text: slice, text_first: bool):
     """(token rows, O_target for them) of a target other than the identity, or (rows, None) when
-    it leaves this call alone (SEG without an image grid). ``image``: where the image tokens sit in
-    the joint sequence (after the text, or before it where the model puts the image first)."""
+    it leaves this call alone (SEG without an image grid, a block of an empty part). ``image``,
+    ``text``: where the two parts sit in the joint sequence (text first, or the image first where
+    the model puts it so)."""
     q_h, k_h, v_h, m = _selected_heads(q, k, v, mask, heads, rows, idx, skip_reshape, batch)
     n = q_h.shape[1]
+    if spec.kind == "identity":  # identity(II) / identity(TT): its own part's rows, whatever the token scope
+        own, other = (image, text) if spec.param == "II" else (text, image)
+        if len(range(*own.indices(n))) == 0:
+            return own, None
+        return own, _own_block_identity(q_h, k_h, v_h, m, own, other)
     tokens = image if image_only else slice(None)
     if spec.kind == "seg":
         # The grid is the first h * w (* frames) image tokens (tokens past it, e.g. FLUX Kontext's
@@ -202,30 +206,31 @@ def _mask_rows(mask, rows: slice, batch: int):
     return mask
 
 
-def _image_only_target(q_h, k_h, v_h, idx, image: slice, text: slice, mask):
-    """diffusers' SD3 PAG map for image queries of the heads ``idx``: [b, N_img, k, D]. ``image``
-    and ``text``: where the two parts sit in the joint sequence."""
+def _own_block_identity(q_h, k_h, v_h, mask, own: slice, other: slice):
+    """The map where ``own``'s queries attend to the ``other`` part's keys as before but, among
+    their own part's keys, only to themselves: the official [LOGIT_PERTURB]II_identity (own = the
+    image: diffusers' SD3 PAG) or TT_identity (own = the text). q_h, k_h, v_h: the selected heads
+    [b, N, k, D], mask for them; returns O_target for the own rows, [b, N_own, k, D]. Never an N x N
+    map: an N_own x N_other score block, and each query's score with itself."""
     # At least fp32: the softmax split below is computed outside the backend's kernels.
     dtype = torch.promote_types(q_h.dtype, torch.float32)
-    q_i, k_t, k_i, v_t, v_i = (
-        t[:, tokens, idx].transpose(1, 2).to(dtype)  # [b, k, tokens, D]
-        for t, tokens in ((q_h, image), (k_h, text), (k_h, image), (v_h, text), (v_h, image))
+    q_o, k_x, k_o, v_x, v_o = (
+        t[:, tokens].transpose(1, 2).to(dtype)  # [b, k, tokens, D]
+        for t, tokens in ((q_h, own), (k_h, other), (k_h, own), (v_h, other), (v_h, own))
     )
-    scale = q_i.shape[-1] ** -0.5
-    s_txt = (q_i @ k_t.transpose(-1, -2)) * scale  # [b, k, Ni, Nt]
-    s_self = (q_i * k_i).sum(-1, keepdim=True) * scale  # [b, k, Ni, 1]
+    scale = q_o.shape[-1] ** -0.5
+    s_other = (q_o @ k_x.transpose(-1, -2)) * scale  # [b, k, N_own, N_other]
+    s_self = (q_o * k_o).sum(-1, keepdim=True) * scale  # [b, k, N_own, 1]
     if mask is not None:
         key_mask = mask.shape[2] == 1  # one row for every query (Qwen-Image's, HunyuanVideo's text mask)
-        m = (mask if key_mask else mask[:, :, image, :]).to(dtype)
-        if m.shape[1] > 1:
-            m = m[:, idx]
-        s_txt = s_txt + m[..., text]
-        own = m[..., 0, image] if key_mask else torch.diagonal(m[..., image], dim1=-2, dim2=-1)
-        s_self = s_self + own.unsqueeze(-1)
-    if k_t.shape[2] == 0:
-        target = v_i
+        m = (mask if key_mask else mask[:, :, own, :]).to(dtype)
+        s_other = s_other + m[..., other]
+        mine = m[..., 0, own] if key_mask else torch.diagonal(m[..., own], dim1=-2, dim2=-1)
+        s_self = s_self + mine.unsqueeze(-1)
+    if k_x.shape[2] == 0:
+        target = v_o
     else:
-        lse = torch.logsumexp(s_txt, dim=-1, keepdim=True)
-        o_txt = torch.softmax(s_txt, dim=-1) @ v_t
-        target = torch.sigmoid(lse - s_self) * o_txt + torch.sigmoid(s_self - lse) * v_i
-    return target.transpose(1, 2)  # [b, Ni, k, D]
+        lse = torch.logsumexp(s_other, dim=-1, keepdim=True)
+        o_other = torch.softmax(s_other, dim=-1) @ v_x
+        target = torch.sigmoid(lse - s_self) * o_other + torch.sigmoid(s_self - lse) * v_o
+    return target.transpose(1, 2)  # [b, N_own, k, D]

@@ -1,7 +1,7 @@
 """Target text: which map a perturbed head's attention becomes, as users write it (torch-free).
 
 ``uniform``, ``mean_query``, ``max``, ``identity``, ``seg(<sigma>)``, ``temperature(<t>)``,
-``mask(<block>)``; ``fisher_rao`` and ``slerp`` (the identity reached along a curved path,
+``mask(<block>)``, ``identity(<block>)``; ``fisher_rao`` and ``slerp`` (the identity reached along a curved path,
 ``core.paths``); what each means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
 first; the head grammar (``core.heads``) reads a target after a head: ``L14H7:uniform@0.5``.
 """
@@ -15,6 +15,10 @@ KINDS = ("identity", "uniform", "mean_query", "seg", "temperature", "max", "mask
 # Blocks of the joint map ``mask`` removes: query part, then the key part it no longer sees (I image,
 # T text), as the official code's [LOGIT_PERTURB]II_mask / IT_mask / TI_mask / TT_mask.
 BLOCKS = ("II", "IT", "TI", "TT")
+# Blocks of the joint map ``identity(<block>)`` turns into the identity, one part's queries against
+# its own keys, while those queries still see the other part: the official [LOGIT_PERTURB]II_identity
+# (diffusers' SD3 PAG) and TT_identity.
+IDENTITY_BLOCKS = ("II", "TT")
 # The parameter each kind takes, with its valid range (inclusive) and what it means.
 PARAMS = {"seg": ("sigma", 0.0, math.inf, "the blur's standard deviation in image tokens; inf = mean_query"),
           "temperature": ("t", 0.01, 100.0, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max")}
@@ -22,7 +26,7 @@ MAX_TARGET_TEXT = 32
 SEG_INFINITE = 9999.0  # SEG (Hong 2024) treats sigma >= 9999 as the infinite blur
 TARGET_HELP = ("targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), "
                "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT, "
-               "fisher_rao, slerp")
+               "identity(<block>) with block II or TT, fisher_rao, slerp")
 _TARGET = re.compile(r"^(?P<kind>[a-z_]+)(?:\((?P<param>inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$", re.IGNORECASE)
 
 
@@ -45,7 +49,14 @@ class TargetSpec:
 
     @property
     def is_identity(self) -> bool:
-        return self.kind == "identity"
+        """PAG's identity over the whole map (``identity(II)`` and ``identity(TT)`` are not: they keep
+        the other part's keys)."""
+        return self.kind == "identity" and self.param is None
+
+    @property
+    def needs_text(self) -> bool:
+        """Whether the target tells the text part from the image part of a joint map."""
+        return self.kind == "mask" or (self.kind == "identity" and self.param is not None)
 
     def __str__(self) -> str:
         return self.text
@@ -71,6 +82,13 @@ def parse_target(text: str | None) -> TargetSpec:
         if block not in BLOCKS:
             raise TargetError(f"'{text}': mask needs a block: II, IT, TI or TT (the query part, then the key part it "
                               "no longer sees; I image, T text), e.g. mask(II).")
+        return TargetSpec(kind, block)
+    if kind == "identity" and m["param"] is not None:
+        block = m["param"].upper()
+        if block not in IDENTITY_BLOCKS:
+            raise TargetError(f"'{text}': identity takes no parameter, or a block: II or TT (that part's queries "
+                              "attend to themselves among their own part and still see the other part), "
+                              "e.g. identity(TT).")
         return TargetSpec(kind, block)
     if kind not in PARAMS:
         if m["param"] is not None:

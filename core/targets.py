@@ -21,6 +21,8 @@ max             one-hot on each query's largest score        chunked argmax: bou
                 ("max guidance", HeadHunter App. C.3)        O(N^2 d) arithmetic outside the backend
 mask(XY)        queries of part X no longer see keys of     the backend on X's queries against the
                 part Y (official [LOGIT_PERTURB]XY_mask)     other part's keys
+identity(XX)    part X's queries attend, among X's keys,     an N_X x N_other score block and each
+                to themselves only (official XX_identity)    query's own score (core/softpag.py)
 ==============  ===========================================  =====================================
 
 temperature follows the usual meaning of the word: t > 1 flattens the map toward uniform (t -> inf

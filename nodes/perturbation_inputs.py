@@ -83,8 +83,10 @@ def target_input():
         "equally. mean_query: every query is the mean query (SEG's infinite blur); uniform and mean_query gave "
         "the paper's lowest FID. seg(<sigma>): image queries blurred over the image (SEG), e.g. seg(4). "
         "temperature(<t>): softmax temperature, >1 flattens, <1 sharpens. max: one-hot on the strongest key. "
-        "mask(II|IT|TI|TT): image (I) or text (T) queries no longer see image or text keys. fisher_rao, "
-        "slerp: the identity along the official code's curved paths.",
+        "mask(II|IT|TI|TT): image (I) or text (T) queries no longer see image or text keys. identity(II|TT): "
+        "image (or text) queries attend to themselves among their own part and still see the other part "
+        "(identity(II) is image tokens only with the identity). fisher_rao, slerp: the identity along the "
+        "official code's curved paths.",
     )
 
 

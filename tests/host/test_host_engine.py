@@ -375,7 +375,8 @@ def test_sd3_and_sd35_medium_are_told_apart(host, attn2, family):
 
 
 # ---- the perturbation menu (core/targets.py) inside ComfyUI's real forward ------------------------
-MENU = ["uniform", "mean_query", "seg(1)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max", "mask(II)", "mask(TT)"]
+MENU = ["uniform", "mean_query", "seg(1)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max", "mask(II)", "mask(TT)",
+        "identity(TT)"]
 
 
 def _menu_reference(c, head_targets, n_txt, grid, rows=slice(None)):

@@ -23,7 +23,8 @@ TOKENS_IMAGE = "image tokens only"
 # HiDream: T5 + the last Llama layer + the block's Llama layer, after the image.
 TEXT_TOKENS = {"hv": 5, "qwen": 5, "wan": 0, "hidream": 15, "chroma": 5, "aura": 8 + 5, "lumina": 5}  # AuraFlow: 8 registers
 TOKENS_ALL = "all tokens (paper)"
-TARGETS = ["uniform", "mean_query", "seg(1)", "temperature(2)", "max", "mask(II)", "mask(IT)", "fisher_rao", "slerp"]
+TARGETS = ["uniform", "mean_query", "seg(1)", "temperature(2)", "max", "mask(II)", "mask(IT)", "identity(II)",
+           "identity(TT)", "fisher_rao", "slerp"]
 GRID = (4, 4)  # an 8 x 8 latent in 2 x 2 patches
 
 

@@ -121,10 +121,10 @@ def test_seg_and_temperature_differ_from_mean_query_per_level(host, hh, unets, k
     assert not torch.allclose(out["seg(0.6)"], out["mean_query"], rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("heads, target", [("L0H1:mask(II)", "identity"), ("L0H1", "mask(IT)")])
+@pytest.mark.parametrize("heads, target", [("L0H1:mask(II)", "identity"), ("L0H1", "mask(IT)"), ("L0H1", "identity(TT)")])
 def test_mask_targets_are_refused_before_sampling_on_unets(host, hh, unets, heads, target):
     node = host("nodes.perturbed_attention").HeadHunterPerturbedAttention
-    with pytest.raises(ValueError, match=r"L0H1:mask\(I[IT]\): U-Net has no text in its self-attention .* use identity"):
+    with pytest.raises(ValueError, match=r"L0H1:(mask\(I[IT]\)|identity\(TT\)): U-Net has no text in its self-attention .* use identity"):
         hh.run_node(node, model=unets["sd15"], heads=heads, scale=2.0, softpag_u=1.0, start_percent=0.0,
                     end_percent=1.0, rescale=0.0, perturb_tokens=TOKENS_ALL, target=target)
 

@@ -58,7 +58,7 @@ IDS = ["flux-BHND", "unet-BNC", "sd3-BNC-vBNHD"]
 # Every target of the menu with a parameter to test it at (tests/unit/test_targets_*.py).
 MENU = [("uniform", None), ("mean_query", None), ("seg", 1.0), ("seg", 0.6), ("seg", math.inf),
         ("temperature", 2.0), ("temperature", 0.25), ("max", None), ("identity", None),
-        ("mask", "II"), ("mask", "IT"), ("mask", "TI"), ("mask", "TT")]
+        ("mask", "II"), ("mask", "IT"), ("mask", "TI"), ("mask", "TT"), ("identity", "II"), ("identity", "TT")]
 
 
 def blur_matrix(h, w, sigma):
@@ -87,7 +87,14 @@ def target_map(kind, param, q, k, rows, mask, n_txt, grid):
     extra = mask if mask is not None else torch.zeros(N, N, dtype=q.dtype)
     A = torch.softmax(logits + extra, dim=-1)
     T = A.clone()
-    if kind == "identity":
+    if kind == "identity" and param is not None:  # official [LOGIT_PERTURB]XX_identity: its own rows
+        part = {"T": slice(0, n_txt), "I": slice(n_txt, N)}[param[0]]
+        own = torch.arange(N)[part]
+        block = torch.zeros(N, N, dtype=q.dtype)
+        block[own.unsqueeze(1), own] = float("-inf")  # its own part's keys: gone ...
+        block[own, own] = 0.0  # ... but its own token
+        T[:, :, part] = torch.softmax(logits + extra + block, dim=-1)[:, :, part]
+    elif kind == "identity":
         T[:, :, rows] = torch.eye(N, dtype=q.dtype)[rows]
     elif kind == "uniform":
         T[:, :, rows] = torch.softmax(torch.zeros(B, H, N, N, dtype=q.dtype) + extra, dim=-1)[:, :, rows]

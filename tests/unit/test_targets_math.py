@@ -52,7 +52,7 @@ def test_each_target_matches_its_explicit_map(pack, qkv, conv, kind, param, skip
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind,param", [k for k in MENU if k[0] != "identity"])
+@pytest.mark.parametrize("kind,param", [k for k in MENU if k != ("identity", None)])
 def test_image_queries_only(pack, qkv, kind, param):
     """Image scope: text queries keep their attention; image queries get the target."""
     targets = pack("core.targets")
@@ -64,7 +64,7 @@ def test_image_queries_only(pack, qkv, kind, param):
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind,param", [k for k in MENU if k[0] != "identity"])
+@pytest.mark.parametrize("kind,param", [k for k in MENU if k != ("identity", None)])
 def test_with_an_additive_mask(pack, qkv, kind, param):
     targets = pack("core.targets")
     q, k, v = qkv
@@ -117,7 +117,7 @@ def test_mean_query_calls_the_backend_with_one_query_row(pack, qkv):
     ("identity", ("identity", None)), ("", ("identity", None)), ("Uniform", ("uniform", None)),
     ("mean_query", ("mean_query", None)), ("max", ("max", None)), ("seg(4)", ("seg", 4.0)),
     ("seg(inf)", ("seg", math.inf)), ("seg(10000)", ("seg", math.inf)), ("temperature(2)", ("temperature", 2.0)),
-    ("temperature(.5)", ("temperature", 0.5)), ("mask(ii)", ("mask", "II")), ("MASK(Tt)", ("mask", "TT")), ("fisher_rao", ("fisher_rao", None)),
+    ("temperature(.5)", ("temperature", 0.5)), ("mask(ii)", ("mask", "II")), ("MASK(Tt)", ("mask", "TT")), ("identity(tt)", ("identity", "TT")), ("Identity(II)", ("identity", "II")), ("fisher_rao", ("fisher_rao", None)),
     ("Slerp", ("slerp", None)),
 ])
 def test_target_text(pack, text, want):
@@ -131,7 +131,8 @@ def test_target_text(pack, text, want):
     ("blur", "is not a target"), ("seg", "needs its sigma"), ("temperature", "needs its t"),
     ("temperature(0)", "outside"), ("temperature(1000)", "outside"), ("seg(0)", "outside"),
     ("uniform(2)", "takes no parameter"), ("mask", "mask needs a block"), ("mask(XI)", "mask needs a block"),
-    ("mask(2)", "mask needs a block"), ("seg(ab)", "needs its sigma"), ("uniform(ii)", "takes no parameter"), ("seg(" + "9" * 40 + ")", "characters"), ("seg(-1)", "is not a target"),
+    ("mask(2)", "mask needs a block"), ("identity(IT)", "identity takes no parameter, or a block"),
+    ("identity(2)", "identity takes no parameter, or a block"), ("seg(ab)", "needs its sigma"), ("uniform(ii)", "takes no parameter"), ("seg(" + "9" * 40 + ")", "characters"), ("seg(-1)", "is not a target"),
 ])
 def test_bad_target_text(pack, text, says):
     target_spec = pack("core.target_spec")

@@ -36,7 +36,8 @@ HAND_PICKED = [
     "L4H0-3:uniform, L4H4-7:uniform@0.5", "L2:seg(2), L2H3", "L0H0:Temperature(.5)@1",
     "L1:mask(ii)", "L1H2:MASK(Tt)@0.5", "L1H2:mask", "L1H2:mask(XI)", "L1H2:mask(2)", "L1H2:seg(ab)",
     "L1H2:uniform(ii)", "L1H2:temperature(inf)", "L1H2:seg(INF)",
-    "L1H2:fisher_rao@0.5", "L1:SLERP", "L1H2:slerp(2)",
+    "L1H2:fisher_rao@0.5", "L1:SLERP", "L1H2:slerp(2)", "L1H2:identity(TT)", "L3:Identity(ii)@0.5",
+    "L1H2:identity(IT)", "L1H2:identity(2)", "L1H2:identity()",
     # U-Net block aliases (core/head_aliases.py); on a DiT they are refused by name.
     "mid", "MID", "midH0-4", "mid.3", "mid.3H9@0.5", "in4", "in4.1H2", "out1.2", "out1.2H5@0.5", "-in4", "in4, -in4H3",
     "mid, -midH0", "in1", "in9", "out12", "mid.10", "in7H19", "in4H19", "out0H15-19", "in0", "mid0", "-mid@0.5",
@@ -72,7 +73,7 @@ def random_text(rng: random.Random, layers: int, heads: int, keys: list | None =
         neg = rng.random() < 0.3
         if not neg and rng.random() < 0.2:
             tok += ":" + rng.choice(["uniform", "mean_query", "max", "seg(2)", "seg(inf)", "temperature(0.5)", "identity",
-                                    "mask(II)", "mask(ti)", "fisher_rao", "slerp"])
+                                    "mask(II)", "mask(ti)", "identity(TT)", "fisher_rao", "slerp"])
         if not neg and rng.random() < 0.3:
             tok += "@" + rng.choice(["0.5", "0.25", ".75", "1", "0", "0.3", "1e-1"])
         tokens.append(("-" if neg else "") + tok)

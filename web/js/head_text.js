@@ -30,6 +30,7 @@ export class TargetError extends Error {}
 // Targets, as core/target_spec.py reads them.
 export const TARGET_KINDS = ["identity", "uniform", "mean_query", "seg", "temperature", "max", "mask", "fisher_rao", "slerp"];
 const BLOCKS = ["II", "IT", "TI", "TT"];
+const IDENTITY_BLOCKS = ["II", "TT"];
 const TARGET_PARAMS = {
   seg: ["sigma", 0, Infinity, "the blur's standard deviation in image tokens; inf = mean_query"],
   temperature: ["t", 0.01, 100, "the softmax temperature; >1 flattens toward uniform, <1 sharpens toward max"],
@@ -39,7 +40,7 @@ const SEG_INFINITE = 9999;
 const TARGET_HELP =
   "targets: identity, uniform, mean_query, max, seg(<sigma>) e.g. seg(4) or seg(inf), " +
   "temperature(<t>) with t in [0.01, 100] e.g. temperature(2), mask(<block>) with block II, IT, TI or TT, " +
-  "fisher_rao, slerp";
+  "identity(<block>) with block II or TT, fisher_rao, slerp";
 const TARGET = /^([a-z_]+)(?:\((inf|\d*\.?\d+(?:e-?\d+)?|[a-z]{2})\))?$/i;
 
 /** Target text -> its canonical text ("uniform", "seg(4)", "seg(inf)"); throws TargetError. */
@@ -61,6 +62,16 @@ export function parseTarget(text) {
       );
     }
     return `mask(${block})`;
+  }
+  if (kind === "identity" && m[2] !== undefined) {
+    const block = m[2].toUpperCase();
+    if (!IDENTITY_BLOCKS.includes(block)) {
+      throw new TargetError(
+        `'${text}': identity takes no parameter, or a block: II or TT (that part's queries ` +
+          "attend to themselves among their own part and still see the other part), e.g. identity(TT).",
+      );
+    }
+    return `identity(${block})`;
   }
   if (!(kind in TARGET_PARAMS)) {
     if (m[2] !== undefined) throw new TargetError(`'${text}': ${kind} takes no parameter; ${TARGET_HELP}.`);
@@ -258,12 +269,12 @@ export class HeadSet {
   }
 }
 
-/** core/heads.py's check_target_fits: mask(...) needs text in the self-attention (not U-Nets, Wan). */
+/** core/heads.py's check_target_fits: mask(...) and identity(XX) need text in the self-attention (not U-Nets, Wan). */
 function checkTargetFits(token, target, layout) {
-  if (target !== null && /^mask\(/i.test(target) && layout.jointText === false) {
+  if (target !== null && /^(mask|identity)\(/i.test(target) && layout.jointText === false) {
     throw new HeadRangeError(
       `${token}:${target}: ${layout.archName} has no text in its self-attention (the text enters through cross-attention), ` +
-        "so there is no text block to mask; use identity, uniform, mean_query, seg, temperature, max, fisher_rao or slerp",
+        "so there is no text block to tell apart; use identity, uniform, mean_query, seg, temperature, max, fisher_rao or slerp",
     );
   }
 }
