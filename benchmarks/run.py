@@ -294,7 +294,7 @@ def attention_overhead(args, pkg, device, dtype):
 
 
 TARGET_MENU = ("identity", "uniform", "mean_query", "seg(2)", "seg(inf)", "temperature(2)", "temperature(0.5)", "max",
-               "mask(II)", "fisher_rao", "slerp")
+               "mask(II)", "identity(II)", "identity(TT)", "fisher_rao", "slerp")
 
 
 def target_costs(args, pkg, device, dtype):
