@@ -1,9 +1,10 @@
 """Target text: which map a perturbed head's attention becomes, as users write it (torch-free).
 
 ``uniform``, ``mean_query``, ``max``, ``identity``, ``seg(<sigma>)``, ``temperature(<t>)``,
-``mask(<block>)``, ``identity(<block>)``; ``fisher_rao`` and ``slerp`` (the identity reached along a curved path,
-``core.paths``); what each means and costs is in ``core.targets``. Parsing costs at most MAX_TARGET_TEXT characters, checked
-first; the head grammar (``core.heads``) reads a target after a head: ``L14H7:uniform@0.5``.
+``mask(<block>)``, ``identity(<block>)``; ``fisher_rao`` and ``slerp`` (the identity reached along
+a curved path, ``core.paths``); what each means and costs is in ``core.targets``. Parsing costs at
+most MAX_TARGET_TEXT characters, checked first; the head grammar (``core.heads``) reads a target
+after a head: ``L14H7:uniform@0.5``.
 """
 from __future__ import annotations
 
