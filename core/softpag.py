@@ -28,6 +28,8 @@ import torch
 
 from .paths import PATHS, curved_output
 from .target_spec import IDENTITY, TargetSpec
+
+IDENTITY_II = TargetSpec("identity", "II")
 from .targets import compute_target, mask_target, sdpa_attend
 
 
@@ -132,10 +134,6 @@ def apply_softpag(
             if spec.is_identity and not image_only:
                 tokens = slice(None)
                 target = v_h[rows][:, :, idx]
-            elif spec.is_identity:  # image tokens only: diffusers' SD3 PAG, the official II_identity
-                tokens = image
-                target = _own_block_identity(*_selected_heads(q, k, v, mask, heads, rows, idx, skip_reshape,
-                                                              out.shape[0]), image, text)
             elif spec.kind in PATHS:
                 # A curved path to the identity: O' itself, not a target to lerp toward.
                 tokens = image if image_only else slice(None)
@@ -145,7 +143,7 @@ def apply_softpag(
                 continue
             else:
                 tokens, target = _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens,
-                                              mask, attend, grid, out.shape[0], image, text, text_first)
+                                              mask, attend, grid, out.shape[0], image, text)
                 if target is None:
                     continue
             view = out_h[rows, tokens]
@@ -157,13 +155,16 @@ def apply_softpag(
 
 
 def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text_tokens, mask, attend, grid, batch,
-                 image: slice, text: slice, text_first: bool):
-    """(token rows, O_target for them) of a target other than the identity, or (rows, None) when
-    it leaves this call alone (SEG without an image grid, a block of an empty part). ``image``,
+                 image: slice, text: slice):
+    """(token rows, O_target for them) of a target other than the whole-map identity, or (rows, None)
+    when it leaves this call alone (SEG without an image grid, a block of an empty part). ``image``,
     ``text``: where the two parts sit in the joint sequence (text first, or the image first where
     the model puts it so)."""
     q_h, k_h, v_h, m = _selected_heads(q, k, v, mask, heads, rows, idx, skip_reshape, batch)
     n = q_h.shape[1]
+    parts = {"I": image, "T": text}
+    if spec.is_identity:  # image tokens only: the image's own block (diffusers' SD3 PAG), as identity(II)
+        spec = IDENTITY_II
     if spec.kind == "identity":  # identity(II) / identity(TT): its own part's rows, whatever the token scope
         own, other = (image, text) if spec.param == "II" else (text, image)
         if len(range(*own.indices(n))) == 0:
@@ -177,7 +178,7 @@ def _menu_target(spec, q, k, v, heads, rows, idx, skip_reshape, image_only, text
             return tokens, None
         tokens = slice(image.start, image.start + math.prod(grid))
     if spec.kind == "mask":  # a block of the joint map: its own rows, whatever the token scope
-        return mask_target(q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid, spec.param, text_tokens, text_first)
+        return mask_target(q_h, k_h, v_h, attend or sdpa_attend, m, spec.param, parts)
     target = compute_target(spec, q_h, k_h, v_h, tokens, attend or sdpa_attend, m, grid)
     return tokens, target
 

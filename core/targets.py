@@ -126,19 +126,15 @@ def max_target(q, k, v, rows, attend, mask, grid):
     return out.transpose(1, 2)
 
 
-def mask_target(q, k, v, rows, attend, mask, grid, block: str, text_tokens: int = 0, text_first: bool = True):
+def mask_target(q, k, v, attend, mask, block: str, parts: dict):
     """A block of the joint map removed (the official code's [LOGIT_PERTURB]II_mask, IT_mask,
     TI_mask, TT_mask): queries of part ``block[0]`` attend only to keys outside part ``block[1]``
-    (I image, T text; ``text_tokens`` long, first in the sequence, or last where ``text_first`` is
-    False: HunyuanVideo on ComfyUI v0.3.64). One backend call on that sub-block. Returns
-    (query rows, O_target), or (rows, None) when a part is empty."""
+    (I image, T text; ``parts`` says where each sits in the sequence, as the caller reads the
+    model's token order). One backend call on that sub-block. Returns (query rows, O_target), or
+    (rows, None) when a part is empty."""
     n = q.shape[1]
-    if text_first:
-        part = {"T": slice(0, text_tokens), "I": slice(text_tokens, n)}
-    else:
-        part = {"I": slice(0, n - text_tokens), "T": slice(n - text_tokens, n)}
-    rows = part[block[0]]
-    keys = part["I" if block[1] == "T" else "T"]
+    rows = parts[block[0]]
+    keys = parts["I" if block[1] == "T" else "T"]
     if _count(rows, n) == 0 or _count(keys, n) == 0:
         return rows, None
     m = None if mask is None else _rows_of(mask, rows)[..., keys]
