@@ -27,6 +27,7 @@ class Kind:
     frames: tuple = ()  # video latent formats (Wan 2.1's): one frame
 
 
+WAN = Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,))
 KINDS = {
     "flux2": Kind("flux2", FLUX_GROUPS, 4, 64, 512, (128, 16)),  # patch size 1; ComfyUI pads FLUX.2 text to 512
     "chroma": Kind("chroma", FLUX_GROUPS, 4, 16, 5, (16, 8)),
@@ -34,12 +35,12 @@ KINDS = {
     "qwen": Kind("qwen-image", (("double_block", 5),), 4, 16, 5, (16, 8), "transformer block 2", (1,)),  # Wan 2.1's format
     "aura": Kind("auraflow", FLUX_GROUPS, 4, 16, 8 + 5, (4, 8)),  # 8 register tokens before the text; SDXL's format
     "hv": Kind("hunyuan-video", FLUX_GROUPS, 4, 16, 5, (16, 8), frames=(1,)),
-    # Wan: self-attention over the space-time tokens only (text through cross-attention).
-    "wan": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
-    # Wan 2.1 VACE: a VACE block's hint added after every block, outside the block patch.
-    "vace": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
-    # Wan 2.2 S2V (v0.28+): Wan's blocks, with audio cross-attention between them, never perturbed.
-    "s2v": Kind("wan", (("double_block", 5),), 4, 16, 0, (16, 8), "block 2", (1,)),
+    # Wan: self-attention over the space-time tokens only (text through cross-attention); VACE adds
+    # a hint after every block and S2V (v0.28+) audio after some, outside the block patch (and
+    # never perturbed): the same grid.
+    "wan": WAN,
+    "vace": WAN,
+    "s2v": WAN,
     # Proxied blocks (no block-replace hook in ComfyUI; patches/block_proxy.py), tests/support/hh_proxied.py.
     # HiDream: image first; its blocks' text is T5 + the last Llama layer + the block's Llama layer.
     "hidream": Kind("hidream", (("double_stream_block", 2), ("single_stream_block", 3)), 4, 16, 3 * 5, (16, 8),
